@@ -1,0 +1,92 @@
+import nx from '@nx/eslint-plugin';
+import importX from 'eslint-plugin-import-x';
+import prettier from 'eslint-config-prettier';
+import tseslint from 'typescript-eslint';
+
+/**
+ * One linter for the whole tree (formatting is Prettier's job; `eslint-config-prettier` turns off
+ * the rules that would fight it). Project boundaries come from the Nx tags in each package.json:
+ *   type:app     -> may use type:lib (and type:testing in tests), never another app
+ *   type:lib     -> may use type:lib, never an app
+ *   type:testing -> test harnesses; may use type:lib
+ */
+export default [
+  {
+    ignores: [
+      '**/dist/**',
+      '**/node_modules/**',
+      'reports/**',
+      '.nx/**',
+      'coverage/**',
+      '**/*.d.ts',
+    ],
+  },
+  ...nx.configs['flat/base'],
+  ...nx.configs['flat/typescript'],
+  {
+    files: ['**/*.ts', '**/*.mjs', '**/*.js'],
+    plugins: { 'import-x': importX },
+    settings: {
+      'import-x/resolver-next': [
+        importX.createNodeResolver({
+          conditionNames: ['@callback-gateway/source', 'import', 'default'],
+        }),
+      ],
+    },
+    rules: {
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          enforceBuildableLibDependency: false,
+          banTransitiveDependencies: false,
+          checkNestedExternalImports: true,
+          allow: [],
+          depConstraints: [
+            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib', 'type:testing'] },
+            { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib', 'type:testing'] },
+            { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:lib', 'type:testing'] },
+            { sourceTag: 'type:tool', onlyDependOnLibsWithTags: ['type:lib', 'type:testing'] },
+          ],
+        },
+      ],
+      'import-x/no-cycle': ['error', { ignoreExternal: true }],
+      'import-x/no-self-import': 'error',
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
+      ],
+      'no-console': 'error',
+    },
+  },
+  {
+    // Test harnesses belong in tests: production code must not import them.
+    files: ['**/src/**/*.ts'],
+    ignores: ['**/*.test.ts', '**/testing/**', '**/testing.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@callback-gateway/test-redis'],
+              message: 'Test harnesses are for tests only (*.test.ts).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // Command-line entry points and scripts talk to a terminal on purpose.
+    files: ['scripts/**', '**/src/cli.ts', '**/src/main.ts', 'bench/**'],
+    rules: { 'no-console': 'off' },
+  },
+  {
+    // Tool configuration files share the root test preset by relative path.
+    files: ['**/vitest.config.ts'],
+    rules: { '@nx/enforce-module-boundaries': 'off' },
+  },
+  prettier,
+];

@@ -1,0 +1,261 @@
+import { randomUUID } from 'node:crypto';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import {
+  AUDIT_SCHEMA_VERSION,
+  auditEventSchema,
+  type Actor,
+  type AuditEvent,
+  type AuditEventInput,
+  type AuditEventType,
+} from './events.js';
+import type { Logger } from './logger.js';
+import { redact } from './redact.js';
+
+/** Where audit events go. A sink may fail; the audit log buffers and retries for it. */
+export interface AuditSink {
+  /** A short name for metrics and logs (`log`, `redis`). */
+  readonly name: string;
+  /** Writes a batch. Rejects when nothing of the batch was written. */
+  write(events: readonly AuditEvent[]): Promise<void> | void;
+}
+
+/** Records audit events. `record()` never throws and never waits. */
+export interface AuditLog {
+  /** Validates, redacts and hands the event to every sink. Returns the recorded event, or
+   * `undefined` when the input was invalid (counted and logged, never thrown). */
+  record<T extends AuditEventType>(input: AuditEventInput<T>): AuditEvent<T> | undefined;
+}
+
+/** Options for {@link createAuditLog}. */
+export interface CreateAuditLogOptions {
+  /** Used when an event names no actor, e.g. `{ kind: 'system', id: 'gateway' }`. */
+  actor: Actor;
+  sinks: readonly AuditSink[];
+  /** Where sink failures are reported (once per burst). */
+  logger: Logger;
+  /** prom-client registry for `cbgw_audit_*` metrics. */
+  registry?: Registry;
+  /** @defaultValue `() => new Date()` */
+  now?: () => Date;
+  /**
+   * Events kept per sink while it is failing; past that the oldest are dropped and counted.
+   * @defaultValue 10_000
+   */
+  maxBuffered?: number;
+  /**
+   * Longest wait between retries of a failing sink.
+   * @defaultValue 5_000
+   */
+  maxRetryDelayMs?: number;
+}
+
+/** An {@link AuditLog} that owns its sinks' buffers. */
+export interface ManagedAuditLog extends AuditLog {
+  /** Waits until every buffered event was written or `timeoutMs` passed; resolves to the
+   * number of events still buffered. */
+  flush(timeoutMs?: number): Promise<number>;
+  /** Flushes (bounded by `timeoutMs`), then stops retrying. Idempotent. Sinks are borrowed:
+   * closing their connections is their owner's job. */
+  close(timeoutMs?: number): Promise<void>;
+}
+
+interface SinkState {
+  sink: AuditSink;
+  buffer: AuditEvent[];
+  writing: boolean;
+  failing: boolean;
+  failuresInBurst: number;
+  droppedInBurst: number;
+  retryDelayMs: number;
+  retryTimer: NodeJS.Timeout | undefined;
+}
+
+function metrics(registry: Registry | undefined) {
+  const registers = registry ? [registry] : [];
+  return {
+    recorded: new Counter({
+      name: 'cbgw_audit_events_total',
+      help: 'Audit events recorded, by type.',
+      labelNames: ['type'],
+      registers,
+    }),
+    invalid: new Counter({
+      name: 'cbgw_audit_events_invalid_total',
+      help: 'Audit events refused by the schema (a bug in the caller).',
+      registers,
+    }),
+    sinkFailures: new Counter({
+      name: 'cbgw_audit_sink_failures_total',
+      help: 'Failed batch writes to an audit sink.',
+      labelNames: ['sink'],
+      registers,
+    }),
+    dropped: new Counter({
+      name: 'cbgw_audit_events_dropped_total',
+      help: 'Audit events dropped because a failing sink buffer was full.',
+      labelNames: ['sink'],
+      registers,
+    }),
+    buffered: new Gauge({
+      name: 'cbgw_audit_sink_buffered',
+      help: 'Audit events waiting to be written to a sink.',
+      labelNames: ['sink'],
+      registers,
+    }),
+  };
+}
+
+/**
+ * Creates the audit log. Recording is synchronous and cheap: the event is validated, redacted
+ * and queued; sinks are written in batches after the current tick. A failing sink never makes
+ * `record()` fail: its events wait in a bounded buffer and are retried with capped backoff, the
+ * failure is counted in `cbgw_audit_sink_failures_total` and logged once per burst.
+ */
+export function createAuditLog(options: CreateAuditLogOptions): ManagedAuditLog {
+  const now = options.now ?? (() => new Date());
+  const maxBuffered = options.maxBuffered ?? 10_000;
+  const maxRetryDelayMs = options.maxRetryDelayMs ?? 5_000;
+  const m = metrics(options.registry);
+  const log = options.logger;
+  const states: SinkState[] = options.sinks.map((sink) => ({
+    sink,
+    buffer: [],
+    writing: false,
+    failing: false,
+    failuresInBurst: 0,
+    droppedInBurst: 0,
+    retryDelayMs: 100,
+    retryTimer: undefined,
+  }));
+  let scheduled = false;
+  let closed = false;
+  let invalidLogged = false;
+
+  const drain = async (state: SinkState): Promise<void> => {
+    if (state.writing || state.buffer.length === 0 || state.retryTimer) return;
+    state.writing = true;
+    const batch = state.buffer.slice(0, 500);
+    try {
+      await state.sink.write(batch);
+      state.buffer.splice(0, batch.length);
+      if (state.failing) {
+        log.info(
+          {
+            sink: state.sink.name,
+            failures: state.failuresInBurst,
+            dropped: state.droppedInBurst,
+          },
+          `audit sink "${state.sink.name}" recovered after ${state.failuresInBurst} failed writes (${state.droppedInBurst} events dropped)`,
+        );
+      }
+      state.failing = false;
+      state.failuresInBurst = 0;
+      state.droppedInBurst = 0;
+      state.retryDelayMs = 100;
+    } catch (error) {
+      m.sinkFailures.inc({ sink: state.sink.name });
+      state.failuresInBurst++;
+      if (!state.failing) {
+        state.failing = true;
+        log.warn(
+          { sink: state.sink.name, err: error },
+          `audit sink "${state.sink.name}" is failing; events are kept (up to ${maxBuffered}) and retried, further failures are counted in cbgw_audit_sink_failures_total until it recovers`,
+        );
+      }
+      if (!closed) {
+        const delay = Math.random() * state.retryDelayMs;
+        state.retryDelayMs = Math.min(state.retryDelayMs * 2, maxRetryDelayMs);
+        state.retryTimer = setTimeout(() => {
+          state.retryTimer = undefined;
+          void drain(state);
+        }, delay);
+        state.retryTimer.unref();
+      }
+    } finally {
+      state.writing = false;
+      m.buffered.set({ sink: state.sink.name }, state.buffer.length);
+    }
+    if (!state.failing && state.buffer.length > 0) await drain(state);
+  };
+
+  const schedule = () => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(() => {
+      scheduled = false;
+      for (const state of states) void drain(state);
+    });
+  };
+
+  const record = <T extends AuditEventType>(
+    input: AuditEventInput<T>,
+  ): AuditEvent<T> | undefined => {
+    try {
+      const candidate = redact({
+        v: AUDIT_SCHEMA_VERSION,
+        id: randomUUID(),
+        at: (input.at ?? now()).toISOString(),
+        type: input.type,
+        actor: input.actor ?? options.actor,
+        correlation: input.correlation ?? {},
+        data: input.data,
+      });
+      const parsed = auditEventSchema.safeParse(candidate);
+      if (!parsed.success) {
+        m.invalid.inc();
+        if (!invalidLogged) {
+          invalidLogged = true;
+          log.error(
+            { type: input.type, issues: parsed.error.issues.slice(0, 5) },
+            `audit event "${String(input.type)}" does not match the schema and was not recorded (logged once; counted in cbgw_audit_events_invalid_total)`,
+          );
+        }
+        return undefined;
+      }
+      const event = parsed.data as AuditEvent<T>;
+      m.recorded.inc({ type: event.type });
+      if (closed) return event;
+      for (const state of states) {
+        state.buffer.push(event);
+        if (state.buffer.length > maxBuffered) {
+          const excess = state.buffer.length - maxBuffered;
+          state.buffer.splice(0, excess);
+          state.droppedInBurst += excess;
+          m.dropped.inc({ sink: state.sink.name }, excess);
+        }
+      }
+      schedule();
+      return event;
+    } catch {
+      // Recording must never break the operation it describes.
+      m.invalid.inc();
+      return undefined;
+    }
+  };
+
+  const flush = async (timeoutMs = 5_000): Promise<number> => {
+    const deadline = Date.now() + timeoutMs;
+    for (const state of states) void drain(state);
+    for (;;) {
+      const pending = states.reduce((sum, state) => sum + state.buffer.length, 0);
+      const busy = states.some((state) => state.writing);
+      if ((pending === 0 && !busy) || Date.now() >= deadline) return pending;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      for (const state of states) {
+        if (!state.retryTimer) void drain(state);
+      }
+    }
+  };
+
+  let closing: Promise<void> | undefined;
+  const close = (timeoutMs = 2_000): Promise<void> => {
+    closing ??= (async () => {
+      await flush(timeoutMs);
+      closed = true;
+      for (const state of states) clearTimeout(state.retryTimer);
+    })();
+    return closing;
+  };
+
+  return { record, flush, close };
+}

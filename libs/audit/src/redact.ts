@@ -1,0 +1,73 @@
+/** What replaces a secret value. */
+export const REDACTED = '[REDACTED]';
+
+/** Keys whose values are secrets wherever they appear (compared case-insensitively, `-`/`_` ignored). */
+const SECRET_KEY =
+  /^(authorization|proxyauthorization|cookie|setcookie|xapikey|apikey|apitoken|token|tokens|authtoken|ngrokauthtoken|secret|secrets|clientsecret|password|passwd|signingsecret|deliverysecret|webhooksigningsecret|lcsignature|webhooksignature|llamacloudapikey|gatewayapitokens|privatekey|accesstoken|refreshtoken|callbacktoken|sessiontoken)$/;
+
+/** Patterns of secrets inside free text (messages, URLs, error strings). */
+const SECRET_TEXT: readonly [RegExp, (match: string, ...groups: string[]) => string][] = [
+  // Standard Webhooks secrets.
+  [/whsec_[A-Za-z0-9+/=_-]{8,}/g, () => `whsec_${REDACTED}`],
+  // Bearer / Basic credentials in header-like text.
+  [/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{6,}/gi, (_m, scheme) => `${scheme} ${REDACTED}`],
+  // LlamaCloud API keys.
+  [/\bllx-[A-Za-z0-9_-]{8,}/g, () => `llx-${REDACTED}`],
+  // The token in an issued callback URL authenticates the sender: keep a short prefix to
+  // correlate, never the whole token.
+  [
+    /(\/v1\/callbacks\/[A-Za-z0-9_-]+\/)([A-Za-z0-9_-]{6})[A-Za-z0-9_-]{10,}/g,
+    (_m, path, head) => `${path}${head}…`,
+  ],
+  // Credentials in URLs (userinfo) and secret-looking query parameters.
+  [/(\b[a-z][a-z0-9+.-]*:\/\/)[^/\s:@]+:[^/\s@]+@/gi, (_m, scheme) => `${scheme}${REDACTED}@`],
+  [
+    /([?&](?:token|key|api_key|apikey|secret|signature|sig|authtoken|access_token)=)[^&#\s"']+/gi,
+    (_m, head) => `${head}${REDACTED}`,
+  ],
+];
+
+function isSecretKey(key: string): boolean {
+  return SECRET_KEY.test(key.toLowerCase().replace(/[-_]/g, ''));
+}
+
+/** Masks the secrets that free text may carry (see the patterns above). */
+export function redactText(text: string): string {
+  let out = text;
+  for (const [pattern, replace] of SECRET_TEXT) out = out.replace(pattern, replace);
+  return out;
+}
+
+/**
+ * Returns a deep copy of `value` with secrets removed: values under secret-named keys are
+ * replaced by {@link REDACTED}, and secret patterns inside strings are masked. Never throws;
+ * cycles and very deep structures are cut.
+ */
+export function redact<T>(value: T, depth = 0, seen = new WeakSet<object>()): T {
+  if (typeof value === 'string') return redactText(value) as T;
+  if (value === null || typeof value !== 'object') return value;
+  if (depth > 12 || seen.has(value)) return '[Truncated]' as T;
+  seen.add(value);
+  if (value instanceof Error) {
+    const copy: Record<string, unknown> = {
+      type: value.name,
+      message: redactText(value.message),
+    };
+    const code = (value as { code?: unknown }).code;
+    if (typeof code === 'string') copy['code'] = code;
+    if (value.stack) copy['stack'] = redactText(value.stack);
+    return copy as T;
+  }
+  if (Array.isArray(value)) {
+    return value.map((item) => redact(item, depth + 1, seen)) as T;
+  }
+  if (value instanceof Date || Buffer.isBuffer(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) {
+    out[key] =
+      isSecretKey(key) && item !== undefined && item !== null && item !== ''
+        ? REDACTED
+        : redact(item, depth + 1, seen);
+  }
+  return out as T;
+}

@@ -1,0 +1,176 @@
+import type { Redis, Cluster } from 'ioredis';
+import type { AuditSink } from './audit-log.js';
+import { auditEventSchema, type AuditEvent, type AuditEventType } from './events.js';
+import type { Logger } from './logger.js';
+
+/** A sink writing each event as one structured JSON log line (`{"audit": {...}}`). */
+export function logAuditSink(logger: Logger): AuditSink {
+  return {
+    name: 'log',
+    write(events) {
+      for (const event of events) logger.info({ audit: event }, `audit ${event.type}`);
+    },
+  };
+}
+
+/** Options for {@link createRedisAuditStore}. */
+export interface RedisAuditStoreOptions {
+  /** A borrowed connection (left open by the store). Use one with `enableOfflineQueue: false`
+   * so writes fail fast while Redis is away instead of piling up in memory. */
+  redis: Redis | Cluster;
+  /**
+   * Key prefix. Keys: `<prefix>:events` (all events) and `<prefix>:reg:<registration id>`.
+   * @defaultValue `'cbgw:audit'`
+   */
+  prefix?: string;
+  /**
+   * Approximate cap of the main stream (`XADD MAXLEN ~`).
+   * @defaultValue 100_000
+   */
+  maxLength?: number;
+  /**
+   * Cap of each registration's own stream.
+   * @defaultValue 1_000
+   */
+  perRegistrationMaxLength?: number;
+  /**
+   * Seconds a registration's stream is kept after its last event.
+   * @defaultValue 2_592_000 (30 days)
+   */
+  perRegistrationTtlSeconds?: number;
+  /**
+   * How late an event may be written after its `at` (a sink retrying through an outage) and
+   * still be found by a time-range query.
+   * @defaultValue 900_000 (15 minutes)
+   */
+  lateWriteToleranceMs?: number;
+}
+
+/** A filter for {@link RedisAuditStore.query}. All fields are optional and combine with AND. */
+export interface AuditQuery {
+  registrationId?: string;
+  types?: readonly AuditEventType[];
+  /** Inclusive. */
+  from?: Date;
+  /** Inclusive. */
+  to?: Date;
+  /** @defaultValue 100 (at most 1000) */
+  limit?: number;
+  /** `asc` (oldest first) or `desc`. @defaultValue `'asc'` */
+  order?: 'asc' | 'desc';
+}
+
+/** The durable audit trail in Redis Streams: a sink to write, and a query to read back. */
+export interface RedisAuditStore {
+  readonly sink: AuditSink;
+  query(filter?: AuditQuery): Promise<AuditEvent[]>;
+}
+
+const PAGE = 500;
+const MAX_SCANNED = 50_000;
+
+function decode(fields: string[]): AuditEvent | undefined {
+  const index = fields.indexOf('e');
+  const raw = index >= 0 ? fields[index + 1] : undefined;
+  if (raw === undefined) return undefined;
+  try {
+    const parsed = auditEventSchema.safeParse(JSON.parse(raw));
+    return parsed.success ? (parsed.data as AuditEvent) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function streamMs(id: string): number {
+  return Number(id.split('-')[0]);
+}
+
+/**
+ * Creates the Redis Streams audit store. Each event is written (one pipeline per batch) to a
+ * capped main stream and, when it names a registration, to that registration's own capped,
+ * expiring stream, so "everything about registration X" is one short read.
+ */
+export function createRedisAuditStore(options: RedisAuditStoreOptions): RedisAuditStore {
+  const redis = options.redis;
+  const prefix = options.prefix ?? 'cbgw:audit';
+  const maxLength = options.maxLength ?? 100_000;
+  const perRegistrationMaxLength = options.perRegistrationMaxLength ?? 1_000;
+  const ttl = options.perRegistrationTtlSeconds ?? 2_592_000;
+  const tolerance = options.lateWriteToleranceMs ?? 900_000;
+  const mainKey = `${prefix}:events`;
+  const registrationKey = (id: string) => `${prefix}:reg:${id}`;
+
+  const sink: AuditSink = {
+    name: 'redis',
+    async write(events) {
+      const pipeline = redis.pipeline();
+      for (const event of events) {
+        const json = JSON.stringify(event);
+        pipeline.xadd(mainKey, 'MAXLEN', '~', String(maxLength), '*', 'e', json);
+        const registrationId = event.correlation.registration_id;
+        if (registrationId) {
+          const key = registrationKey(registrationId);
+          pipeline.xadd(key, 'MAXLEN', '~', String(perRegistrationMaxLength), '*', 'e', json);
+          pipeline.expire(key, ttl);
+        }
+      }
+      const results = await pipeline.exec();
+      const failed = results?.find(([error]) => error);
+      if (!results || failed) {
+        throw failed?.[0] ?? new Error('the audit pipeline returned no results');
+      }
+    },
+  };
+
+  const matches = (event: AuditEvent, filter: AuditQuery): boolean => {
+    if (filter.types && !filter.types.includes(event.type)) return false;
+    const at = Date.parse(event.at);
+    if (filter.from && at < filter.from.getTime()) return false;
+    if (filter.to && at > filter.to.getTime()) return false;
+    if (filter.registrationId && event.correlation.registration_id !== filter.registrationId) {
+      return false;
+    }
+    return true;
+  };
+
+  const query = async (filter: AuditQuery = {}): Promise<AuditEvent[]> => {
+    const limit = Math.max(1, Math.min(filter.limit ?? 100, 1_000));
+    const desc = filter.order === 'desc';
+    const key = filter.registrationId ? registrationKey(filter.registrationId) : mainKey;
+    // Stream ids are write times; an event is written at or after its `at`, and at most
+    // `tolerance` later.
+    const low = filter.from ? String(filter.from.getTime()) : '-';
+    const high = filter.to ? String(filter.to.getTime() + tolerance) : '+';
+    const found: AuditEvent[] = [];
+    let cursorLow = low;
+    let cursorHigh = high;
+    let scanned = 0;
+    while (found.length < limit && scanned < MAX_SCANNED) {
+      const page = desc
+        ? await redis.xrevrange(key, cursorHigh, cursorLow, 'COUNT', PAGE)
+        : await redis.xrange(key, cursorLow, cursorHigh, 'COUNT', PAGE);
+      for (const [, fields] of page) {
+        const event = decode(fields);
+        if (event && matches(event, filter)) {
+          found.push(event);
+          if (found.length >= limit) break;
+        }
+      }
+      scanned += page.length;
+      if (page.length < PAGE) break;
+      const lastId = page[page.length - 1]?.[0];
+      if (lastId === undefined) break;
+      if (desc) {
+        cursorHigh = `(${lastId}`;
+        if (filter.from && streamMs(lastId) < filter.from.getTime()) break;
+      } else {
+        cursorLow = `(${lastId}`;
+      }
+    }
+    if (!desc) found.sort((a, b) => a.at.localeCompare(b.at));
+    else found.sort((a, b) => b.at.localeCompare(a.at));
+    return found;
+  };
+
+  return { sink, query };
+}

@@ -9,7 +9,7 @@ import {
   type AuditEventType,
 } from './events.js';
 import type { Logger } from './logger.js';
-import { redact } from './redact.js';
+import { createRedactor } from './redact.js';
 
 /** Where audit events go. A sink may fail; the audit log buffers and retries for it. */
 export interface AuditSink {
@@ -37,6 +37,8 @@ export interface CreateAuditLogOptions {
   registry?: Registry;
   /** @defaultValue `() => new Date()` */
   now?: () => Date;
+  /** Secret values from configuration, masked wherever they appear in an event. */
+  knownSecrets?: readonly (string | undefined)[];
   /**
    * Events kept per sink while it is failing; past that the oldest are dropped and counted.
    * @defaultValue 10_000
@@ -116,6 +118,7 @@ export function createAuditLog(options: CreateAuditLogOptions): ManagedAuditLog 
   const maxBuffered = options.maxBuffered ?? 10_000;
   const maxRetryDelayMs = options.maxRetryDelayMs ?? 5_000;
   const m = metrics(options.registry);
+  const { redact } = createRedactor({ knownSecrets: options.knownSecrets });
   const log = options.logger;
   const states: SinkState[] = options.sinks.map((sink) => ({
     sink,

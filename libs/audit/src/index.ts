@@ -26,4 +26,11 @@ export {
   type RedisAuditStoreOptions,
 } from './sinks.js';
 export { createLogger, type CreateLoggerOptions, type Logger } from './logger.js';
-export { REDACTED, redact, redactText } from './redact.js';
+export {
+  REDACTED,
+  createRedactor,
+  redact,
+  redactText,
+  type Redactor,
+  type RedactorOptions,
+} from './redact.js';

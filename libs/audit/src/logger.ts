@@ -1,5 +1,5 @@
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
-import { redact, redactText } from './redact.js';
+import { createRedactor } from './redact.js';
 
 export type { Logger } from 'pino';
 
@@ -14,6 +14,8 @@ export interface CreateLoggerOptions {
   level?: LoggerOptions['level'];
   /** Where lines go. @defaultValue stdout */
   destination?: DestinationStream;
+  /** Secret values from configuration, masked wherever they appear (see `createRedactor`). */
+  knownSecrets?: readonly (string | undefined)[];
 }
 
 /**
@@ -22,6 +24,7 @@ export interface CreateLoggerOptions {
  * API keys) never reach the output.
  */
 export function createLogger(options: CreateLoggerOptions): Logger {
+  const { redact, redactText } = createRedactor({ knownSecrets: options.knownSecrets });
   return pino(
     {
       name: options.name,

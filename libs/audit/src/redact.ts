@@ -31,43 +31,77 @@ function isSecretKey(key: string): boolean {
   return SECRET_KEY.test(key.toLowerCase().replace(/[-_]/g, ''));
 }
 
-/** Masks the secrets that free text may carry (see the patterns above). */
-export function redactText(text: string): string {
-  let out = text;
-  for (const [pattern, replace] of SECRET_TEXT) out = out.replace(pattern, replace);
-  return out;
+/** Removes secrets from values before they are logged or recorded. */
+export interface Redactor {
+  /** Masks the secrets that free text may carry. */
+  redactText(text: string): string;
+  /**
+   * Returns a deep copy of `value` with secrets removed: values under secret-named keys are
+   * replaced by {@link REDACTED}, and secret patterns inside strings are masked. Never throws;
+   * cycles and very deep structures are cut.
+   */
+  redact<T>(value: T): T;
 }
 
-/**
- * Returns a deep copy of `value` with secrets removed: values under secret-named keys are
- * replaced by {@link REDACTED}, and secret patterns inside strings are masked. Never throws;
- * cycles and very deep structures are cut.
- */
-export function redact<T>(value: T, depth = 0, seen = new WeakSet<object>()): T {
-  if (typeof value === 'string') return redactText(value) as T;
-  if (value === null || typeof value !== 'object') return value;
-  if (depth > 12 || seen.has(value)) return '[Truncated]' as T;
-  seen.add(value);
-  if (value instanceof Error) {
-    const copy: Record<string, unknown> = {
-      type: value.name,
-      message: redactText(value.message),
-    };
-    const code = (value as { code?: unknown }).code;
-    if (typeof code === 'string') copy['code'] = code;
-    if (value.stack) copy['stack'] = redactText(value.stack);
-    return copy as T;
-  }
-  if (Array.isArray(value)) {
-    return value.map((item) => redact(item, depth + 1, seen)) as T;
-  }
-  if (value instanceof Date || Buffer.isBuffer(value)) return value;
-  const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) {
-    out[key] =
-      isSecretKey(key) && item !== undefined && item !== null && item !== ''
-        ? REDACTED
-        : redact(item, depth + 1, seen);
-  }
-  return out as T;
+/** Options for {@link createRedactor}. */
+export interface RedactorOptions {
+  /**
+   * Secret values known from configuration (API tokens, the ngrok authtoken, the LlamaCloud
+   * key...). They are masked wherever they appear, even in text no pattern recognises.
+   * Values shorter than 8 characters are ignored (they would mask ordinary words).
+   */
+  knownSecrets?: readonly (string | undefined)[];
 }
+
+/** Creates a {@link Redactor} that also masks the given known secret values. */
+export function createRedactor(options: RedactorOptions = {}): Redactor {
+  const known = [...new Set(options.knownSecrets ?? [])]
+    .filter((secret): secret is string => typeof secret === 'string' && secret.length >= 8)
+    .sort((a, b) => b.length - a.length);
+
+  const redactText = (text: string): string => {
+    let out = text;
+    for (const secret of known) {
+      if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+    }
+    for (const [pattern, replace] of SECRET_TEXT) out = out.replace(pattern, replace);
+    return out;
+  };
+
+  const walk = (value: unknown, depth: number, seen: WeakSet<object>): unknown => {
+    if (typeof value === 'string') return redactText(value);
+    if (value === null || typeof value !== 'object') return value;
+    if (depth > 12 || seen.has(value)) return '[Truncated]';
+    seen.add(value);
+    if (value instanceof Error) {
+      const copy: Record<string, unknown> = {
+        type: value.name,
+        message: redactText(value.message),
+      };
+      const code = (value as { code?: unknown }).code;
+      if (typeof code === 'string') copy['code'] = code;
+      if (value.stack) copy['stack'] = redactText(value.stack);
+      return copy;
+    }
+    if (Array.isArray(value)) return value.map((item) => walk(item, depth + 1, seen));
+    if (value instanceof Date || Buffer.isBuffer(value)) return value;
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) {
+      out[key] =
+        isSecretKey(key) && item !== undefined && item !== null && item !== ''
+          ? REDACTED
+          : walk(item, depth + 1, seen);
+    }
+    return out;
+  };
+
+  return { redactText, redact: <T>(value: T) => walk(value, 0, new WeakSet()) as T };
+}
+
+const defaultRedactor = createRedactor();
+
+/** {@link Redactor.redactText} with no known secrets. */
+export const redactText = defaultRedactor.redactText;
+
+/** {@link Redactor.redact} with no known secrets. */
+export const redact = defaultRedactor.redact;

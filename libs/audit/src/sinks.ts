@@ -29,6 +29,12 @@ export interface RedisAuditStoreOptions {
    */
   maxLength?: number;
   /**
+   * `approximate` trims with `MAXLEN ~` (cheap; the stream may exceed the cap by up to one
+   * radix-tree node, about 100 entries); `exact` trims with `MAXLEN =`.
+   * @defaultValue `'approximate'`
+   */
+  trim?: 'approximate' | 'exact';
+  /**
    * Cap of each registration's own stream.
    * @defaultValue 1_000
    */
@@ -39,8 +45,8 @@ export interface RedisAuditStoreOptions {
    */
   perRegistrationTtlSeconds?: number;
   /**
-   * How late an event may be written after its `at` (a sink retrying through an outage) and
-   * still be found by a time-range query.
+   * How far an event's write time may be from its `at` (a sink retrying through an outage,
+   * clock skew between processes) and still be found by a time-range query.
    * @defaultValue 900_000 (15 minutes)
    */
   lateWriteToleranceMs?: number;
@@ -97,6 +103,7 @@ export function createRedisAuditStore(options: RedisAuditStoreOptions): RedisAud
   const perRegistrationMaxLength = options.perRegistrationMaxLength ?? 1_000;
   const ttl = options.perRegistrationTtlSeconds ?? 2_592_000;
   const tolerance = options.lateWriteToleranceMs ?? 900_000;
+  const trim = options.trim === 'exact' ? '=' : '~';
   const mainKey = `${prefix}:events`;
   const registrationKey = (id: string) => `${prefix}:reg:${id}`;
 
@@ -106,11 +113,11 @@ export function createRedisAuditStore(options: RedisAuditStoreOptions): RedisAud
       const pipeline = redis.pipeline();
       for (const event of events) {
         const json = JSON.stringify(event);
-        pipeline.xadd(mainKey, 'MAXLEN', '~', String(maxLength), '*', 'e', json);
+        pipeline.xadd(mainKey, 'MAXLEN', trim, String(maxLength), '*', 'e', json);
         const registrationId = event.correlation.registration_id;
         if (registrationId) {
           const key = registrationKey(registrationId);
-          pipeline.xadd(key, 'MAXLEN', '~', String(perRegistrationMaxLength), '*', 'e', json);
+          pipeline.xadd(key, 'MAXLEN', trim, String(perRegistrationMaxLength), '*', 'e', json);
           pipeline.expire(key, ttl);
         }
       }
@@ -137,9 +144,9 @@ export function createRedisAuditStore(options: RedisAuditStoreOptions): RedisAud
     const limit = Math.max(1, Math.min(filter.limit ?? 100, 1_000));
     const desc = filter.order === 'desc';
     const key = filter.registrationId ? registrationKey(filter.registrationId) : mainKey;
-    // Stream ids are write times; an event is written at or after its `at`, and at most
-    // `tolerance` later.
-    const low = filter.from ? String(filter.from.getTime()) : '-';
+    // Stream ids are write times: an event is written shortly after its `at`, or up to
+    // `tolerance` later when a sink retried through an outage (or earlier by clock skew).
+    const low = filter.from ? String(Math.max(0, filter.from.getTime() - tolerance)) : '-';
     const high = filter.to ? String(filter.to.getTime() + tolerance) : '+';
     const found: AuditEvent[] = [];
     let cursorLow = low;
@@ -162,7 +169,7 @@ export function createRedisAuditStore(options: RedisAuditStoreOptions): RedisAud
       if (lastId === undefined) break;
       if (desc) {
         cursorHigh = `(${lastId}`;
-        if (filter.from && streamMs(lastId) < filter.from.getTime()) break;
+        if (filter.from && streamMs(lastId) < filter.from.getTime() - tolerance) break;
       } else {
         cursorLow = `(${lastId}`;
       }

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startRedis, type TestRedis } from './index.js';
+import { startRedis, type TestRedis } from './redis.js';
 
 describe('startRedis', () => {
   let redis: TestRedis | undefined;

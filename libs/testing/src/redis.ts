@@ -21,6 +21,10 @@ export interface StartRedisOptions {
    */
   binary?: string;
   /**
+   * A fixed port (e.g. one a process under test already retries). Default: a free one.
+   */
+  port?: number;
+  /**
    * How long to wait for the server to answer PING after a (re)start.
    * @defaultValue 10_000
    */
@@ -163,12 +167,12 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<TestR
 
   // Another process may take the port between freePort() and the bind: try a few ports.
   for (let attempt = 1; ; attempt++) {
-    port = await freePort();
+    port = options.port ?? (await freePort());
     try {
       await launch();
       break;
     } catch (error) {
-      if (attempt >= 5 || !/Address already in use/i.test(lastOutput)) {
+      if (attempt >= 5 || options.port || !/Address already in use/i.test(lastOutput)) {
         await rm(dataDir, { recursive: true, force: true });
         throw error;
       }

@@ -1,0 +1,69 @@
+import { fileURLToPath } from 'node:url';
+import {
+  freePort,
+  startProcess,
+  startRedis,
+  waitForHttp,
+  type TestRedis,
+  type WatchedProcess,
+} from '@callback-gateway/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+
+describe('gateway started before Redis', () => {
+  let proc: WatchedProcess | undefined;
+  let redis: TestRedis | undefined;
+  afterEach(async () => {
+    await proc?.stop();
+    await redis?.close();
+  });
+
+  it('stays up, says once what is missing, reports not ready, and becomes ready when Redis appears', async () => {
+    const redisPort = await freePort();
+    const port = await freePort();
+    proc = startProcess({
+      args: [main],
+      env: {
+        REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+        GATEWAY_PORT: String(port),
+        GATEWAY_HOST: '127.0.0.1',
+      },
+    });
+    await proc.waitForLine(/Redis is not reachable at redis:\/\/127\.0\.0\.1:\d+ .*redis-server/);
+    const health = await waitForHttp(
+      `http://127.0.0.1:${port}/healthz`,
+      (status) => status === 200,
+    );
+    expect(JSON.parse(health.body)).toEqual({ status: 'ok' });
+    const notReady = await waitForHttp(
+      `http://127.0.0.1:${port}/readyz`,
+      (status) => status === 503,
+    );
+    expect(JSON.parse(notReady.body).checks.redis.ready).toBe(false);
+
+    // Several reconnect attempts later: still one line, no stack trace, no crash.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(proc.running).toBe(true);
+    expect(proc.lines.filter((line) => /Redis is not reachable/.test(line))).toHaveLength(1);
+    expect(proc.lines.some((line) => /^\s+at |\\n\s+at /.test(line))).toBe(false);
+
+    redis = await startRedis({ port: redisPort });
+    await waitForHttp(`http://127.0.0.1:${port}/readyz`, (status) => status === 200, 15_000);
+    await proc.waitForLine(/Redis is reachable again/);
+    expect(await proc.stop('SIGTERM')).toBe(0);
+  });
+
+  it('refuses bad settings with one line per variable and exit code 2', async () => {
+    proc = startProcess({ args: [main], env: { GATEWAY_PORT: 'eighty', GATEWAY_PROT: '1' } });
+    const code = await new Promise<number | null>((resolve) => proc?.child.once('exit', resolve));
+    expect(code).toBe(2);
+    expect(proc.lines).toContain(
+      'gateway: invalid setting GATEWAY_PORT: expected an integer from 0 to 65535, got "eighty"',
+    );
+    expect(proc.lines).toContain(
+      'gateway: invalid setting GATEWAY_PROT: unknown setting; did you mean GATEWAY_PORT?',
+    );
+    expect(proc.lines.some((line) => /\s+at /.test(line))).toBe(false);
+  });
+});

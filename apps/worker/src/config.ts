@@ -1,0 +1,42 @@
+import {
+  OWNED_PREFIXES,
+  SETTING_NAMES,
+  envEnum,
+  envInt,
+  envList,
+  envUrl,
+  parseSettings,
+} from '@callback-gateway/runtime';
+import { z } from 'zod';
+
+/** The worker's environment variables (documented in the README under "Configuration"). */
+export const workerSettingsSchema = z.object({
+  REDIS_URL: envUrl({ default: 'redis://127.0.0.1:6379', protocols: ['redis', 'rediss'] }),
+  LOG_LEVEL: envEnum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], {
+    default: 'info',
+  }),
+  WORKER_HOST: z
+    .string()
+    .trim()
+    .optional()
+    .transform((value) => (value ? value : '127.0.0.1')),
+  WORKER_PORT: envInt({ default: 8081, min: 0, max: 65_535 }),
+  DELIVERY_RETRY_SCHEDULE: envList({
+    default: ['0', '5', '30', '120', '600', '1800', '3600', '10800', '21600'],
+    item: (item) =>
+      /^\d+(\.\d+)?$/.test(item) ? undefined : 'each entry must be a number of seconds',
+  }).transform((items) => items.map(Number)),
+  AUDIT_STREAM_MAX_LENGTH: envInt({ default: 100_000, min: 100 }),
+  SHUTDOWN_DEADLINE_MS: envInt({ default: 10_000, min: 100, max: 600_000 }),
+});
+
+/** Validated, frozen worker settings. */
+export type WorkerConfig = Readonly<z.output<typeof workerSettingsSchema>>;
+
+/** Parses the environment once; throws a `SettingsError` naming every bad variable. */
+export function loadWorkerConfig(env: Readonly<Record<string, string | undefined>>): WorkerConfig {
+  return parseSettings(workerSettingsSchema, env, {
+    ownedPrefixes: OWNED_PREFIXES,
+    alsoKnown: SETTING_NAMES,
+  });
+}

@@ -1,0 +1,29 @@
+export {
+  SettingsError,
+  envBool,
+  envEnum,
+  envInt,
+  envList,
+  envOptionalUrl,
+  envSecret,
+  envUrl,
+  parseSettings,
+  type ParseSettingsOptions,
+} from './settings.js';
+export {
+  backoffDelay,
+  connectRedis,
+  describeRedisUrl,
+  type ConnectRedisOptions,
+  type RedisRole,
+  type SupervisedRedis,
+} from './redis.js';
+export {
+  handleShutdownSignals,
+  readiness,
+  type ReadinessCheck,
+  type ReadinessReport,
+  type ShutdownOptions,
+} from './lifecycle.js';
+export { createMetricsRegistry } from './metrics.js';
+export { OWNED_PREFIXES, SETTING_NAMES, type SettingName } from './setting-names.js';

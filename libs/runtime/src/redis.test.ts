@@ -1,0 +1,108 @@
+import { Writable } from 'node:stream';
+import { createLogger } from '@callback-gateway/audit';
+import { freePort, startRedis, type TestRedis } from '@callback-gateway/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import { readiness } from './lifecycle.js';
+import { createMetricsRegistry } from './metrics.js';
+import { backoffDelay, connectRedis, describeRedisUrl, type SupervisedRedis } from './redis.js';
+
+function captureLogger() {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(String(chunk));
+      done();
+    },
+  });
+  return { lines, logger: createLogger({ name: 'test', destination }) };
+}
+
+describe('backoffDelay', () => {
+  it('grows exponentially, stays within [step/2, step], and is capped', () => {
+    expect(backoffDelay(1, 5_000, () => 0)).toBe(100);
+    expect(backoffDelay(1, 5_000, () => 1)).toBe(200);
+    expect(backoffDelay(3, 5_000, () => 1)).toBe(800);
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const delay = backoffDelay(attempt, 5_000);
+      expect(delay).toBeLessThanOrEqual(5_000);
+      expect(delay).toBeGreaterThanOrEqual(Math.min(5_000, 100 * 2 ** attempt) / 2);
+    }
+  });
+});
+
+describe('describeRedisUrl', () => {
+  it('drops credentials', () => {
+    expect(describeRedisUrl('redis://user:s3cretpass@redis.example.com:6380/2')).toBe(
+      'redis://redis.example.com:6380/2',
+    );
+  });
+});
+
+describe('connectRedis', () => {
+  let redis: TestRedis | undefined;
+  let connection: SupervisedRedis | undefined;
+  afterEach(async () => {
+    await connection?.close();
+    await redis?.close();
+    connection = undefined;
+    redis = undefined;
+  });
+
+  it('says once that Redis is missing, fails fast as a producer, and recovers when it appears', async () => {
+    const port = await freePort();
+    const { lines, logger } = captureLogger();
+    connection = connectRedis({
+      url: `redis://127.0.0.1:${port}`,
+      role: 'producer',
+      name: 'test',
+      logger,
+      maxBackoffMs: 200,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(connection.isReady()).toBe(false);
+    expect(connection.problem()).toMatch(/ECONNREFUSED/);
+    expect(lines.filter((line) => line.includes('Redis is not reachable'))).toHaveLength(1);
+    const started = Date.now();
+    await expect(connection.client.ping()).rejects.toThrow();
+    expect(Date.now() - started).toBeLessThan(500);
+    expect(readiness([{ name: 'redis', check: () => connection?.isReady() || 'down' }])).toEqual({
+      ready: false,
+      checks: { redis: { ready: false, reason: 'down' } },
+    });
+
+    redis = await startRedis({ port });
+    await connection.waitUntilReady();
+    expect(await connection.client.ping()).toBe('PONG');
+    expect(lines.some((line) => line.includes('Redis is reachable again'))).toBe(true);
+
+    await redis.stop();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(connection.isReady()).toBe(false);
+    expect(lines.filter((line) => line.includes('Lost the connection to'))).toHaveLength(1);
+  });
+
+  it('closes idempotently without hanging when Redis is away', async () => {
+    const { logger } = captureLogger();
+    connection = connectRedis({
+      url: `redis://127.0.0.1:${await freePort()}`,
+      role: 'consumer',
+      name: 't',
+      logger,
+    });
+    const started = Date.now();
+    await Promise.all([connection.close(), connection.close()]);
+    expect(Date.now() - started).toBeLessThan(1_500);
+  });
+});
+
+describe('createMetricsRegistry', () => {
+  it('exposes default process metrics but no gauge whose name ends in _total', async () => {
+    const text = await createMetricsRegistry({ process: 'test' }).metrics();
+    expect(text).toContain('process_cpu_seconds_total');
+    expect(text).toContain('nodejs_eventloop_lag_seconds');
+    const gauges = [...text.matchAll(/^# TYPE (\S+) gauge$/gm)].map((match) => match[1]);
+    expect(gauges.length).toBeGreaterThan(3);
+    expect(gauges.filter((name) => name?.endsWith('_total'))).toEqual([]);
+    expect(text).toContain('process="test"');
+  });
+});

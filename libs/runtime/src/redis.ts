@@ -1,0 +1,156 @@
+import type { Logger } from '@callback-gateway/audit';
+import { Redis, type RedisOptions } from 'ioredis';
+
+/** How a connection behaves while Redis is away. */
+export type RedisRole =
+  /** Commands fail at once (HTTP handlers answer 503 instead of waiting): `enableOfflineQueue: false`. */
+  | 'producer'
+  /** Commands wait for the connection (queue workers): `maxRetriesPerRequest: null`. */
+  | 'consumer';
+
+/** Options for {@link connectRedis}. */
+export interface ConnectRedisOptions {
+  url: string;
+  role: RedisRole;
+  /** Shown in `CLIENT LIST` and in log lines, e.g. `gateway:ingest`. */
+  name: string;
+  logger: Logger;
+  /**
+   * Longest wait between two connection attempts.
+   * @defaultValue 5_000
+   */
+  maxBackoffMs?: number;
+  /** @defaultValue `Math.random` */
+  random?: () => number;
+  /** Report connection problems at debug level only: for secondary connections of a process
+   * whose main connection already tells the operator. @defaultValue false */
+  quiet?: boolean;
+  /** Extra ioredis options (tests, TLS). */
+  redisOptions?: RedisOptions;
+}
+
+/** A Redis connection that reports its state in plain words and reconnects by itself. */
+export interface SupervisedRedis {
+  readonly client: Redis;
+  /** True while commands can be sent. */
+  isReady(): boolean;
+  /** The last connection problem, in words, while not ready. */
+  problem(): string | undefined;
+  /** Resolves once ready (or at once if ready); rejects when `signal` aborts. */
+  waitUntilReady(signal?: AbortSignal): Promise<void>;
+  /** Closes the connection (QUIT, then disconnect after 1 s). Idempotent. */
+  close(): Promise<void>;
+}
+
+/** The URL without credentials, for messages. */
+export function describeRedisUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.username = '';
+    parsed.password = '';
+    return parsed.toString().replace(/\/$/, '');
+  } catch {
+    return '(an unparsable REDIS_URL)';
+  }
+}
+
+function quietLogger(logger: Logger): Pick<Logger, 'info' | 'warn'> {
+  return { info: logger.debug.bind(logger), warn: logger.debug.bind(logger) };
+}
+
+/**
+ * Capped exponential backoff with jitter: about 100 ms, 200 ms, ... up to `maxMs`, each
+ * between half and all of its step, so restarted fleets do not reconnect in lock-step.
+ */
+export function backoffDelay(attempt: number, maxMs: number, random: () => number = Math.random) {
+  const step = Math.min(maxMs, 100 * 2 ** Math.min(attempt, 20));
+  return Math.round(step / 2 + (random() * step) / 2);
+}
+
+/**
+ * Connects to Redis without ever crashing the process: while Redis is unreachable it logs one
+ * clear line (what is missing, how to start it), keeps retrying with capped backoff, and logs
+ * again when it is back.
+ */
+export function connectRedis(options: ConnectRedisOptions): SupervisedRedis {
+  const maxBackoffMs = options.maxBackoffMs ?? 5_000;
+  const where = describeRedisUrl(options.url);
+  const log = options.quiet ? quietLogger(options.logger) : options.logger;
+  const client = new Redis(options.url, {
+    connectionName: options.name,
+    lazyConnect: false,
+    connectTimeout: 5_000,
+    enableOfflineQueue: options.role === 'consumer',
+    maxRetriesPerRequest: options.role === 'consumer' ? null : 1,
+    retryStrategy: (times) => backoffDelay(times, maxBackoffMs, options.random),
+    ...options.redisOptions,
+  });
+  let ready = false;
+  let everReady = false;
+  let complained = false;
+  let problem: string | undefined = 'connecting';
+  let waiters: (() => void)[] = [];
+
+  client.on('ready', () => {
+    ready = true;
+    problem = undefined;
+    if (complained || everReady)
+      log.info(
+        { redis: where, connection: options.name },
+        `Redis is reachable again at ${where}: ready`,
+      );
+    everReady = true;
+    complained = false;
+    for (const wake of waiters) wake();
+    waiters = [];
+  });
+  client.on('error', (error: Error & { code?: string }) => {
+    problem = error.code ? `${error.code}: ${error.message}` : error.message;
+    if (complained) return;
+    complained = true;
+    const hint =
+      error.code === 'ECONNREFUSED' || error.code === 'ENOTFOUND' || error.code === 'ETIMEDOUT'
+        ? 'Start one with "redis-server" (Debian: apt-get install redis-server) or point REDIS_URL at yours'
+        : 'Check REDIS_URL and the server';
+    log.warn(
+      { redis: where, connection: options.name, reason: problem },
+      `${everReady ? 'Lost the connection to' : 'Redis is not reachable at'} ${where} (${problem}). ${hint}; retrying with backoff up to ${maxBackoffMs / 1000} s, and /readyz reports not ready until then.`,
+    );
+  });
+  client.on('close', () => {
+    ready = false;
+    problem ??= 'connection closed';
+  });
+  client.on('end', () => {
+    ready = false;
+  });
+
+  let closing: Promise<void> | undefined;
+  return {
+    client,
+    isReady: () => ready && client.status === 'ready',
+    problem: () => (ready ? undefined : problem),
+    waitUntilReady(signal) {
+      if (ready) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const onAbort = () => reject(signal?.reason ?? new Error('aborted'));
+        if (signal?.aborted) return onAbort();
+        signal?.addEventListener('abort', onAbort, { once: true });
+        waiters.push(() => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        });
+      });
+    },
+    close() {
+      closing ??= (async () => {
+        if (client.status === 'end') return;
+        const quit = client.status === 'ready' ? client.quit().catch(() => undefined) : undefined;
+        const timer = new Promise((resolve) => setTimeout(resolve, 1_000).unref());
+        await Promise.race([quit, timer]);
+        client.disconnect();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,45 @@
+/**
+ * Every environment variable the product reads, across all its processes. Each process
+ * accepts the others' variables (one environment can serve `npm start`), refuses unknown ones
+ * with a product prefix (typos), and the README documents every name listed here (a test
+ * checks both).
+ */
+export const SETTING_NAMES = [
+  'REDIS_URL',
+  'LOG_LEVEL',
+  'GATEWAY_HOST',
+  'GATEWAY_PORT',
+  'GATEWAY_API_TOKENS',
+  'WORKER_HOST',
+  'WORKER_PORT',
+  'PUBLIC_BASE_URL',
+  'NGROK_AUTHTOKEN',
+  'NGROK_DOMAIN',
+  'NGROK_HEALTH_INTERVAL_MS',
+  'WEBHOOK_URL_SOURCES',
+  'WEBHOOK_URL_VERIFY',
+  'WEBHOOK_URL_DEADLINE_MS',
+  'WEBHOOK_URL_ALLOW_INSECURE_HTTP',
+  'WEBHOOK_URL_CACHE_TTL_S',
+  'WEBHOOK_URL_PROBE_KEY',
+  'OUTBOUND_ALLOW',
+  'DELIVERY_RETRY_SCHEDULE',
+  'LLAMA_CLOUD_BASE_URL',
+  'LLAMA_CLOUD_API_KEY',
+  'AUDIT_STREAM_MAX_LENGTH',
+  'SHUTDOWN_DEADLINE_MS',
+] as const;
+
+export type SettingName = (typeof SETTING_NAMES)[number];
+
+/** Prefixes the product owns: an unknown variable with one of them is a typo. */
+export const OWNED_PREFIXES = [
+  'GATEWAY_',
+  'WORKER_',
+  'WEBHOOK_URL_',
+  'NGROK_',
+  'DELIVERY_',
+  'OUTBOUND_',
+  'LLAMA_CLOUD_',
+  'AUDIT_',
+] as const;

@@ -1,0 +1,111 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { describe, expect, it } from 'vitest';
+import { SETTING_NAMES } from './setting-names.js';
+import {
+  SettingsError,
+  envBool,
+  envEnum,
+  envInt,
+  envList,
+  envOptionalUrl,
+  envSecret,
+  envUrl,
+  parseSettings,
+} from './settings.js';
+
+const schema = z.object({
+  GATEWAY_PORT: envInt({ default: 8080, min: 0, max: 65_535 }),
+  GATEWAY_DEBUG: envBool({ default: false }),
+  GATEWAY_MODE: envEnum(['a', 'b'], { default: 'a' }),
+  GATEWAY_LIST: envList({ item: (item) => (item.length < 3 ? 'too short' : undefined) }),
+  REDIS_URL: envUrl({ default: 'redis://127.0.0.1:6379', protocols: ['redis', 'rediss'] }),
+  PUBLIC_BASE_URL: envOptionalUrl({ protocols: ['https'] }),
+  GATEWAY_SECRET: envSecret({ minLength: 8 }),
+});
+
+function problems(env: Record<string, string>): string[] {
+  try {
+    parseSettings(schema, env, { ownedPrefixes: ['GATEWAY_'] });
+  } catch (error) {
+    if (error instanceof SettingsError) return [...error.problems];
+    throw error;
+  }
+  return [];
+}
+
+describe('parseSettings', () => {
+  it('applies every default when nothing is set, and freezes the result', () => {
+    const settings = parseSettings(schema, {});
+    expect(settings).toEqual({
+      GATEWAY_PORT: 8080,
+      GATEWAY_DEBUG: false,
+      GATEWAY_MODE: 'a',
+      GATEWAY_LIST: [],
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      PUBLIC_BASE_URL: undefined,
+      GATEWAY_SECRET: undefined,
+    });
+    expect(Object.isFrozen(settings)).toBe(true);
+  });
+
+  it('parses set values', () => {
+    const settings = parseSettings(schema, {
+      GATEWAY_PORT: '0',
+      GATEWAY_DEBUG: 'yes',
+      GATEWAY_MODE: 'b',
+      GATEWAY_LIST: ' abc, ,defg ',
+      REDIS_URL: 'rediss://:pw@redis.example.com:6380',
+      PUBLIC_BASE_URL: 'https://hooks.example.com',
+      GATEWAY_SECRET: 'long-enough',
+    });
+    expect(settings.GATEWAY_PORT).toBe(0);
+    expect(settings.GATEWAY_DEBUG).toBe(true);
+    expect(settings.GATEWAY_MODE).toBe('b');
+    expect(settings.GATEWAY_LIST).toEqual(['abc', 'defg']);
+    expect(settings.PUBLIC_BASE_URL).toBe('https://hooks.example.com');
+  });
+
+  it('names every bad variable with what was expected', () => {
+    expect(
+      problems({
+        GATEWAY_PORT: '80.5',
+        GATEWAY_DEBUG: 'maybe',
+        GATEWAY_MODE: 'c',
+        GATEWAY_LIST: 'ab,abcd',
+        REDIS_URL: 'http://x',
+        PUBLIC_BASE_URL: 'not a url',
+        GATEWAY_SECRET: 'short',
+      }),
+    ).toEqual([
+      'GATEWAY_PORT: expected an integer from 0 to 65535, got "80.5"',
+      'GATEWAY_DEBUG: expected true or false, got "maybe"',
+      'GATEWAY_MODE: expected one of a, b, got "c"',
+      'GATEWAY_LIST: too short (item "ab")',
+      'REDIS_URL: expected a redis or rediss URL, got "http"',
+      'PUBLIC_BASE_URL: expected a URL, got "not a url"',
+      'GATEWAY_SECRET: must be at least 8 characters long',
+    ]);
+  });
+
+  it('never echoes a secret value in its messages', () => {
+    const message = problems({ GATEWAY_SECRET: 'abc' }).join(' ');
+    expect(message).not.toContain('abc');
+  });
+
+  it('refuses unknown variables with an owned prefix and suggests the closest name', () => {
+    expect(problems({ GATEWAY_PROT: '1', GATEWAY_ZZZZZZZZZZ: '1', OTHER_THING: '1' })).toEqual([
+      'GATEWAY_PROT: unknown setting; did you mean GATEWAY_PORT?',
+      'GATEWAY_ZZZZZZZZZZ: unknown setting',
+    ]);
+  });
+});
+
+describe('the list of settings', () => {
+  const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+  const documented = [...readme.matchAll(/^\|\s*`([A-Z][A-Z0-9_]+)`\s*\|/gm)].map((match) => match[1]);
+
+  it('is documented in the README, each name with its default, and nothing else is', () => {
+    expect([...documented].sort()).toEqual([...SETTING_NAMES].sort());
+  });
+});

@@ -1,0 +1,217 @@
+import { z } from 'zod';
+
+/** Raised when settings are invalid: one message per bad variable, each naming it. */
+export class SettingsError extends Error {
+  readonly code = 'SETTINGS_INVALID';
+  constructor(readonly problems: readonly string[]) {
+    super(
+      `Invalid settings (${problems.length}): ${problems.join('; ')}. Every setting is described in the README under "Configuration".`,
+    );
+    this.name = 'SettingsError';
+  }
+}
+
+const show = (value: unknown) => (value === undefined ? 'nothing' : JSON.stringify(value));
+
+/** An integer variable within bounds. */
+export function envInt(options: { default: number; min?: number; max?: number }) {
+  const min = options.min ?? 0;
+  const max = options.max ?? Number.MAX_SAFE_INTEGER;
+  const message = `expected an integer from ${min} to ${max}`;
+  return z
+    .string()
+    .trim()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined || raw === '') return options.default;
+      const value = Number(raw);
+      if (!/^-?\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) {
+        ctx.addIssue({ code: 'custom', message: `${message}, got ${show(raw)}` });
+        return z.NEVER;
+      }
+      return value;
+    });
+}
+
+/** A boolean variable: `true/false`, `1/0`, `yes/no`, `on/off`. */
+export function envBool(options: { default: boolean }) {
+  return z
+    .string()
+    .trim()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined || raw === '') return options.default;
+      const value = raw.toLowerCase();
+      if (['true', '1', 'yes', 'on'].includes(value)) return true;
+      if (['false', '0', 'no', 'off'].includes(value)) return false;
+      ctx.addIssue({ code: 'custom', message: `expected true or false, got ${show(raw)}` });
+      return z.NEVER;
+    });
+}
+
+/** One of a fixed set of words. */
+export function envEnum<const T extends readonly [string, ...string[]]>(
+  values: T,
+  options: { default: T[number] },
+) {
+  return z
+    .string()
+    .trim()
+    .optional()
+    .transform((raw, ctx): T[number] => {
+      if (raw === undefined || raw === '') return options.default;
+      if ((values as readonly string[]).includes(raw)) return raw as T[number];
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected one of ${values.join(', ')}, got ${show(raw)}`,
+      });
+      return z.NEVER;
+    });
+}
+
+/** A comma-separated list (empty items dropped); optionally each item validated. */
+export function envList(
+  options: { default?: readonly string[]; item?: (item: string) => string | undefined } = {},
+) {
+  return z
+    .string()
+    .optional()
+    .transform((raw, ctx): string[] => {
+      if (raw === undefined || raw.trim() === '') return [...(options.default ?? [])];
+      const items = raw
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item !== '');
+      for (const item of items) {
+        const problem = options.item?.(item);
+        if (problem) ctx.addIssue({ code: 'custom', message: `${problem} (item ${show(item)})` });
+      }
+      return items;
+    });
+}
+
+function checkUrl(value: string, protocols: readonly string[]): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return `expected a URL, got ${show(value)}`;
+  }
+  const scheme = url.protocol.replace(/:$/, '');
+  return protocols.includes(scheme)
+    ? undefined
+    : `expected a ${protocols.join(' or ')} URL, got ${show(scheme)}`;
+}
+
+/** An optional URL with one of the given schemes. */
+export function envOptionalUrl(options: { protocols: readonly string[] }) {
+  return z
+    .string()
+    .trim()
+    .optional()
+    .transform((raw, ctx): string | undefined => {
+      if (raw === undefined || raw === '') return undefined;
+      const problem = checkUrl(raw, options.protocols);
+      if (problem) {
+        ctx.addIssue({ code: 'custom', message: problem });
+        return z.NEVER;
+      }
+      return raw;
+    });
+}
+
+/** A URL with one of the given schemes, and a default. */
+export function envUrl(options: { default: string; protocols: readonly string[] }) {
+  return z
+    .string()
+    .trim()
+    .optional()
+    .transform((raw, ctx): string => {
+      const value = raw === undefined || raw === '' ? options.default : raw;
+      const problem = checkUrl(value, options.protocols);
+      if (problem) {
+        ctx.addIssue({ code: 'custom', message: problem });
+        return z.NEVER;
+      }
+      return value;
+    });
+}
+
+/** An optional secret string (never echoed in messages). */
+export function envSecret(options: { minLength?: number } = {}) {
+  const minLength = options.minLength ?? 1;
+  return z
+    .string()
+    .optional()
+    .transform((raw, ctx): string | undefined => {
+      if (raw === undefined || raw.trim() === '') return undefined;
+      if (raw.trim().length < minLength) {
+        ctx.addIssue({ code: 'custom', message: `must be at least ${minLength} characters long` });
+        return z.NEVER;
+      }
+      return raw.trim();
+    });
+}
+
+function levenshtein(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0] ?? 0;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const current = row[j] ?? 0;
+      row[j] = Math.min(
+        current + 1,
+        (row[j - 1] ?? 0) + 1,
+        previous + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+      previous = current;
+    }
+  }
+  return row[b.length] ?? 0;
+}
+
+/** Options for {@link parseSettings}. */
+export interface ParseSettingsOptions {
+  /**
+   * Variables starting with one of these prefixes must be known to the schema: a typo such as
+   * `GATEWAY_PROT` is refused (with a suggestion) instead of being silently ignored.
+   */
+  ownedPrefixes?: readonly string[];
+  /** Variables with an owned prefix that belong to another process and are accepted as is. */
+  alsoKnown?: readonly string[];
+}
+
+/**
+ * Parses an environment record once, at the edge. Returns the frozen settings, or throws a
+ * {@link SettingsError} listing every bad variable by name.
+ */
+export function parseSettings<S extends z.ZodObject>(
+  schema: S,
+  env: Readonly<Record<string, string | undefined>>,
+  options: ParseSettingsOptions = {},
+): Readonly<z.output<S>> {
+  const known = new Set([...Object.keys(schema.shape), ...(options.alsoKnown ?? [])]);
+  const problems: string[] = [];
+  for (const name of Object.keys(env)) {
+    if (known.has(name)) continue;
+    if (!(options.ownedPrefixes ?? []).some((prefix) => name.startsWith(prefix))) continue;
+    const suggestion = [...known]
+      .map((candidate) => ({ candidate, distance: levenshtein(name, candidate) }))
+      .sort((a, b) => a.distance - b.distance)[0];
+    problems.push(
+      `${name}: unknown setting${suggestion && suggestion.distance <= 3 ? `; did you mean ${suggestion.candidate}?` : ''}`,
+    );
+  }
+  const input: Record<string, string | undefined> = {};
+  for (const name of Object.keys(schema.shape)) input[name] = env[name];
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const name = issue.path.map(String).join('.') || 'settings';
+      problems.push(`${name}: ${issue.message}`);
+    }
+  }
+  if (problems.length > 0 || !parsed.success) throw new SettingsError(problems);
+  return Object.freeze(parsed.data) as Readonly<z.output<S>>;
+}

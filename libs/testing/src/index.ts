@@ -1,0 +1,3 @@
+export { freePort, startRedis, type StartRedisOptions, type TestRedis } from './redis.js';
+export { startProcess, type StartProcessOptions, type WatchedProcess } from './process.js';
+export { waitForHttp } from './http.js';

@@ -1,0 +1,105 @@
+#!/usr/bin/env node
+// `npm start`: runs the gateway and the worker together with local defaults.
+// - With REDIS_URL unset and nothing answering on 127.0.0.1:6379, it starts a local
+//   redis-server (AOF on, data in .local/redis) when one is on PATH, and says so.
+// - With GATEWAY_API_TOKENS unset, it creates a local API token in .local/api-token (mode 0600)
+//   and says where it is (never prints the token itself).
+// - Ctrl-C (SIGINT) or SIGTERM stops both processes (and that redis-server) cleanly.
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const local = join(root, '.local');
+const say = (line) => console.log(`start: ${line}`);
+
+function redisAnswers(port) {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    const done = (value) => {
+      socket.destroy();
+      resolve(value);
+    };
+    socket.setTimeout(500, () => done(false));
+    socket.once('error', () => done(false));
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('data', (chunk) => done(chunk.toString().startsWith('+PONG')));
+  });
+}
+
+const children = [];
+const env = { ...process.env };
+
+if (!env.REDIS_URL) {
+  if (await redisAnswers(6379)) {
+    say('using the Redis on 127.0.0.1:6379 (set REDIS_URL to use another)');
+  } else if (spawnSync('redis-server', ['--version']).status === 0) {
+    const dir = join(local, 'redis');
+    mkdirSync(dir, { recursive: true });
+    const redis = spawn(
+      'redis-server',
+      ['--port', '6379', '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', ''],
+      { stdio: 'ignore', detached: true },
+    );
+    children.push({ name: 'redis-server', child: redis, last: true });
+    say(
+      `no Redis on 127.0.0.1:6379 and REDIS_URL is unset: started a local redis-server (AOF in .local/redis, pid ${redis.pid}); it stops with this command`,
+    );
+  } else {
+    say(
+      'no Redis on 127.0.0.1:6379, REDIS_URL is unset and redis-server is not installed: the processes start and wait for Redis (install it: apt-get install redis-server)',
+    );
+  }
+}
+
+if (!env.GATEWAY_API_TOKENS) {
+  const file = join(local, 'api-token');
+  if (!existsSync(file)) {
+    mkdirSync(local, { recursive: true });
+    writeFileSync(file, `${randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
+  }
+  env.GATEWAY_API_TOKENS = readFileSync(file, 'utf8').trim();
+  say(
+    'GATEWAY_API_TOKENS is unset: using the local API token in .local/api-token (Authorization: Bearer $(cat .local/api-token))',
+  );
+}
+
+for (const name of ['gateway', 'worker']) {
+  const child = spawn(process.execPath, [join(root, 'apps', name, 'dist', 'main.js')], {
+    env,
+    stdio: 'inherit',
+    // Own process group: a terminal's Ctrl-C reaches this script, which stops them in order.
+    detached: true,
+  });
+  children.push({ name, child });
+}
+
+let stopping = false;
+async function stopAll(code) {
+  if (stopping) return;
+  stopping = true;
+  const exited = (child) =>
+    child.exitCode !== null || child.signalCode !== null
+      ? Promise.resolve()
+      : new Promise((resolve) => child.once('exit', resolve));
+  const apps = children.filter((entry) => !entry.last);
+  for (const { child } of apps) child.kill('SIGTERM');
+  await Promise.all(apps.map(({ child }) => exited(child)));
+  for (const { child } of children.filter((entry) => entry.last)) {
+    child.kill('SIGTERM');
+    await exited(child);
+  }
+  process.exit(code);
+}
+
+process.on('SIGINT', () => void stopAll(0));
+process.on('SIGTERM', () => void stopAll(0));
+for (const { name, child } of children) {
+  child.once('exit', (code, signal) => {
+    if (stopping) return;
+    say(`${name} exited (${signal ?? `code ${code}`}): stopping the others`);
+    void stopAll(code === 0 ? 1 : (code ?? 1));
+  });
+}

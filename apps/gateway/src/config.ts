@@ -1,16 +1,19 @@
 import {
   OWNED_PREFIXES,
+  checkHostOrCidr,
   SETTING_NAMES,
   envEnum,
   envInt,
   envList,
+  envSecret,
   envUrl,
   parseSettings,
 } from '@callback-gateway/runtime';
+import { checkWebhookUrlEnv, webhookUrlEnvSchema } from '@callback-gateway/webhook-url';
 import { z } from 'zod';
 
 /** The gateway's environment variables (documented in the README under "Configuration"). */
-export const gatewaySettingsSchema = z.object({
+export const gatewaySettingsSchema = webhookUrlEnvSchema.extend({
   REDIS_URL: envUrl({ default: 'redis://127.0.0.1:6379', protocols: ['redis', 'rediss'] }),
   LOG_LEVEL: envEnum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], {
     default: 'info',
@@ -25,6 +28,7 @@ export const gatewaySettingsSchema = z.object({
     item: (token) =>
       token.length < 16 ? 'each token must be at least 16 characters long' : undefined,
   }),
+  OUTBOUND_ALLOW: envList({ item: checkHostOrCidr }),
   AUDIT_STREAM_MAX_LENGTH: envInt({ default: 100_000, min: 100 }),
   SHUTDOWN_DEADLINE_MS: envInt({ default: 10_000, min: 100, max: 600_000 }),
 });
@@ -39,5 +43,6 @@ export function loadGatewayConfig(
   return parseSettings(gatewaySettingsSchema, env, {
     ownedPrefixes: OWNED_PREFIXES,
     alsoKnown: SETTING_NAMES,
+    check: checkWebhookUrlEnv,
   });
 }

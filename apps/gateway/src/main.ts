@@ -11,6 +11,12 @@ import {
   describeRedisUrl,
   handleShutdownSignals,
 } from '@callback-gateway/runtime';
+import { randomBytes } from 'node:crypto';
+import {
+  createWebhookUrlResolver,
+  resolverOptionsFromEnv,
+  type WebhookUrlResolver,
+} from '@callback-gateway/webhook-url';
 import { buildApp } from './app.js';
 import { loadGatewayConfig, type GatewayConfig } from './config.js';
 
@@ -34,21 +40,42 @@ async function main(): Promise<void> {
   const logger = createLogger({
     name: 'gateway',
     level: config.LOG_LEVEL,
-    knownSecrets: [...config.GATEWAY_API_TOKENS],
+    knownSecrets: [
+      ...config.GATEWAY_API_TOKENS,
+      config.NGROK_AUTHTOKEN,
+      config.WEBHOOK_URL_PROBE_KEY,
+    ],
   });
   const registry = createMetricsRegistry({ process: 'gateway' });
 
+  // Without a configured key the probe round trip still proves the URL reaches this process.
+  const probeKey = config.WEBHOOK_URL_PROBE_KEY ?? randomBytes(24).toString('base64url');
+  let webhookUrl: WebhookUrlResolver | undefined;
+
   // 1. Health first: /healthz answers even while Redis is away.
+  logger.info('start 1/4: HTTP server (health, readiness, metrics)');
   const redis = connectRedis({ url: config.REDIS_URL, role: 'producer', name: 'gateway', logger });
   const app = await buildApp({
     logger,
     registry,
+    probeKey,
+    webhookUrlStatus: () => webhookUrl?.status(),
     readinessChecks: [
       {
         name: 'redis',
         check: () =>
           redis.isReady() ||
           `Redis at ${describeRedisUrl(config.REDIS_URL)}: ${redis.problem() ?? 'not ready'}`,
+      },
+      {
+        name: 'public_url',
+        check: () => {
+          const status = webhookUrl?.status();
+          if (status?.current) return true;
+          return status?.lastFailure
+            ? `no verified public callback URL: ${status.lastFailure.message}`
+            : 'no verified public callback URL yet';
+        },
       },
     ],
   });
@@ -60,18 +87,55 @@ async function main(): Promise<void> {
     `gateway listening on http://${config.GATEWAY_HOST}:${port} (health /healthz, readiness /readyz, metrics /metrics)`,
   );
 
-  // 2. The audit trail: structured log lines always, the Redis stream when Redis is there.
+  // 2. Redis: retried with backoff in the background (see connectRedis).
+  logger.info('start 2/4: Redis connection (retried with backoff until reachable)');
+
+  // 3. The audit trail: structured log lines always, the Redis stream when Redis is there.
+  logger.info('start 3/4: audit trail (log lines and Redis stream)');
   const auditStore = createRedisAuditStore({
     redis: redis.client,
     maxLength: config.AUDIT_STREAM_MAX_LENGTH,
   });
+  const knownSecrets = [...config.GATEWAY_API_TOKENS, config.NGROK_AUTHTOKEN, probeKey];
   const audit = createAuditLog({
     actor: { kind: 'system', id: 'gateway' },
     sinks: [logAuditSink(logger), auditStore.sink],
     logger,
     registry,
-    knownSecrets: [...config.GATEWAY_API_TOKENS],
+    knownSecrets,
   });
+
+  // 4. The public callback URL: never a localhost fallback.
+  logger.info('start 4/4: public callback URL');
+  webhookUrl = createWebhookUrlResolver(
+    resolverOptionsFromEnv(
+      { ...config, GATEWAY_PORT: port, WEBHOOK_URL_PROBE_KEY: probeKey },
+      { redis: redis.client, audit, logger, registry },
+    ),
+  );
+  if (!config.PUBLIC_BASE_URL && !config.NGROK_AUTHTOKEN) {
+    logger.warn(
+      'No public callback URL source is configured: registrations are refused (503) until you set PUBLIC_BASE_URL=https://<public host of this gateway> or NGROK_AUTHTOKEN=<your ngrok authtoken>.',
+    );
+  } else {
+    const resolver = webhookUrl;
+    void resolver.resolve({ purpose: 'start-up' }).then(
+      (resolution) =>
+        logger.info(
+          {
+            baseUrl: resolution.baseUrl,
+            source: resolution.source,
+            verifiedBy: resolution.verifiedBy,
+          },
+          `public callback URL: ${resolution.baseUrl} (from ${resolution.source}, verified by ${resolution.verifiedBy})`,
+        ),
+      (error: unknown) =>
+        logger.warn(
+          { err: error },
+          `no public callback URL yet: ${error instanceof Error ? error.message : String(error)}`,
+        ),
+    );
+  }
 
   if (config.GATEWAY_API_TOKENS.length === 0) {
     logger.warn(
@@ -84,6 +148,7 @@ async function main(): Promise<void> {
     deadlineMs: config.SHUTDOWN_DEADLINE_MS,
     close: async () => {
       await app.close();
+      await webhookUrl?.close();
       await audit.close();
       await redis.close();
     },

@@ -49,9 +49,60 @@ describe('gateway started before Redis', () => {
     expect(proc.lines.some((line) => /^\s+at |\\n\s+at /.test(line))).toBe(false);
 
     redis = await startRedis({ port: redisPort });
-    await waitForHttp(`http://127.0.0.1:${port}/readyz`, (status) => status === 200, 15_000);
+    await waitForHttp(`http://127.0.0.1:${port}/readyz/ingest`, (status) => status === 200, 15_000);
     await proc.waitForLine(/Redis is reachable again/);
+    // Still not fully ready, and it says exactly why: no public URL source is configured.
+    const readiness = await waitForHttp(
+      `http://127.0.0.1:${port}/readyz`,
+      (status) => status === 503,
+    );
+    expect(JSON.parse(readiness.body).checks).toEqual({
+      redis: { ready: true },
+      public_url: { ready: false, reason: 'no verified public callback URL yet' },
+    });
+    expect(
+      proc.lines.filter((line) => line.includes('No public callback URL source is configured')),
+    ).toHaveLength(1);
     expect(await proc.stop('SIGTERM')).toBe(0);
+  });
+
+  it('becomes fully ready with a public base URL from configuration', async () => {
+    redis = await startRedis();
+    const port = await freePort();
+    proc = startProcess({
+      args: [main],
+      env: {
+        REDIS_URL: redis.url,
+        GATEWAY_PORT: String(port),
+        PUBLIC_BASE_URL: 'https://hooks.example.com',
+        WEBHOOK_URL_VERIFY: 'syntax',
+      },
+    });
+    const ready = await waitForHttp(`http://127.0.0.1:${port}/readyz`, (status) => status === 200);
+    expect(JSON.parse(ready.body).ready).toBe(true);
+    const current = await waitForHttp(
+      `http://127.0.0.1:${port}/v1/webhook-url`,
+      (status) => status === 200,
+    );
+    expect(JSON.parse(current.body)).toMatchObject({
+      base_url: 'https://hooks.example.com',
+      source: 'cloud_config',
+      verified_by: 'syntax',
+      insecure: false,
+    });
+    await proc.waitForLine(
+      /public callback URL: https:\/\/hooks\.example\.com \(from cloud_config, verified by syntax\)/,
+    );
+    expect(proc.lines.some((line) => line.includes('No public callback URL source'))).toBe(false);
+  });
+
+  it('refuses a localhost PUBLIC_BASE_URL at start, naming the variable', async () => {
+    proc = startProcess({ args: [main], env: { PUBLIC_BASE_URL: 'https://localhost:8000' } });
+    const code = await new Promise<number | null>((resolve) => proc?.child.once('exit', resolve));
+    expect(code).toBe(2);
+    expect(proc.lines[0]).toMatch(
+      /^gateway: invalid setting PUBLIC_BASE_URL: .*localhost.*\(WEBHOOK_URL_LOCAL_HOST\)$/,
+    );
   });
 
   it('refuses bad settings with one line per variable and exit code 2', async () => {

@@ -1,16 +1,19 @@
 import {
   OWNED_PREFIXES,
+  checkHostOrCidr,
   SETTING_NAMES,
   envEnum,
   envInt,
   envList,
+  envSecret,
   envUrl,
   parseSettings,
 } from '@callback-gateway/runtime';
+import { checkWebhookUrlEnv, webhookUrlEnvSchema } from '@callback-gateway/webhook-url';
 import { z } from 'zod';
 
 /** The worker's environment variables (documented in the README under "Configuration"). */
-export const workerSettingsSchema = z.object({
+export const workerSettingsSchema = webhookUrlEnvSchema.extend({
   REDIS_URL: envUrl({ default: 'redis://127.0.0.1:6379', protocols: ['redis', 'rediss'] }),
   LOG_LEVEL: envEnum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], {
     default: 'info',
@@ -26,6 +29,12 @@ export const workerSettingsSchema = z.object({
     item: (item) =>
       /^\d+(\.\d+)?$/.test(item) ? undefined : 'each entry must be a number of seconds',
   }).transform((items) => items.map(Number)),
+  OUTBOUND_ALLOW: envList({ item: checkHostOrCidr }),
+  LLAMA_CLOUD_BASE_URL: envUrl({
+    default: 'https://api.cloud.llamaindex.ai',
+    protocols: ['https', 'http'],
+  }),
+  LLAMA_CLOUD_API_KEY: envSecret({ minLength: 8 }),
   AUDIT_STREAM_MAX_LENGTH: envInt({ default: 100_000, min: 100 }),
   SHUTDOWN_DEADLINE_MS: envInt({ default: 10_000, min: 100, max: 600_000 }),
 });
@@ -38,5 +47,6 @@ export function loadWorkerConfig(env: Readonly<Record<string, string | undefined
   return parseSettings(workerSettingsSchema, env, {
     ownedPrefixes: OWNED_PREFIXES,
     alsoKnown: SETTING_NAMES,
+    check: checkWebhookUrlEnv,
   });
 }

@@ -79,6 +79,12 @@ async function main(): Promise<void> {
     registry,
   });
 
+  if (!config.PUBLIC_BASE_URL && !config.NGROK_AUTHTOKEN) {
+    logger.warn(
+      'No public callback URL source is configured: parse submissions will wait (never sent with a localhost URL) until you set PUBLIC_BASE_URL=https://<public host of the gateway> or NGROK_AUTHTOKEN=<your ngrok authtoken>.',
+    );
+  }
+
   handleShutdownSignals({
     logger,
     deadlineMs: config.SHUTDOWN_DEADLINE_MS,

@@ -51,6 +51,9 @@ describe('worker started before Redis', () => {
     redis = await startRedis({ port: redisPort });
     await waitForHttp(`http://127.0.0.1:${port}/readyz`, (status) => status === 200, 15_000);
     await proc.waitForLine(/Redis is reachable again/);
+    expect(
+      proc.lines.filter((line) => line.includes('No public callback URL source is configured')),
+    ).toHaveLength(1);
     expect(await proc.stop('SIGTERM')).toBe(0);
   });
 

@@ -1,5 +1,6 @@
 export {
   SettingsError,
+  checkHostOrCidr,
   envBool,
   envEnum,
   envInt,

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { SETTING_NAMES } from './setting-names.js';
 import {
   SettingsError,
+  checkHostOrCidr,
   envBool,
   envEnum,
   envInt,
@@ -103,9 +104,41 @@ describe('parseSettings', () => {
 
 describe('the list of settings', () => {
   const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
-  const documented = [...readme.matchAll(/^\|\s*`([A-Z][A-Z0-9_]+)`\s*\|/gm)].map((match) => match[1]);
+  const documented = [...readme.matchAll(/^\|\s*`([A-Z][A-Z0-9_]+)`\s*\|/gm)].map(
+    (match) => match[1],
+  );
 
   it('is documented in the README, each name with its default, and nothing else is', () => {
     expect([...documented].sort()).toEqual([...SETTING_NAMES].sort());
+  });
+});
+
+describe('checkHostOrCidr', () => {
+  it('accepts host names, wildcards, addresses and CIDR blocks', () => {
+    for (const item of [
+      'pipeline.internal',
+      '*.corp.example',
+      'localhost',
+      '10.0.0.8',
+      '10.0.0.0/8',
+      'fd00::/8',
+      '::1',
+    ]) {
+      expect(checkHostOrCidr(item)).toBeUndefined();
+    }
+  });
+
+  it('refuses malformed entries', () => {
+    for (const item of [
+      '10.0.0.0/33',
+      'fd00::/129',
+      'host/8',
+      'a/b/c',
+      'bad_host!',
+      '-x.example',
+      '',
+    ]) {
+      expect(checkHostOrCidr(item)).toBeTypeOf('string');
+    }
   });
 });

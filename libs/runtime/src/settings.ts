@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /** Raised when settings are invalid: one message per bad variable, each naming it. */
@@ -180,6 +181,8 @@ export interface ParseSettingsOptions {
   ownedPrefixes?: readonly string[];
   /** Variables with an owned prefix that belong to another process and are accepted as is. */
   alsoKnown?: readonly string[];
+  /** Checks across variables, run once each variable is valid; returns problems (`NAME: ...`). */
+  check?: (settings: never) => readonly string[];
 }
 
 /**
@@ -209,9 +212,37 @@ export function parseSettings<S extends z.ZodObject>(
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const name = issue.path.map(String).join('.') || 'settings';
-      problems.push(`${name}: ${issue.message}`);
+      problems.push(
+        issue.message.startsWith(`${name}:`) ? issue.message : `${name}: ${issue.message}`,
+      );
     }
   }
   if (problems.length > 0 || !parsed.success) throw new SettingsError(problems);
+  const crossProblems = options.check?.(parsed.data as never) ?? [];
+  if (crossProblems.length > 0) throw new SettingsError(crossProblems);
   return Object.freeze(parsed.data) as Readonly<z.output<S>>;
+}
+
+/**
+ * Checks one `OUTBOUND_ALLOW` entry: a host name (`pipeline.internal`, `*.corp.example`), an IP
+ * address, or a CIDR block (`10.0.0.0/8`, `fd00::/8`). Returns the problem, or undefined.
+ */
+export function checkHostOrCidr(item: string): string | undefined {
+  const [address, bits, extra] = item.split('/');
+  if (extra !== undefined || address === undefined)
+    return 'expected a host name, an IP address or a CIDR block';
+  const version = isIP(address);
+  if (bits !== undefined) {
+    const max = version === 4 ? 32 : version === 6 ? 128 : -1;
+    if (max < 0 || !/^\d{1,3}$/.test(bits) || Number(bits) > max) {
+      return 'expected a CIDR block such as 10.0.0.0/8 or fd00::/8';
+    }
+    return undefined;
+  }
+  if (version !== 0) return undefined;
+  return /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i.test(
+    address,
+  )
+    ? undefined
+    : 'expected a host name, an IP address or a CIDR block';
 }

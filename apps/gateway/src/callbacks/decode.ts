@@ -1,0 +1,158 @@
+import { createHash } from 'node:crypto';
+
+/** How a callback body was recognised. */
+export type CallbackFormat =
+  /** LlamaCloud's v2 event envelope (`event_id`, `event_type`, `data.job_id`). */
+  | 'event'
+  /** The legacy v1 full result (`txt`, `md`, `json`, `images`), which carries no job id. */
+  | 'legacy'
+  /** Any other JSON object: kept and delivered as received. */
+  | 'other';
+
+/** A callback body that is safe to store and deliver. */
+export interface DecodedCallback {
+  format: CallbackFormat;
+  /** The payload as a JSON value (decoded twice when the body was a JSON string literal). */
+  payload: Record<string, unknown>;
+  /** The payload's JSON text exactly as received (the inner text of a string-encoded body):
+   * what is stored and delivered, never re-serialised. */
+  payloadJson: string;
+  /** True when the body was a JSON string holding the envelope (`webhook_output_format: "string"`). */
+  stringEncoded: boolean;
+  eventType?: string;
+  eventId?: string;
+  /** The parser's job id, when the body carries one. */
+  jobId?: string;
+  /** What duplicates share: `event:<event_id>`, else `body:<sha256 of the raw body>`. */
+  dedupKey: string;
+}
+
+/** Why a body was refused; `status` is the HTTP answer. */
+export class CallbackDecodeError extends Error {
+  constructor(
+    readonly code: 'CALLBACK_UNSUPPORTED_MEDIA_TYPE' | 'CALLBACK_MALFORMED',
+    readonly status: 400 | 415,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'CallbackDecodeError';
+  }
+}
+
+const LEGACY_KEYS = ['txt', 'md', 'json', 'images'];
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
+/** True for `application/json`, `application/*+json` and `text/json` (any parameters), or none. */
+export function isJsonContentType(contentType: string | undefined): boolean {
+  if (contentType === undefined || contentType.trim() === '') return true;
+  const type = contentType.split(';')[0]?.trim().toLowerCase() ?? '';
+  return (
+    type === 'application/json' ||
+    type === 'text/json' ||
+    /^application\/[\w.+-]+\+json$/.test(type)
+  );
+}
+
+function charsetIsUtf8(contentType: string | undefined): boolean {
+  const charset = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(contentType ?? '')?.[1]?.toLowerCase();
+  return charset === undefined || charset === 'utf-8' || charset === 'utf8';
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function shortString(value: unknown, max = 200): string | undefined {
+  if (typeof value === 'string' && value.length > 0 && value.length <= max) return value;
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  return undefined;
+}
+
+/**
+ * Recognises a parser callback from its raw bytes. Accepts both LlamaCloud formats, including
+ * an envelope sent as a JSON string literal; keeps unknown event types and extra fields.
+ * Throws {@link CallbackDecodeError} (400/415) for anything that cannot be stored as JSON.
+ */
+export function decodeCallback(raw: Buffer, contentType: string | undefined): DecodedCallback {
+  if (!isJsonContentType(contentType)) {
+    throw new CallbackDecodeError(
+      'CALLBACK_UNSUPPORTED_MEDIA_TYPE',
+      415,
+      `expected a JSON body (Content-Type: application/json), got "${contentType?.split(';')[0]?.trim()}"`,
+    );
+  }
+  if (!charsetIsUtf8(contentType)) {
+    throw new CallbackDecodeError(
+      'CALLBACK_UNSUPPORTED_MEDIA_TYPE',
+      415,
+      'expected a UTF-8 JSON body',
+    );
+  }
+  if (raw.length === 0)
+    throw new CallbackDecodeError('CALLBACK_MALFORMED', 400, 'the body is empty');
+  let text: string;
+  try {
+    text = utf8.decode(raw);
+  } catch {
+    throw new CallbackDecodeError('CALLBACK_MALFORMED', 400, 'the body is not valid UTF-8');
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new CallbackDecodeError(
+      'CALLBACK_MALFORMED',
+      400,
+      `the body is not valid JSON (${error instanceof Error ? error.message.slice(0, 200) : 'parse error'})`,
+    );
+  }
+  let stringEncoded = false;
+  let payloadJson = text;
+  if (typeof value === 'string') {
+    stringEncoded = true;
+    payloadJson = value;
+    try {
+      value = JSON.parse(value);
+    } catch {
+      throw new CallbackDecodeError(
+        'CALLBACK_MALFORMED',
+        400,
+        'the body is a JSON string, but its content is not JSON (expected an event envelope)',
+      );
+    }
+  }
+  if (!isPlainObject(value)) {
+    throw new CallbackDecodeError(
+      'CALLBACK_MALFORMED',
+      400,
+      `expected a JSON object (an event envelope or a parse result), got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}`,
+    );
+  }
+  const bodyHash = `body:${createHash('sha256').update(raw).digest('hex')}`;
+  const eventType = shortString(value['event_type']);
+  const eventId = shortString(value['event_id']);
+  if (eventType !== undefined || eventId !== undefined) {
+    const data = isPlainObject(value['data']) ? value['data'] : undefined;
+    const jobId = shortString(data?.['job_id']) ?? shortString(data?.['id']);
+    return {
+      format: 'event',
+      payload: value,
+      payloadJson,
+      stringEncoded,
+      ...(eventType !== undefined && { eventType }),
+      ...(eventId !== undefined && { eventId }),
+      ...(jobId !== undefined && { jobId }),
+      dedupKey: eventId !== undefined ? `event:${eventId}` : bodyHash,
+    };
+  }
+  const format: CallbackFormat = LEGACY_KEYS.some((key) => key in value) ? 'legacy' : 'other';
+  const jobId = shortString(value['job_id']);
+  return {
+    format,
+    payload: value,
+    payloadJson,
+    stringEncoded,
+    ...(jobId !== undefined && { jobId }),
+    dedupKey: bodyHash,
+  };
+}

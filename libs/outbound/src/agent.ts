@@ -1,0 +1,53 @@
+import type { LookupFunction } from 'node:net';
+import { Agent } from 'undici';
+import type { OutboundPolicy } from './policy.js';
+
+/**
+ * A `net.LookupFunction` that resolves through the policy: a connection can only be opened to
+ * an allowed address, whatever the name resolved to when the destination was first checked
+ * (DNS rebinding between check and connect is refused here).
+ */
+export function guardedLookup(policy: OutboundPolicy): LookupFunction {
+  return (hostname, options, callback) => {
+    policy.allowedAddresses(hostname).then(
+      (addresses) => {
+        const wanted =
+          options.family === 4 || options.family === 6
+            ? addresses.filter((entry) => entry.family === options.family)
+            : addresses;
+        const first = wanted[0];
+        if (!first) {
+          const error = Object.assign(
+            new Error(`${hostname} has no IPv${options.family} address`),
+            {
+              code: 'ENOTFOUND',
+            },
+          );
+          callback(error, '', 0);
+          return;
+        }
+        if (options.all) {
+          (callback as unknown as (e: null, a: typeof wanted) => void)(null, wanted);
+        } else {
+          callback(null, first.address, first.family);
+        }
+      },
+      (error: Error) => callback(error as NodeJS.ErrnoException, '', 0),
+    );
+  };
+}
+
+/**
+ * An undici Agent whose every connection goes through {@link guardedLookup}. The caller must
+ * still call `policy.checkUrl()` before a request: IP-literal hosts are connected to without a
+ * lookup. Redirects are not followed (undici's default), so a 3xx cannot lead elsewhere.
+ */
+export function createGuardedAgent(policy: OutboundPolicy, options: Agent.Options = {}): Agent {
+  return new Agent({
+    ...options,
+    connect: {
+      ...(typeof options.connect === 'object' ? options.connect : {}),
+      lookup: guardedLookup(policy),
+    },
+  });
+}

@@ -1,0 +1,40 @@
+/**
+ * Redis key layout. Every key carries the same hash tag (`{cbgw}` by default), so the atomic
+ * intake script may touch several of them on a Redis Cluster too (they share one slot, as a
+ * BullMQ queue's keys do).
+ */
+export interface StoreKeys {
+  readonly prefix: string;
+  /** Hash: one registration. */
+  registration(id: string): string;
+  /** String: registration id, by SHA-256 of its callback token (the token itself is never stored). */
+  token(tokenHash: string): string;
+  /** Hash: one stored callback (raw payload and what was recognised). */
+  callback(id: string): string;
+  /** List: ids of a registration's callbacks, newest last (capped). */
+  registrationCallbacks(id: string): string;
+  /** String: callback id, by registration and dedup key hash. */
+  dedup(registrationId: string, dedupHash: string): string;
+  /** Stream: callbacks stored and waiting to be handed to the delivery queue. */
+  readonly ingest: string;
+  /** Sorted set: registration ids waiting for their final callback, scored by deadline (ms). */
+  readonly waiting: string;
+}
+
+/** Builds the key layout for a prefix. */
+export function storeKeys(prefix = 'cbgw'): StoreKeys {
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(prefix)) {
+    throw new Error(`invalid store prefix "${prefix}": use 1-64 letters, digits, "_", "." or "-"`);
+  }
+  const p = `{${prefix}}`;
+  return {
+    prefix,
+    registration: (id) => `${p}:reg:${id}`,
+    token: (tokenHash) => `${p}:tok:${tokenHash}`,
+    callback: (id) => `${p}:cb:${id}`,
+    registrationCallbacks: (id) => `${p}:reg:${id}:cbs`,
+    dedup: (registrationId, dedupHash) => `${p}:dedup:${registrationId}:${dedupHash}`,
+    ingest: `${p}:ingest`,
+    waiting: `${p}:waiting`,
+  };
+}

@@ -1,0 +1,207 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+import { z } from 'zod';
+import type { StoreKeys } from './keys.js';
+
+/** Where a registration stands. */
+export const REGISTRATION_STATES = [
+  'waiting',
+  'received',
+  'delivering',
+  'delivered',
+  'dead_lettered',
+  'overdue',
+] as const;
+export type RegistrationState = (typeof REGISTRATION_STATES)[number];
+
+/** The callback token's length in characters (32 random bytes, base64url). */
+export const CALLBACK_TOKEN_LENGTH = 43;
+
+/** A pipeline's registration of one job it sends to a parser. */
+export interface Registration {
+  id: string;
+  source: string;
+  deliverTo: string;
+  parseJobId: string | undefined;
+  metadata: Record<string, unknown> | undefined;
+  /** HMAC key for the parser's `LC-Signature` (inbound). */
+  signingSecret: string;
+  /** Standard Webhooks secret (`whsec_...`) the worker signs deliveries with (outbound). */
+  deliverySecret: string;
+  requireSignature: boolean;
+  callbackBaseUrl: string;
+  callbackUrlSource: string;
+  apiClient: string;
+  state: RegistrationState;
+  callbacksReceived: number;
+  createdAt: string;
+  expiresAt: string;
+  expectCallbackBy: string;
+  lastCallbackAt: string | undefined;
+}
+
+const hashSchema = z.object({
+  id: z.string(),
+  source: z.string(),
+  deliver_to: z.string(),
+  parse_job_id: z.string().optional(),
+  metadata: z.string().optional(),
+  signing_secret: z.string(),
+  delivery_secret: z.string(),
+  require_signature: z.enum(['0', '1']),
+  callback_base_url: z.string(),
+  callback_url_source: z.string(),
+  api_client: z.string(),
+  state: z.enum(REGISTRATION_STATES),
+  callbacks_received: z.string().optional(),
+  created_at: z.string(),
+  expires_at: z.string(),
+  expect_callback_by: z.string(),
+  last_callback_at: z.string().optional(),
+});
+
+/** SHA-256 (hex) of a callback token: what the store keeps. */
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+/** A new unguessable callback token: 256 random bits, base64url. */
+export function newCallbackToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/** A new registration id (`reg_` + 32 hex). */
+export function newRegistrationId(): string {
+  return `reg_${randomUUID().replaceAll('-', '')}`;
+}
+
+/** What {@link RegistrationStore.create} needs. */
+export type NewRegistration = Omit<
+  Registration,
+  'id' | 'state' | 'callbacksReceived' | 'lastCallbackAt'
+> & { id?: string };
+
+function toHash(registration: NewRegistration & { id: string }): Record<string, string> {
+  const hash: Record<string, string> = {
+    id: registration.id,
+    source: registration.source,
+    deliver_to: registration.deliverTo,
+    signing_secret: registration.signingSecret,
+    delivery_secret: registration.deliverySecret,
+    require_signature: registration.requireSignature ? '1' : '0',
+    callback_base_url: registration.callbackBaseUrl,
+    callback_url_source: registration.callbackUrlSource,
+    api_client: registration.apiClient,
+    state: 'waiting',
+    callbacks_received: '0',
+    created_at: registration.createdAt,
+    expires_at: registration.expiresAt,
+    expect_callback_by: registration.expectCallbackBy,
+  };
+  if (registration.parseJobId !== undefined) hash['parse_job_id'] = registration.parseJobId;
+  if (registration.metadata !== undefined) hash['metadata'] = JSON.stringify(registration.metadata);
+  return hash;
+}
+
+function fromHash(raw: Record<string, string>): Registration | undefined {
+  const parsed = hashSchema.safeParse(raw);
+  if (!parsed.success) return undefined;
+  const h = parsed.data;
+  let metadata: Record<string, unknown> | undefined;
+  try {
+    metadata =
+      h.metadata === undefined ? undefined : (JSON.parse(h.metadata) as Record<string, unknown>);
+  } catch {
+    metadata = undefined;
+  }
+  return {
+    id: h.id,
+    source: h.source,
+    deliverTo: h.deliver_to,
+    parseJobId: h.parse_job_id,
+    metadata,
+    signingSecret: h.signing_secret,
+    deliverySecret: h.delivery_secret,
+    requireSignature: h.require_signature === '1',
+    callbackBaseUrl: h.callback_base_url,
+    callbackUrlSource: h.callback_url_source,
+    apiClient: h.api_client,
+    state: h.state,
+    callbacksReceived: Number(h.callbacks_received ?? '0'),
+    createdAt: h.created_at,
+    expiresAt: h.expires_at,
+    expectCallbackBy: h.expect_callback_by,
+    lastCallbackAt: h.last_callback_at,
+  };
+}
+
+/** Registrations and their callback tokens in Redis. */
+export interface RegistrationStore {
+  /** Stores a registration and its token (both expire at `expiresAt`, plus a grace period for
+   * status queries). */
+  create(registration: NewRegistration, token: string): Promise<Registration>;
+  get(id: string): Promise<Registration | undefined>;
+  /** The registration a callback token belongs to, if the token is known and not expired. */
+  findByToken(token: string): Promise<Registration | undefined>;
+  /** Sets the parser's job id. Returns the updated registration, or undefined if unknown. */
+  attachParseJob(id: string, parseJobId: string): Promise<Registration | undefined>;
+}
+
+/** Options for {@link createRegistrationStore}. */
+export interface RegistrationStoreOptions {
+  redis: Redis | Cluster;
+  keys: StoreKeys;
+  /**
+   * How long a registration stays readable after its callback URL expired.
+   * @defaultValue 604_800 (7 days)
+   */
+  retainAfterExpirySeconds?: number;
+  /** @defaultValue `() => Date.now()` */
+  now?: () => number;
+}
+
+/** Creates the registration store on a borrowed connection. */
+export function createRegistrationStore(options: RegistrationStoreOptions): RegistrationStore {
+  const { redis, keys } = options;
+  const retain = options.retainAfterExpirySeconds ?? 604_800;
+  const now = options.now ?? (() => Date.now());
+
+  const get = async (id: string) => {
+    if (!/^reg_[0-9a-f]{32}$/.test(id)) return undefined;
+    const raw = await redis.hgetall(keys.registration(id));
+    return Object.keys(raw).length === 0 ? undefined : fromHash(raw);
+  };
+
+  return {
+    async create(input, token) {
+      const id = input.id ?? newRegistrationId();
+      const hash = toHash({ ...input, id });
+      const expiresMs = Date.parse(input.expiresAt);
+      const tokenTtl = Math.max(1, Math.ceil((expiresMs - now()) / 1000));
+      const results = await redis
+        .multi()
+        .hset(keys.registration(id), hash)
+        .expire(keys.registration(id), tokenTtl + retain)
+        .set(keys.token(hashToken(token)), id, 'EX', tokenTtl)
+        .zadd(keys.waiting, Date.parse(input.expectCallbackBy), id)
+        .exec();
+      const failed = results?.find(([error]) => error);
+      if (!results || failed) throw failed?.[0] ?? new Error('registration was not stored');
+      const stored = fromHash(hash);
+      if (!stored) throw new Error('registration record does not match its schema');
+      return stored;
+    },
+    get,
+    async findByToken(token) {
+      if (token.length !== CALLBACK_TOKEN_LENGTH || !/^[A-Za-z0-9_-]+$/.test(token))
+        return undefined;
+      const id = await redis.get(keys.token(hashToken(token)));
+      return id ? get(id) : undefined;
+    },
+    async attachParseJob(id, parseJobId) {
+      if (!(await redis.exists(keys.registration(id)))) return undefined;
+      await redis.hset(keys.registration(id), 'parse_job_id', parseJobId);
+      return get(id);
+    },
+  };
+}

@@ -1,0 +1,158 @@
+import { startRedis, type TestRedis } from '@callback-gateway/testing';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createIntake, type IncomingCallback } from './intake.js';
+import { storeKeys } from './keys.js';
+import {
+  CALLBACK_TOKEN_LENGTH,
+  createRegistrationStore,
+  hashToken,
+  newCallbackToken,
+  type NewRegistration,
+} from './registrations.js';
+
+const hour = 3_600_000;
+
+function newRegistration(): NewRegistration {
+  const now = Date.now();
+  return {
+    source: 'llamaparse',
+    deliverTo: 'https://pipeline.example.com/hooks',
+    parseJobId: undefined,
+    metadata: { doc: 'a.pdf' },
+    signingSecret: 'signing-secret-0123456789',
+    deliverySecret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+    requireSignature: false,
+    callbackBaseUrl: 'https://hooks.example.com',
+    callbackUrlSource: 'cloud_config',
+    apiClient: 'token-1',
+    createdAt: new Date(now).toISOString(),
+    expiresAt: new Date(now + 24 * hour).toISOString(),
+    expectCallbackBy: new Date(now + hour).toISOString(),
+  };
+}
+
+function callback(
+  registrationId: string,
+  overrides: Partial<IncomingCallback> = {},
+): IncomingCallback {
+  return {
+    registrationId,
+    format: 'event',
+    payloadJson: '{"event_id":"e1","event_type":"parse.success"}',
+    contentType: 'application/json',
+    receivedAt: new Date().toISOString(),
+    dedupKey: 'event:e1',
+    eventType: 'parse.success',
+    eventId: 'e1',
+    stringEncoded: false,
+    signature: 'absent',
+    ...overrides,
+  };
+}
+
+describe('store', () => {
+  let server: TestRedis;
+  let redis: Redis;
+  const keys = storeKeys('t');
+  beforeAll(async () => {
+    server = await startRedis({ persistent: true });
+    redis = new Redis(server.url, {
+      enableAutoPipelining: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+    });
+    await new Promise((resolve) => redis.once('ready', resolve));
+  });
+  afterAll(async () => {
+    redis.disconnect();
+    await server.close();
+  });
+
+  it('stores a registration, keeps only the hash of its token, and finds it by token', async () => {
+    const store = createRegistrationStore({ redis, keys });
+    const token = newCallbackToken();
+    expect(token).toHaveLength(CALLBACK_TOKEN_LENGTH);
+    const created = await store.create(newRegistration(), token);
+    expect(created.state).toBe('waiting');
+    expect(await store.findByToken(token)).toEqual(created);
+    expect(await store.findByToken(newCallbackToken())).toBeUndefined();
+    expect(await store.findByToken('short')).toBeUndefined();
+    const dump = JSON.stringify(await redis.keys('*'));
+    expect(dump).not.toContain(token);
+    expect(dump).toContain(hashToken(token));
+    expect(await redis.ttl(keys.token(hashToken(token)))).toBeGreaterThan(23 * 3600);
+    expect(await redis.zscore(keys.waiting, created.id)).toBe(
+      String(Date.parse(created.expectCallbackBy)),
+    );
+    expect((await store.attachParseJob(created.id, 'job-1'))?.parseJobId).toBe('job-1');
+    expect(await store.attachParseJob('reg_00000000000000000000000000000000', 'x')).toBeUndefined();
+  });
+
+  it('stores a callback once, appends it to the ingest stream, and answers duplicates', async () => {
+    const store = createRegistrationStore({ redis, keys });
+    const intake = createIntake({ redis, keys });
+    const registration = await store.create(newRegistration(), newCallbackToken());
+    const first = await intake.store(callback(registration.id));
+    expect(first.outcome).toBe('stored');
+    const again = await intake.store(callback(registration.id));
+    expect(again).toEqual({
+      outcome: 'duplicate',
+      callbackId: first.outcome === 'stored' ? first.callbackId : '',
+    });
+    const other = await intake.store(
+      callback(registration.id, { dedupKey: 'event:e2', eventId: 'e2' }),
+    );
+    expect(other.outcome).toBe('stored');
+
+    const entries = await redis.xrange(keys.ingest, '-', '+');
+    const mine = entries.filter(([, fields]) => fields[3] === registration.id);
+    expect(mine).toHaveLength(2);
+    const updated = await store.get(registration.id);
+    expect(updated?.state).toBe('received');
+    expect(updated?.callbacksReceived).toBe(2);
+    if (first.outcome !== 'stored') throw new Error('unreachable');
+    expect(await redis.hget(keys.callback(first.callbackId), 'payload')).toBe(
+      '{"event_id":"e1","event_type":"parse.success"}',
+    );
+  });
+
+  it('refuses a callback for a registration that is gone', async () => {
+    const intake = createIntake({ redis, keys });
+    expect(await intake.store(callback('reg_ffffffffffffffffffffffffffffffff'))).toEqual({
+      outcome: 'registration_gone',
+    });
+  });
+
+  it('gives each of many concurrent callbacks exactly one stored entry', async () => {
+    const store = createRegistrationStore({ redis, keys });
+    const intake = createIntake({ redis, keys });
+    const registration = await store.create(newRegistration(), newCallbackToken());
+    const results = await Promise.all(
+      Array.from({ length: 400 }, (_, i) =>
+        intake.store(
+          callback(registration.id, { dedupKey: `event:${i % 200}`, eventId: String(i % 200) }),
+        ),
+      ),
+    );
+    expect(results.filter((result) => result.outcome === 'stored')).toHaveLength(200);
+    expect(results.filter((result) => result.outcome === 'duplicate')).toHaveLength(200);
+    expect((await store.get(registration.id))?.callbacksReceived).toBe(200);
+  });
+
+  it('keeps what it acknowledged across a Redis crash (AOF fsync always)', async () => {
+    const store = createRegistrationStore({ redis, keys });
+    const intake = createIntake({ redis, keys });
+    const registration = await store.create(newRegistration(), newCallbackToken());
+    const stored = await intake.store(
+      callback(registration.id, { dedupKey: 'event:crash', eventId: 'crash' }),
+    );
+    await server.kill();
+    await server.start();
+    const again = new Redis(server.url);
+    if (stored.outcome !== 'stored') throw new Error('not stored');
+    expect(await again.hget(keys.callback(stored.callbackId), 'event_id')).toBe('crash');
+    expect((await again.xrange(keys.ingest, stored.entryId, stored.entryId)).length).toBe(1);
+    again.disconnect();
+  });
+});

@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest';
+import { run, type CliIo } from './cli.js';
+import { staticLookup } from './testing.js';
+
+async function cli(argv: string[], env: Record<string, string> = {}, lookup = staticLookup({})) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: CliIo = { stdout: (t) => out.push(t), stderr: (t) => err.push(t), lookup };
+  const code = await run(argv, env, io);
+  return {
+    code,
+    json: JSON.parse(out.join('\n')) as Record<string, unknown>,
+    stderr: err.join('\n'),
+  };
+}
+
+describe('the webhook-url command line', () => {
+  it('exits 0 with ok:true for a URL that passes the syntax policy', async () => {
+    const { code, json } = await cli(['check', 'https://GW.example.com/']);
+    expect(code).toBe(0);
+    expect(json).toEqual({
+      ok: true,
+      baseUrl: 'https://gw.example.com',
+      host: 'gw.example.com',
+      insecure: false,
+      verifiedBy: 'syntax',
+    });
+  });
+
+  it('exits 2 with the code and reason for localhost', async () => {
+    const { code, json } = await cli(['check', 'http://localhost:8000']);
+    expect(code).toBe(2);
+    expect(json).toMatchObject({
+      ok: false,
+      code: 'WEBHOOK_URL_SCHEME_NOT_ALLOWED',
+      reason: expect.stringContaining('https'),
+    });
+    expect(Object.keys(json)).toEqual(['ok', 'code', 'reason']);
+  });
+
+  it('adds the DNS check with --verify dns', async () => {
+    const lookup = staticLookup({
+      'gw.example.com': ['10.0.0.8'],
+      'ok.example.com': ['93.184.215.14'],
+    });
+    const refused = await cli(['check', 'https://gw.example.com', '--verify', 'dns'], {}, lookup);
+    expect(refused).toMatchObject({
+      code: 2,
+      json: { ok: false, code: 'WEBHOOK_URL_PRIVATE_ADDRESS' },
+    });
+    const accepted = await cli(['check', '--verify', 'dns', 'https://ok.example.com'], {}, lookup);
+    expect(accepted).toMatchObject({ code: 0, json: { ok: true, verifiedBy: 'dns' } });
+  });
+
+  it('accepts plain http only with the development switch', async () => {
+    expect(
+      (await cli(['check', 'http://gw.example.com', '--allow-insecure-http'])).json,
+    ).toMatchObject({ ok: true, insecure: true });
+    expect(
+      (await cli(['check', 'http://gw.example.com'], { WEBHOOK_URL_ALLOW_INSECURE_HTTP: 'true' }))
+        .json,
+    ).toMatchObject({ ok: true, insecure: true });
+  });
+
+  it.each([
+    [[]],
+    [['frobnicate']],
+    [['check']],
+    [['check', 'a', 'b']],
+    [['check', 'https://x.example.com', '--verify', 'probe']],
+    [['resolve', 'extra']],
+  ])('exits 2 with WEBHOOK_URL_USAGE for %j', async (argv) => {
+    const { code, json, stderr } = await cli(argv);
+    expect(code).toBe(2);
+    expect(json).toMatchObject({
+      ok: false,
+      code: 'WEBHOOK_URL_USAGE',
+      reason: expect.any(String),
+    });
+    expect(stderr).toMatch(/usage: webhook-url/);
+  });
+
+  it('resolve exits 2 with every reason when the environment configures no source', async () => {
+    const { code, json } = await cli(['resolve'], { WEBHOOK_URL_SOURCES: 'cloud_config,ngrok' });
+    expect(code).toBe(2);
+    expect(json).toMatchObject({ ok: false, code: 'WEBHOOK_URL_NO_SOURCE' });
+    expect(json['reasons']).toEqual([
+      expect.objectContaining({ source: 'cloud_config', code: 'WEBHOOK_URL_NOT_CONFIGURED' }),
+      expect.objectContaining({ source: 'ngrok', code: 'WEBHOOK_URL_NOT_CONFIGURED' }),
+    ]);
+  });
+
+  it('resolve prints the URL and source from the environment', async () => {
+    const { code, json } = await cli(['resolve'], {
+      PUBLIC_BASE_URL: 'https://gw.example.com',
+      WEBHOOK_URL_VERIFY: 'syntax',
+      WEBHOOK_URL_SOURCES: 'cloud_config',
+    });
+    expect(code).toBe(0);
+    expect(json).toMatchObject({
+      ok: true,
+      baseUrl: 'https://gw.example.com',
+      source: 'cloud_config',
+      verifiedBy: 'syntax',
+      insecure: false,
+    });
+  });
+
+  it('resolve names a bad variable', async () => {
+    const { code, json } = await cli(['resolve'], { WEBHOOK_URL_DEADLINE_MS: 'soon' });
+    expect(code).toBe(2);
+    expect(json).toMatchObject({
+      code: 'WEBHOOK_URL_CONFIG_INVALID',
+      reason: expect.stringContaining('WEBHOOK_URL_DEADLINE_MS'),
+    });
+  });
+});

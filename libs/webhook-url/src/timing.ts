@@ -1,0 +1,128 @@
+/** An opaque timer handle (whatever the clock's `setTimeout`/`setInterval` return). */
+export type TimerHandle = unknown;
+
+/**
+ * Time and timers, injected so tests can see (and drive) every timer the library arms.
+ */
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+  setTimeout(callback: () => void, ms: number): TimerHandle;
+  clearTimeout(handle: TimerHandle): void;
+  setInterval(callback: () => void, ms: number): TimerHandle;
+  clearInterval(handle: TimerHandle): void;
+}
+
+const unref = (handle: NodeJS.Timeout): NodeJS.Timeout => {
+  handle.unref();
+  return handle;
+};
+
+/**
+ * The real clock. Timeouts (deadlines, backoff waits, connect bounds) are always cleared when
+ * their operation ends, and keep the process alive while a caller awaits them (a command-line
+ * `resolve` must not exit half-way). Intervals (health checks) are unref'ed: they never keep the
+ * process alive on their own.
+ */
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+  setInterval: (callback, ms) => unref(setInterval(callback, ms)),
+  clearInterval: (handle) => clearInterval(handle as NodeJS.Timeout),
+};
+
+/** Settings of a capped exponential backoff. */
+export interface BackoffOptions {
+  /** First ceiling. @defaultValue 200 */
+  baseMs?: number;
+  /** Largest ceiling. @defaultValue 5_000 */
+  capMs?: number;
+}
+
+/**
+ * "Full jitter" backoff: a random delay between 0 and min(cap, base * 2^attempt), so many
+ * processes retrying together spread out instead of hammering in step.
+ */
+export function backoffDelay(
+  attempt: number,
+  options: BackoffOptions = {},
+  random: () => number = Math.random,
+): number {
+  const base = options.baseMs ?? 200;
+  const cap = options.capMs ?? 5_000;
+  const ceiling = Math.min(cap, base * 2 ** Math.min(Math.max(attempt, 0), 30));
+  return Math.floor(random() * ceiling);
+}
+
+/** The reason an aborted signal carries, or a generic abort error. */
+export function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new Error('aborted');
+}
+
+/**
+ * Settles with `promise`, or rejects with the signal's reason as soon as it aborts, whichever
+ * comes first. The promise itself is not cancelled (some work, like the ngrok SDK's native
+ * connect, cannot be): callers that care handle its late result.
+ */
+export function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) {
+    promise.catch(() => undefined);
+    return Promise.reject(abortReason(signal));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortReason(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** Waits `ms` on `clock`; rejects early (and clears the timer) when `signal` aborts. */
+export function sleep(ms: number, clock: Clock, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.reject(abortReason(signal));
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => {
+      clock.clearTimeout(handle);
+      reject(abortReason(signal as AbortSignal));
+    };
+    const handle = clock.setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * An AbortController that aborts after `ms` on `clock` (with `reason()`), and also when `parent`
+ * aborts. Call `dispose()` when done: it clears the timer and detaches from the parent.
+ */
+export function deadlineController(
+  ms: number,
+  clock: Clock,
+  reason: () => unknown,
+  parent?: AbortSignal,
+): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const handle = clock.setTimeout(() => controller.abort(reason()), ms);
+  const onParentAbort = () => controller.abort(parent ? abortReason(parent) : undefined);
+  if (parent?.aborted) onParentAbort();
+  else parent?.addEventListener('abort', onParentAbort, { once: true });
+  return {
+    signal: controller.signal,
+    dispose() {
+      clock.clearTimeout(handle);
+      parent?.removeEventListener('abort', onParentAbort);
+    },
+  };
+}

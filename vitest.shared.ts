@@ -3,9 +3,10 @@ import { defineConfig, type ViteUserConfig } from 'vitest/config';
 /**
  * One vitest configuration for every project: sources are resolved through the
  * `@callback-gateway/source` export condition (no build needed to test), and each run writes a
- * JSON report that `npm test` adds up into one closing line.
+ * JSON report (`reports/vitest.json` in the project) that `npm test` adds up into one closing
+ * line.
  */
-export function projectTestConfig(projectName: string, overrides: ViteUserConfig['test'] = {}) {
+export function projectTestConfig(overrides: ViteUserConfig['test'] = {}) {
   return defineConfig({
     resolve: { conditions: ['@callback-gateway/source'] },
     ssr: { resolve: { conditions: ['@callback-gateway/source'] } },
@@ -15,7 +16,7 @@ export function projectTestConfig(projectName: string, overrides: ViteUserConfig
       testTimeout: 20_000,
       hookTimeout: 30_000,
       reporters: ['default', 'json'],
-      outputFile: { json: `../../reports/test/${projectName}.json` },
+      outputFile: { json: 'reports/vitest.json' },
       ...overrides,
     },
   });

@@ -7,7 +7,15 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const reports = join(root, 'reports', 'test');
+// Each project's vitest run writes <project>/reports/vitest.json (Nx caches and restores it).
+const reportFiles = () =>
+  ['apps', 'libs', 'tools'].flatMap((group) =>
+    existsSync(join(root, group))
+      ? readdirSync(join(root, group))
+          .map((name) => ({ name, file: join(root, group, name, 'reports', 'vitest.json') }))
+          .filter(({ file }) => existsSync(file))
+      : [],
+  );
 const env = { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false' };
 let failed = false;
 
@@ -20,7 +28,7 @@ function run(title, command, args) {
   }
 }
 
-rmSync(reports, { recursive: true, force: true });
+for (const { file } of reportFiles()) rmSync(file, { force: true });
 run('format', 'npx', ['prettier', '--check', '.', '--log-level', 'warn']);
 const nxArgs = [
   'nx',
@@ -39,8 +47,8 @@ let passed = 0;
 let failedTests = 0;
 let skipped = 0;
 console.log('\n== test reports');
-for (const file of existsSync(reports) ? readdirSync(reports).sort() : []) {
-  const report = JSON.parse(readFileSync(join(reports, file), 'utf8'));
+for (const { name, file } of reportFiles().sort((a, b) => a.name.localeCompare(b.name))) {
+  const report = JSON.parse(readFileSync(file, 'utf8'));
   const pending = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
   passed += report.numPassedTests;
   failedTests += report.numFailedTests;
@@ -50,7 +58,7 @@ for (const file of existsSync(reports) ? readdirSync(reports).sort() : []) {
     failedTests += report.numFailedTestSuites;
   }
   console.log(
-    `  ${file.replace(/\.json$/, '').padEnd(14)} ${report.numPassedTests} passed, ${report.numFailedTests} failed, ${pending} skipped (${report.numTotalTestSuites} files)`,
+    `  ${name.padEnd(14)} ${report.numPassedTests} passed, ${report.numFailedTests} failed, ${pending} skipped (${report.testResults?.length ?? 0} files)`,
   );
 }
 if (passed + failedTests === 0) {

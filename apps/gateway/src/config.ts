@@ -5,7 +5,6 @@ import {
   envEnum,
   envInt,
   envList,
-  envSecret,
   envUrl,
   parseSettings,
 } from '@callback-gateway/runtime';

@@ -50,7 +50,8 @@ async function main(): Promise<void> {
 
   // Without a configured key the probe round trip still proves the URL reaches this process.
   const probeKey = config.WEBHOOK_URL_PROBE_KEY ?? randomBytes(24).toString('base64url');
-  let webhookUrl: WebhookUrlResolver | undefined;
+  // Created once the listening port is known (ngrok forwards to it).
+  const webhookUrlRef: { resolver?: WebhookUrlResolver } = {};
 
   // 1. Health first: /healthz answers even while Redis is away.
   logger.info('start 1/4: HTTP server (health, readiness, metrics)');
@@ -59,7 +60,7 @@ async function main(): Promise<void> {
     logger,
     registry,
     probeKey,
-    webhookUrlStatus: () => webhookUrl?.status(),
+    webhookUrlStatus: () => webhookUrlRef.resolver?.status(),
     readinessChecks: [
       {
         name: 'redis',
@@ -70,7 +71,7 @@ async function main(): Promise<void> {
       {
         name: 'public_url',
         check: () => {
-          const status = webhookUrl?.status();
+          const status = webhookUrlRef.resolver?.status();
           if (status?.current) return true;
           return status?.lastFailure
             ? `no verified public callback URL: ${status.lastFailure.message}`
@@ -107,19 +108,19 @@ async function main(): Promise<void> {
 
   // 4. The public callback URL: never a localhost fallback.
   logger.info('start 4/4: public callback URL');
-  webhookUrl = createWebhookUrlResolver(
+  const webhookUrl = createWebhookUrlResolver(
     resolverOptionsFromEnv(
       { ...config, GATEWAY_PORT: port, WEBHOOK_URL_PROBE_KEY: probeKey },
       { redis: redis.client, audit, logger, registry },
     ),
   );
+  webhookUrlRef.resolver = webhookUrl;
   if (!config.PUBLIC_BASE_URL && !config.NGROK_AUTHTOKEN) {
     logger.warn(
       'No public callback URL source is configured: registrations are refused (503) until you set PUBLIC_BASE_URL=https://<public host of this gateway> or NGROK_AUTHTOKEN=<your ngrok authtoken>.',
     );
   } else {
-    const resolver = webhookUrl;
-    void resolver.resolve({ purpose: 'start-up' }).then(
+    void webhookUrl.resolve({ purpose: 'start-up' }).then(
       (resolution) =>
         logger.info(
           {
@@ -148,7 +149,7 @@ async function main(): Promise<void> {
     deadlineMs: config.SHUTDOWN_DEADLINE_MS,
     close: async () => {
       await app.close();
-      await webhookUrl?.close();
+      await webhookUrl.close();
       await audit.close();
       await redis.close();
     },

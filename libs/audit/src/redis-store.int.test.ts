@@ -20,11 +20,14 @@ function captureLogger() {
 
 function client(server: TestRedis): Redis {
   // What the apps use for audit: fail fast while Redis is away, reconnect by itself.
-  return new Redis(server.url, {
+  const redis = new Redis(server.url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     retryStrategy: () => 50,
   });
+  // Connection errors while the test stops Redis are expected; the apps log them via connectRedis.
+  redis.on('error', () => undefined);
+  return redis;
 }
 
 async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 10_000) {

@@ -1,72 +1,103 @@
-import type { Logger } from '@callback-gateway/audit';
-import { readiness, type ReadinessCheck } from '@callback-gateway/runtime';
-import { PROBE_PATH, answerProbe, type WebhookUrlStatus } from '@callback-gateway/webhook-url';
-import Fastify, { LogController } from 'fastify';
-import type { Registry } from 'prom-client';
+import swagger from '@fastify/swagger';
+import Fastify, { LogController, type FastifyError } from 'fastify';
+import {
+  hasZodFastifySchemaValidationErrors,
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+} from 'fastify-type-provider-zod';
+import type { GatewayContext, GatewayDeps } from './context.js';
+import { GatewayHttpError } from './errors.js';
+import { createGatewayMetrics } from './metrics.js';
+import { callbackRoutes } from './routes/callbacks.js';
+import { opsRoutes } from './routes/ops.js';
+import { registrationRoutes } from './routes/registrations.js';
 
-/** What the gateway needs from the outside; `main.ts` wires the real ones. */
-export interface GatewayDeps {
-  logger: Logger;
-  registry: Registry;
-  /** Conditions `/readyz` reports; the one named `redis` alone decides `/readyz/ingest`. */
-  readinessChecks: readonly ReadinessCheck[];
-  /** Key of the probe round trip that proves a public URL reaches this gateway. */
-  probeKey: string;
-  /** The public URL resolver's state, once it exists. */
-  webhookUrlStatus: () => WebhookUrlStatus | undefined;
-}
+export type { GatewayDeps, GatewaySettings } from './context.js';
 
 /** Builds the gateway's HTTP app without listening (tests use `inject()` or port 0). */
 export async function buildApp(deps: GatewayDeps) {
+  const context: GatewayContext = {
+    ...deps,
+    metrics: createGatewayMetrics(deps.registry),
+    now: deps.now ?? (() => new Date()),
+    callbackSource: 'llamaparse',
+  };
   const app = Fastify({
     loggerInstance: deps.logger,
     // One line per request would drown the useful lines at callback rates.
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: false,
+    // While closing, new requests get 503 (Fastify's default, stated on purpose).
+    return503OnClosing: true,
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof GatewayHttpError) {
+      return reply.code(error.status).headers(error.headers).send(error.body());
+    }
+    if (hasZodFastifySchemaValidationErrors(error)) {
+      return reply.code(400).send({
+        error: 'invalid_request',
+        message: `the request does not match the API: ${error.validation
+          .map((issue) => `${issue.instancePath || '(body)'} ${issue.message}`)
+          .join('; ')}`,
+        issues: error.validation.map((issue) => ({
+          path: issue.instancePath,
+          message: issue.message,
+        })),
+      });
+    }
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      context.metrics.rejections.inc({ reason: 'payload_too_large' });
+      return reply.code(413).send({
+        error: 'payload_too_large',
+        message: `the body is larger than the limit of ${deps.settings.bodyLimitBytes} bytes (GATEWAY_BODY_LIMIT_BYTES)`,
+      });
+    }
+    if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      return reply.code(415).send({ error: 'unsupported_media_type', message: error.message });
+    }
+    if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+      return reply
+        .code(error.statusCode)
+        .send({ error: 'invalid_request', message: error.message });
+    }
+    request.log.error({ err: error, url: request.url }, 'unexpected error');
+    return reply
+      .code(500)
+      .send({ error: 'internal_error', message: 'unexpected error; it was logged' });
   });
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({
+      error: 'not_found',
+      message: `no route ${request.method} ${request.url.split('?')[0]}`,
+    }),
+  );
 
-  app.get('/readyz', async (_request, reply) => {
-    const report = readiness(deps.readinessChecks);
-    return reply.code(report.ready ? 200 : 503).send(report);
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'Callback Gateway',
+        version: '1',
+        description:
+          'Registrations, parser callbacks, deliveries and replay. Errors are JSON {"error": "<code>", "message": "..."}.',
+      },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      },
+    },
+    transform: jsonSchemaTransform,
   });
 
-  // For load balancers: can this instance store callbacks (Redis reachable), whatever the
-  // public URL's state? Callbacks to URLs already issued must keep flowing while it recovers.
-  app.get('/readyz/ingest', async (_request, reply) => {
-    const report = readiness(deps.readinessChecks.filter((check) => check.name === 'redis'));
-    return reply.code(report.ready ? 200 : 503).send(report);
-  });
-
-  app.get(PROBE_PATH, async (request, reply) => {
-    const { nonce } = request.query as { nonce?: unknown };
-    const answer = answerProbe(deps.probeKey, nonce);
-    return reply.code(answer.status).header('cache-control', 'no-store').send(answer.body);
-  });
-
-  app.get('/v1/webhook-url', async () => {
-    const status = deps.webhookUrlStatus();
-    return {
-      base_url: status?.current?.baseUrl ?? null,
-      source: status?.current?.source ?? null,
-      verified_by: status?.current?.verifiedBy ?? null,
-      resolved_at: status?.current?.resolvedAt.toISOString() ?? null,
-      insecure: status?.current?.insecure ?? false,
-      tunnel: status?.tunnel ?? null,
-      last_failure: status?.lastFailure
-        ? {
-            code: status.lastFailure.code,
-            message: status.lastFailure.message,
-            at: status.lastFailure.at.toISOString(),
-          }
-        : null,
-    };
-  });
-
-  app.get('/metrics', async (_request, reply) => {
-    return reply.type(deps.registry.contentType).send(await deps.registry.metrics());
-  });
-
+  await app.register(opsRoutes, context);
+  await app.register(registrationRoutes, context);
+  await app.register(callbackRoutes, context);
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }
+
+export type GatewayApp = Awaited<ReturnType<typeof buildApp>>;

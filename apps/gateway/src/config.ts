@@ -28,6 +28,13 @@ export const gatewaySettingsSchema = webhookUrlEnvSchema.extend({
       token.length < 16 ? 'each token must be at least 16 characters long' : undefined,
   }),
   OUTBOUND_ALLOW: envList({ item: checkHostOrCidr }),
+  GATEWAY_BODY_LIMIT_BYTES: envInt({
+    default: 10 * 1024 * 1024,
+    min: 1024,
+    max: 100 * 1024 * 1024,
+  }),
+  GATEWAY_REGISTRATION_TTL_S: envInt({ default: 7 * 86_400, min: 60, max: 90 * 86_400 }),
+  GATEWAY_EXPECT_CALLBACK_WITHIN_S: envInt({ default: 3_600, min: 1, max: 30 * 86_400 }),
   AUDIT_STREAM_MAX_LENGTH: envInt({ default: 100_000, min: 100 }),
   SHUTDOWN_DEADLINE_MS: envInt({ default: 10_000, min: 100, max: 600_000 }),
 });

@@ -17,6 +17,8 @@ import {
   resolverOptionsFromEnv,
   type WebhookUrlResolver,
 } from '@callback-gateway/webhook-url';
+import { createOutboundPolicy } from '@callback-gateway/outbound';
+import { createIntake, createRegistrationStore, storeKeys } from '@callback-gateway/store';
 import { buildApp } from './app.js';
 import { loadGatewayConfig, type GatewayConfig } from './config.js';
 
@@ -55,12 +57,43 @@ async function main(): Promise<void> {
 
   // 1. Health first: /healthz answers even while Redis is away.
   logger.info('start 1/4: HTTP server (health, readiness, metrics)');
-  const redis = connectRedis({ url: config.REDIS_URL, role: 'producer', name: 'gateway', logger });
+  // Auto-pipelining: the intake scripts of concurrent callbacks share network writes (group
+  // commit), while each callback still gets its own atomic script and answer.
+  const redis = connectRedis({
+    url: config.REDIS_URL,
+    role: 'producer',
+    name: 'gateway',
+    logger,
+    redisOptions: { enableAutoPipelining: true },
+  });
+  const knownSecrets = [...config.GATEWAY_API_TOKENS, config.NGROK_AUTHTOKEN, probeKey];
+  const audit = createAuditLog({
+    actor: { kind: 'system', id: 'gateway' },
+    sinks: [
+      logAuditSink(logger),
+      createRedisAuditStore({ redis: redis.client, maxLength: config.AUDIT_STREAM_MAX_LENGTH })
+        .sink,
+    ],
+    logger,
+    registry,
+    knownSecrets,
+  });
+  const keys = storeKeys();
   const app = await buildApp({
     logger,
     registry,
+    audit,
+    settings: {
+      bodyLimitBytes: config.GATEWAY_BODY_LIMIT_BYTES,
+      registrationTtlSeconds: config.GATEWAY_REGISTRATION_TTL_S,
+      expectCallbackWithinSeconds: config.GATEWAY_EXPECT_CALLBACK_WITHIN_S,
+    },
+    apiTokens: config.GATEWAY_API_TOKENS,
+    registrations: createRegistrationStore({ redis: redis.client, keys }),
+    intake: createIntake({ redis: redis.client, keys }),
+    outbound: createOutboundPolicy({ allow: config.OUTBOUND_ALLOW }),
+    webhookUrl: () => webhookUrlRef.resolver,
     probeKey,
-    webhookUrlStatus: () => webhookUrlRef.resolver?.status(),
     readinessChecks: [
       {
         name: 'redis',
@@ -91,20 +124,8 @@ async function main(): Promise<void> {
   // 2. Redis: retried with backoff in the background (see connectRedis).
   logger.info('start 2/4: Redis connection (retried with backoff until reachable)');
 
-  // 3. The audit trail: structured log lines always, the Redis stream when Redis is there.
+  // 3. The audit trail: log lines always, the Redis stream as soon as Redis is there.
   logger.info('start 3/4: audit trail (log lines and Redis stream)');
-  const auditStore = createRedisAuditStore({
-    redis: redis.client,
-    maxLength: config.AUDIT_STREAM_MAX_LENGTH,
-  });
-  const knownSecrets = [...config.GATEWAY_API_TOKENS, config.NGROK_AUTHTOKEN, probeKey];
-  const audit = createAuditLog({
-    actor: { kind: 'system', id: 'gateway' },
-    sinks: [logAuditSink(logger), auditStore.sink],
-    logger,
-    registry,
-    knownSecrets,
-  });
 
   // 4. The public callback URL: never a localhost fallback.
   logger.info('start 4/4: public callback URL');

@@ -82,7 +82,7 @@ export const auditPayloads = {
   'registration.updated': z.object({ fields: z.array(z.string().max(100)).max(20) }).strict(),
   'callback.received': z
     .object({
-      format: z.enum(['legacy', 'event']),
+      format: z.enum(['legacy', 'event', 'other']),
       event_type: z.string().max(200).optional(),
       event_id: z.string().max(200).optional(),
       bytes: z.number().int().min(0),

@@ -1,0 +1,45 @@
+import type { AuditLog, Logger } from '@callback-gateway/audit';
+import type { OutboundPolicy } from '@callback-gateway/outbound';
+import type { ReadinessCheck } from '@callback-gateway/runtime';
+import type { Intake, RegistrationStore } from '@callback-gateway/store';
+import type { WebhookUrlResolver } from '@callback-gateway/webhook-url';
+import type { Registry } from 'prom-client';
+import type { GatewayMetrics } from './metrics.js';
+
+/** Settings the routes use (from `config.ts`). */
+export interface GatewaySettings {
+  /** Largest callback body accepted (`GATEWAY_BODY_LIMIT_BYTES`). */
+  bodyLimitBytes: number;
+  /** How long an issued callback URL is accepted (`GATEWAY_REGISTRATION_TTL_S`). */
+  registrationTtlSeconds: number;
+  /** Default deadline of the final callback (`GATEWAY_EXPECT_CALLBACK_WITHIN_S`). */
+  expectCallbackWithinSeconds: number;
+}
+
+/** What the gateway's routes need; `main.ts` wires the real ones, tests their own. */
+export interface GatewayDeps {
+  logger: Logger;
+  registry: Registry;
+  audit: AuditLog;
+  settings: GatewaySettings;
+  apiTokens: readonly string[];
+  registrations: RegistrationStore;
+  intake: Intake;
+  outbound: OutboundPolicy;
+  /** The public URL resolver, once it exists (it starts after the HTTP server). */
+  webhookUrl: () => Pick<WebhookUrlResolver, 'resolve' | 'status'> | undefined;
+  /** Key of the probe round trip that proves a public URL reaches this gateway. */
+  probeKey: string;
+  /** Conditions `/readyz` reports; the one named `redis` alone decides `/readyz/ingest`. */
+  readinessChecks: readonly ReadinessCheck[];
+  /** @defaultValue `() => new Date()` */
+  now?: () => Date;
+}
+
+/** {@link GatewayDeps} plus what `buildApp` derives from them. */
+export interface GatewayContext extends Omit<GatewayDeps, 'now'> {
+  metrics: GatewayMetrics;
+  now: () => Date;
+  /** The audit actor id of callbacks' senders. */
+  callbackSource: string;
+}

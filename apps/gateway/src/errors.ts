@@ -1,0 +1,52 @@
+/**
+ * Every error the gateway's HTTP API answers, as `{ "error": "<code>", "message": "..." }`.
+ * The codes are stable (clients branch on them) and documented in the README ("HTTP API").
+ */
+export const GATEWAY_ERRORS = {
+  unauthorized: 401,
+  invalid_request: 400,
+  destination_refused: 400,
+  malformed_callback: 400,
+  bad_signature: 401,
+  not_found: 404,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  webhook_url_unavailable: 503,
+  storage_unavailable: 503,
+  shutting_down: 503,
+  internal_error: 500,
+} as const;
+
+export type GatewayErrorCode = keyof typeof GATEWAY_ERRORS;
+
+/** An API error: its code decides the status; `extra` fields are added to the JSON body. */
+export class GatewayHttpError extends Error {
+  readonly status: number;
+  constructor(
+    readonly error: GatewayErrorCode,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'GatewayHttpError';
+    this.status = GATEWAY_ERRORS[error];
+  }
+
+  body(): Record<string, unknown> {
+    return { error: this.error, message: this.message, ...this.extra };
+  }
+}
+
+/** Seconds a client should wait after `storage_unavailable`. */
+export const STORAGE_RETRY_AFTER_S = 5;
+
+/** Redis could not be reached: nothing was stored, the client should retry. */
+export function storageUnavailable(): GatewayHttpError {
+  return new GatewayHttpError(
+    'storage_unavailable',
+    'the gateway cannot reach its storage (Redis) right now; nothing was stored: retry later',
+    {},
+    { 'retry-after': String(STORAGE_RETRY_AFTER_S) },
+  );
+}

@@ -1,0 +1,176 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { CallbackDecodeError, decodeCallback } from '../callbacks/decode.js';
+import { GatewayHttpError, storageUnavailable } from '../errors.js';
+import { eventTypeLabel } from '../metrics.js';
+import { verifyLcSignature } from '../signature.js';
+import type { GatewayContext } from '../context.js';
+
+/**
+ * `POST /v1/callbacks/llamaparse/:token`: what the external parser calls. The token
+ * authenticates; `202` is sent only once the callback is stored and queued in Redis.
+ */
+export async function callbackRoutes(app: FastifyInstance, context: GatewayContext) {
+  const { audit, metrics, registrations, intake } = context;
+
+  // This plugin takes every body as raw bytes (signatures are over the exact bytes, and the
+  // decoder decides what is JSON), up to the configured limit (413 beyond it).
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(
+    '*',
+    { parseAs: 'buffer', bodyLimit: context.settings.bodyLimitBytes },
+    (_request, body, done) => done(null, body),
+  );
+
+  const reject = (
+    reply: FastifyReply,
+    started: number,
+    error: GatewayHttpError,
+    registrationId?: string,
+  ): FastifyReply => {
+    metrics.rejections.inc({ reason: error.error });
+    metrics.callbacks.inc({ format: 'unknown', event_type: 'none', outcome: 'rejected' });
+    metrics.ackDuration.observe({ outcome: 'rejected' }, (performance.now() - started) / 1000);
+    if (error.error !== 'storage_unavailable') {
+      audit.record({
+        type: 'callback.rejected',
+        actor: { kind: 'parser', id: context.callbackSource },
+        correlation: registrationId ? { registration_id: registrationId } : {},
+        data: { code: error.error, status: error.status, reason: error.message },
+      });
+    }
+    return reply.code(error.status).headers(error.headers).send(error.body());
+  };
+
+  app.post<{ Params: { token: string } }>(
+    '/v1/callbacks/llamaparse/:token',
+    { schema: { hide: true } },
+    async (request, reply) => {
+      const started = performance.now();
+      const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+
+      let registration;
+      try {
+        registration = await registrations.findByToken(request.params.token);
+      } catch {
+        metrics.storageUnavailable.inc({ route: 'callback' });
+        return reject(reply, started, storageUnavailable());
+      }
+      if (!registration) {
+        return reject(
+          reply,
+          started,
+          new GatewayHttpError('not_found', 'unknown or expired callback URL'),
+        );
+      }
+
+      const header = request.headers['lc-signature'];
+      const signatureHeader = Array.isArray(header) ? header[0] : header;
+      let signature: 'verified' | 'absent' | 'not_configured' = 'absent';
+      if (signatureHeader !== undefined) {
+        if (!verifyLcSignature(signatureHeader, raw, registration.signingSecret)) {
+          return reject(
+            reply,
+            started,
+            new GatewayHttpError(
+              'bad_signature',
+              'LC-Signature does not match the body (HMAC-SHA256 with the signing secret of this registration)',
+            ),
+            registration.id,
+          );
+        }
+        signature = 'verified';
+      } else if (registration.requireSignature) {
+        return reject(
+          reply,
+          started,
+          new GatewayHttpError(
+            'bad_signature',
+            'this registration requires an LC-Signature header (set webhook_signing_secret on the parse job)',
+          ),
+          registration.id,
+        );
+      }
+
+      let decoded;
+      try {
+        decoded = decodeCallback(raw, request.headers['content-type']);
+      } catch (error) {
+        if (!(error instanceof CallbackDecodeError)) throw error;
+        return reject(
+          reply,
+          started,
+          new GatewayHttpError(
+            error.status === 415 ? 'unsupported_media_type' : 'malformed_callback',
+            error.message,
+          ),
+          registration.id,
+        );
+      }
+
+      const receivedAt = context.now().toISOString();
+      let result;
+      try {
+        result = await intake.store({
+          registrationId: registration.id,
+          format: decoded.format,
+          payloadJson: decoded.payloadJson,
+          contentType: request.headers['content-type'] ?? 'application/json',
+          receivedAt,
+          dedupKey: decoded.dedupKey,
+          eventType: decoded.eventType,
+          eventId: decoded.eventId,
+          jobId: decoded.jobId,
+          stringEncoded: decoded.stringEncoded,
+          signature,
+        });
+      } catch {
+        metrics.storageUnavailable.inc({ route: 'callback' });
+        return reject(reply, started, storageUnavailable(), registration.id);
+      }
+
+      const labels = { format: decoded.format, event_type: eventTypeLabel(decoded.eventType) };
+      const seconds = (performance.now() - started) / 1000;
+      const actor = { kind: 'parser' as const, id: context.callbackSource };
+      if (result.outcome === 'registration_gone') {
+        return reject(
+          reply,
+          started,
+          new GatewayHttpError('not_found', 'unknown or expired callback URL'),
+        );
+      }
+      if (result.outcome === 'duplicate') {
+        metrics.callbacks.inc({ ...labels, outcome: 'duplicate' });
+        metrics.ackDuration.observe({ outcome: 'duplicate' }, seconds);
+        audit.record({
+          type: 'callback.duplicate',
+          actor,
+          correlation: { registration_id: registration.id, callback_id: result.callbackId },
+          data: {
+            dedup_key: decoded.dedupKey.slice(0, 300),
+            ...(decoded.eventId !== undefined && { event_id: decoded.eventId }),
+          },
+        });
+        return reply.code(200).send({ duplicate: true, callback_id: result.callbackId });
+      }
+      metrics.callbacks.inc({ ...labels, outcome: 'stored' });
+      metrics.ackDuration.observe({ outcome: 'stored' }, seconds);
+      audit.record({
+        type: 'callback.received',
+        actor,
+        correlation: {
+          registration_id: registration.id,
+          callback_id: result.callbackId,
+          ...(decoded.jobId !== undefined && { parse_job_id: decoded.jobId }),
+        },
+        data: {
+          format: decoded.format,
+          bytes: raw.length,
+          signature,
+          ...(decoded.eventType !== undefined && { event_type: decoded.eventType }),
+          ...(decoded.eventId !== undefined && { event_id: decoded.eventId }),
+        },
+      });
+      return reply.code(202).send({ accepted: true, callback_id: result.callbackId });
+    },
+  );
+}

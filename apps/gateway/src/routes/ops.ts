@@ -1,0 +1,56 @@
+import { readiness } from '@callback-gateway/runtime';
+import { PROBE_PATH, answerProbe } from '@callback-gateway/webhook-url';
+import type { FastifyInstance } from 'fastify';
+import type { GatewayContext } from '../context.js';
+
+/** Health, readiness, metrics, the probe endpoint and the public URL's state. */
+export async function opsRoutes(app: FastifyInstance, context: GatewayContext) {
+  const hidden = { schema: { hide: true } };
+
+  app.get('/healthz', hidden, async () => ({ status: 'ok' }));
+
+  app.get('/readyz', hidden, async (_request, reply) => {
+    const report = readiness(context.readinessChecks);
+    return reply.code(report.ready ? 200 : 503).send(report);
+  });
+
+  // For load balancers: can this instance store callbacks (Redis reachable), whatever the
+  // public URL's state? Callbacks to URLs already issued must keep flowing while it recovers.
+  app.get('/readyz/ingest', hidden, async (_request, reply) => {
+    const report = readiness(context.readinessChecks.filter((check) => check.name === 'redis'));
+    return reply.code(report.ready ? 200 : 503).send(report);
+  });
+
+  app.get('/metrics', hidden, async (_request, reply) =>
+    reply.type(context.registry.contentType).send(await context.registry.metrics()),
+  );
+
+  app.get(PROBE_PATH, hidden, async (request, reply) => {
+    const { nonce } = request.query as { nonce?: unknown };
+    const answer = answerProbe(context.probeKey, nonce);
+    return reply.code(answer.status).header('cache-control', 'no-store').send(answer.body);
+  });
+
+  app.get(
+    '/v1/webhook-url',
+    { schema: { summary: 'The current public callback base URL and tunnel state' } },
+    async () => {
+      const status = context.webhookUrl()?.status();
+      return {
+        base_url: status?.current?.baseUrl ?? null,
+        source: status?.current?.source ?? null,
+        verified_by: status?.current?.verifiedBy ?? null,
+        resolved_at: status?.current?.resolvedAt.toISOString() ?? null,
+        insecure: status?.current?.insecure ?? false,
+        tunnel: status?.tunnel ?? null,
+        last_failure: status?.lastFailure
+          ? {
+              code: status.lastFailure.code,
+              message: status.lastFailure.message,
+              at: status.lastFailure.at.toISOString(),
+            }
+          : null,
+      };
+    },
+  );
+}

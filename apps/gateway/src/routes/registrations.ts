@@ -1,0 +1,246 @@
+import { randomBytes } from 'node:crypto';
+import { OutboundRefusedError } from '@callback-gateway/outbound';
+import { newCallbackToken, type Registration } from '@callback-gateway/store';
+import { CALLBACK_PATH_PREFIX, isWebhookUrlError } from '@callback-gateway/webhook-url';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { createBearerAuth } from '../auth.js';
+import type { GatewayContext } from '../context.js';
+import { GatewayHttpError, storageUnavailable } from '../errors.js';
+
+const WHSEC = /^whsec_([A-Za-z0-9+/]+={0,2})$/;
+
+const createBody = z
+  .object({
+    deliver_to: z.string().min(1).max(2_000).describe('The pipeline URL deliveries are POSTed to'),
+    source: z.literal('llamaparse').default('llamaparse'),
+    parse_job_id: z.string().min(1).max(200).optional(),
+    metadata: z.record(z.string(), z.unknown()).optional(),
+    expect_callback_within_s: z
+      .number()
+      .int()
+      .min(1)
+      .max(30 * 86_400)
+      .optional()
+      .describe('Deadline of the final callback, in seconds from now'),
+    delivery_secret: z
+      .string()
+      .regex(WHSEC, 'expected a Standard Webhooks secret: "whsec_" + base64 of 24 to 64 bytes')
+      .refine(
+        (secret) => {
+          const bytes = Buffer.from(secret.slice(6), 'base64').length;
+          return bytes >= 24 && bytes <= 64;
+        },
+        { message: 'expected a Standard Webhooks secret: "whsec_" + base64 of 24 to 64 bytes' },
+      )
+      .optional(),
+    require_signature: z.boolean().default(false),
+  })
+  .strict();
+
+const registrationView = z.object({
+  id: z.string(),
+  state: z.string(),
+  source: z.string(),
+  deliver_to: z.string(),
+  parse_job_id: z.string().nullable(),
+  metadata: z.record(z.string(), z.unknown()).nullable(),
+  callback_url_source: z.string(),
+  require_signature: z.boolean(),
+  created_at: z.string(),
+  expires_at: z.string(),
+  expect_callback_by: z.string(),
+  callbacks_received: z.number(),
+  last_callback_at: z.string().nullable(),
+});
+
+const created = registrationView.extend({
+  callback_url: z.string(),
+  signing_secret: z.string(),
+  delivery_secret: z.string(),
+});
+
+const errorBody = z.object({ error: z.string(), message: z.string() }).loose();
+const idParams = z.object({ id: z.string().max(100) });
+
+function view(registration: Registration): z.infer<typeof registrationView> {
+  return {
+    id: registration.id,
+    state: registration.state,
+    source: registration.source,
+    deliver_to: registration.deliverTo,
+    parse_job_id: registration.parseJobId ?? null,
+    metadata: registration.metadata ?? null,
+    callback_url_source: registration.callbackUrlSource,
+    require_signature: registration.requireSignature,
+    created_at: registration.createdAt,
+    expires_at: registration.expiresAt,
+    expect_callback_by: registration.expectCallbackBy,
+    callbacks_received: registration.callbacksReceived,
+    last_callback_at: registration.lastCallbackAt ?? null,
+  };
+}
+
+/** Registration API: pipelines register a job before sending it to the parser. */
+export async function registrationRoutes(app: FastifyInstance, context: GatewayContext) {
+  const { audit, metrics, registrations, outbound, settings } = context;
+  const authenticate = createBearerAuth(context.apiTokens);
+  const api = app.withTypeProvider<ZodTypeProvider>();
+
+  const client = (request: FastifyRequest) => authenticate(request.headers.authorization);
+  const storage = async <T>(work: () => Promise<T>): Promise<T> => {
+    try {
+      return await work();
+    } catch {
+      metrics.storageUnavailable.inc({ route: 'registrations' });
+      throw storageUnavailable();
+    }
+  };
+  const refuse = (error: GatewayHttpError): never => {
+    metrics.registrationRefusals.inc({ reason: error.error });
+    throw error;
+  };
+
+  api.post(
+    '/v1/registrations',
+    {
+      schema: {
+        summary: 'Register a job and get its unique callback URL',
+        security: [{ bearer: [] }],
+        body: createBody,
+        response: { 201: created, 400: errorBody, 401: errorBody, 503: errorBody },
+      },
+    },
+    async (request, reply) => {
+      const apiClient = client(request);
+      const body = request.body;
+      try {
+        await outbound.checkDestination(body.deliver_to);
+      } catch (error) {
+        if (!(error instanceof OutboundRefusedError)) throw error;
+        refuse(
+          new GatewayHttpError('destination_refused', `deliver_to is refused: ${error.message}`, {
+            code: error.code,
+          }),
+        );
+      }
+      const resolver = context.webhookUrl();
+      let base;
+      try {
+        if (!resolver) throw new Error('the public URL resolver has not started yet');
+        base = await resolver.resolve({ purpose: 'registration' });
+      } catch (error) {
+        metrics.webhookUrlUnavailable.inc({ purpose: 'registration' });
+        const reasons =
+          isWebhookUrlError(error) && 'reasons' in error
+            ? (error as { reasons: readonly unknown[] }).reasons
+            : [];
+        refuse(
+          new GatewayHttpError(
+            'webhook_url_unavailable',
+            `no verified public callback URL is available, so none was issued (never a localhost one): ${error instanceof Error ? error.message : String(error)}`,
+            { code: isWebhookUrlError(error) ? error.code : 'WEBHOOK_URL_UNAVAILABLE', reasons },
+            { 'retry-after': '30' },
+          ),
+        );
+      }
+      if (!base) throw new Error('unreachable');
+
+      const now = context.now();
+      const expectWithin = body.expect_callback_within_s ?? settings.expectCallbackWithinSeconds;
+      const expectBy = new Date(now.getTime() + expectWithin * 1000);
+      // The URL stays valid at least a day past the deadline: late callbacks still count.
+      const ttl = Math.max(settings.registrationTtlSeconds, expectWithin + 86_400);
+      const token = newCallbackToken();
+      const deliverySecret = body.delivery_secret ?? `whsec_${randomBytes(32).toString('base64')}`;
+      const registration = await storage(() =>
+        registrations.create(
+          {
+            source: body.source,
+            deliverTo: body.deliver_to,
+            parseJobId: body.parse_job_id,
+            metadata: body.metadata,
+            signingSecret: randomBytes(32).toString('base64url'),
+            deliverySecret,
+            requireSignature: body.require_signature,
+            callbackBaseUrl: base.baseUrl,
+            callbackUrlSource: base.source,
+            apiClient: apiClient.label,
+            createdAt: now.toISOString(),
+            expiresAt: new Date(now.getTime() + ttl * 1000).toISOString(),
+            expectCallbackBy: expectBy.toISOString(),
+          },
+          token,
+        ),
+      );
+      metrics.registrations.inc();
+      audit.record({
+        type: 'registration.created',
+        actor: { kind: 'api_client', id: apiClient.label },
+        correlation: {
+          registration_id: registration.id,
+          ...(registration.parseJobId !== undefined && { parse_job_id: registration.parseJobId }),
+        },
+        data: {
+          source: registration.source,
+          deliver_to_origin: new URL(registration.deliverTo).origin,
+          callback_base_url: registration.callbackBaseUrl,
+          expires_at: registration.expiresAt,
+          requires_signature: registration.requireSignature,
+        },
+      });
+      return reply.code(201).send({
+        ...view(registration),
+        callback_url: `${base.baseUrl}${CALLBACK_PATH_PREFIX}${token}`,
+        signing_secret: registration.signingSecret,
+        delivery_secret: registration.deliverySecret,
+      });
+    },
+  );
+
+  api.get(
+    '/v1/registrations/:id',
+    {
+      schema: {
+        summary: 'A registration: its state and the callbacks received',
+        security: [{ bearer: [] }],
+        params: idParams,
+        response: { 200: registrationView.loose(), 401: errorBody, 404: errorBody },
+      },
+    },
+    async (request) => {
+      client(request);
+      const registration = await storage(() => registrations.get(request.params.id));
+      if (!registration) throw new GatewayHttpError('not_found', 'no such registration');
+      return view(registration);
+    },
+  );
+
+  api.patch(
+    '/v1/registrations/:id',
+    {
+      schema: {
+        summary: "Attach the parser's job id after submission",
+        security: [{ bearer: [] }],
+        params: idParams,
+        body: z.object({ parse_job_id: z.string().min(1).max(200) }).strict(),
+        response: { 200: registrationView, 400: errorBody, 401: errorBody, 404: errorBody },
+      },
+    },
+    async (request) => {
+      const apiClient = client(request);
+      const registration = await storage(() =>
+        registrations.attachParseJob(request.params.id, request.body.parse_job_id),
+      );
+      if (!registration) throw new GatewayHttpError('not_found', 'no such registration');
+      audit.record({
+        type: 'registration.updated',
+        actor: { kind: 'api_client', id: apiClient.label },
+        correlation: { registration_id: registration.id, parse_job_id: request.body.parse_job_id },
+        data: { fields: ['parse_job_id'] },
+      });
+      return view(registration);
+    },
+  );
+}

@@ -1,0 +1,252 @@
+import { spawnSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { startRedis, type TestRedis } from '@callback-gateway/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callbackPath, register, startGateway, type TestGateway } from './harness.js';
+
+const JSON_HEADERS = { 'content-type': 'application/json' };
+const envelope = (eventId: string, eventType = 'parse.success') => ({
+  event_id: eventId,
+  event_type: eventType,
+  timestamp: 1753985275.1154444,
+  data: { id: 'job-1', job_id: 'job-1' },
+});
+const legacy = {
+  txt: 'raw',
+  md: '# doc',
+  json: [{ page: 1, text: 'raw', md: '# doc', images: [] }],
+  images: [],
+};
+
+describe('callback intake', () => {
+  let redis: TestRedis;
+  let gateway: TestGateway;
+  beforeAll(async () => {
+    redis = await startRedis({ persistent: true });
+    gateway = await startGateway({ redis, bodyLimitBytes: 64 * 1024 });
+  });
+  afterAll(async () => {
+    await gateway.close();
+    await redis.close();
+  });
+
+  const post = (
+    path: string,
+    payload: string | Buffer,
+    headers: Record<string, string> = JSON_HEADERS,
+  ) => gateway.app.inject({ method: 'POST', url: path, headers, payload });
+
+  it('accepts the event envelope with 202 once stored and queued', async () => {
+    const registration = await register(gateway);
+    const response = await post(
+      callbackPath(registration.callback_url),
+      JSON.stringify(envelope('e-1')),
+    );
+    expect(response.statusCode).toBe(202);
+    const { callback_id: callbackId } = response.json();
+    expect(await gateway.redis.hget(gateway.keys.callback(callbackId), 'event_type')).toBe(
+      'parse.success',
+    );
+    const entries = await gateway.redis.xrange(gateway.keys.ingest, '-', '+');
+    expect(entries.some(([, fields]) => fields.includes(callbackId))).toBe(true);
+    const received = gateway.audit.find((event) => event.type === 'callback.received');
+    expect(received?.correlation).toMatchObject({
+      registration_id: registration.id,
+      callback_id: callbackId,
+      parse_job_id: 'job-1',
+    });
+  });
+
+  it('accepts a body that is a JSON string holding the envelope, and the legacy full result', async () => {
+    const registration = await register(gateway);
+    const path = callbackPath(registration.callback_url);
+    const stringEncoded = await post(path, JSON.stringify(JSON.stringify(envelope('e-str'))));
+    expect(stringEncoded.statusCode).toBe(202);
+    const stored = await gateway.redis.hgetall(
+      gateway.keys.callback(stringEncoded.json().callback_id),
+    );
+    expect(stored).toMatchObject({ format: 'event', string_encoded: '1', event_id: 'e-str' });
+    expect(JSON.parse(stored['payload'] ?? '')).toEqual(envelope('e-str'));
+    const full = await post(path, JSON.stringify(legacy));
+    expect(full.statusCode).toBe(202);
+    expect(await gateway.redis.hget(gateway.keys.callback(full.json().callback_id), 'format')).toBe(
+      'legacy',
+    );
+  });
+
+  it('answers duplicates with 200 and stores them once', async () => {
+    const registration = await register(gateway);
+    const path = callbackPath(registration.callback_url);
+    const first = await post(path, JSON.stringify(envelope('e-dup')));
+    const again = await post(path, JSON.stringify({ ...envelope('e-dup'), timestamp: 2 }));
+    expect(again.statusCode).toBe(200);
+    expect(again.json()).toEqual({ duplicate: true, callback_id: first.json().callback_id });
+    const legacyFirst = await post(path, JSON.stringify(legacy));
+    const legacyAgain = await post(path, JSON.stringify(legacy));
+    expect(legacyFirst.statusCode).toBe(202);
+    expect(legacyAgain.statusCode).toBe(200);
+    // The same event for another registration is not a duplicate.
+    const other = await register(gateway);
+    expect(
+      (await post(callbackPath(other.callback_url), JSON.stringify(envelope('e-dup')))).statusCode,
+    ).toBe(202);
+    const status = await gateway.app.inject({
+      url: `/v1/registrations/${registration.id}`,
+      headers: { authorization: 'Bearer test-api-token-0123456789' },
+    });
+    expect(status.json()).toMatchObject({ state: 'received', callbacks_received: 2 });
+  });
+
+  it('404s unknown tokens without revealing anything', async () => {
+    for (const path of [
+      '/v1/callbacks/llamaparse/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
+      '/v1/callbacks/llamaparse/short',
+      '/v1/callbacks/llamaparse/',
+    ]) {
+      const response = await post(path, JSON.stringify(envelope('x')));
+      expect(response.statusCode, path).toBe(404);
+      expect(response.json().error).toBe('not_found');
+    }
+  });
+
+  it('verifies LC-Signature over the raw body when present, and when the registration requires it', async () => {
+    const registration = await register(gateway);
+    const path = callbackPath(registration.callback_url);
+    const body = JSON.stringify(envelope('e-signed'));
+    const sign = (payload: string, secret: string) =>
+      `sha256=${createHmac('sha256', secret).update(payload).digest('hex')}`;
+    const good = await post(path, body, {
+      ...JSON_HEADERS,
+      'lc-signature': sign(body, registration.signing_secret),
+    });
+    expect(good.statusCode).toBe(202);
+    expect(
+      await gateway.redis.hget(gateway.keys.callback(good.json().callback_id), 'signature'),
+    ).toBe('verified');
+    const tampered = await post(path, body.replace('e-signed', 'e-other'), {
+      ...JSON_HEADERS,
+      'lc-signature': sign(body, registration.signing_secret),
+    });
+    expect(tampered.statusCode).toBe(401);
+    expect(tampered.json().error).toBe('bad_signature');
+    const wrongKey = await post(path, body, {
+      ...JSON_HEADERS,
+      'lc-signature': sign(body, 'another-secret'),
+    });
+    expect(wrongKey.statusCode).toBe(401);
+    expect(
+      (await post(path, body, { ...JSON_HEADERS, 'lc-signature': 'garbage' })).statusCode,
+    ).toBe(401);
+
+    const strict = await register(gateway, { require_signature: true });
+    const unsigned = await post(callbackPath(strict.callback_url), body);
+    expect(unsigned.statusCode).toBe(401);
+    expect(unsigned.json().message).toContain('requires an LC-Signature');
+    const rejected = gateway.audit.filter((event) => event.type === 'callback.rejected');
+    expect(rejected.length).toBeGreaterThanOrEqual(4);
+  });
+
+  it('refuses bodies it cannot store: 413 over the limit, 415 not JSON, 400 malformed', async () => {
+    const registration = await register(gateway);
+    const path = callbackPath(registration.callback_url);
+    const huge = await post(path, JSON.stringify({ md: 'x'.repeat(70 * 1024) }));
+    expect(huge.statusCode).toBe(413);
+    expect(huge.json().error).toBe('payload_too_large');
+    const text = await post(path, 'hello', { 'content-type': 'text/plain' });
+    expect(text.statusCode).toBe(415);
+    expect(text.json().error).toBe('unsupported_media_type');
+    const form = await post(path, 'a=1', { 'content-type': 'application/x-www-form-urlencoded' });
+    expect(form.statusCode).toBe(415);
+    for (const bad of ['{"md":', '[1,2,3]', '', '"plain string"']) {
+      const response = await post(path, bad);
+      expect(response.statusCode, bad).toBe(400);
+      expect(response.json().error).toBe('malformed_callback');
+    }
+    const status = await gateway.app.inject({
+      url: `/v1/registrations/${registration.id}`,
+      headers: { authorization: 'Bearer test-api-token-0123456789' },
+    });
+    expect(status.json().callbacks_received).toBe(0);
+  });
+
+  it('answers 503 with Retry-After while Redis is away, never a 2xx, and recovers by itself', async () => {
+    const registration = await register(gateway);
+    const path = callbackPath(registration.callback_url);
+    await redis.stop();
+    const during = await post(path, JSON.stringify(envelope('e-outage')));
+    expect(during.statusCode).toBe(503);
+    expect(during.json().error).toBe('storage_unavailable');
+    expect(during.headers['retry-after']).toBe('5');
+    const registering = await gateway.app.inject({
+      method: 'POST',
+      url: '/v1/registrations',
+      headers: { authorization: 'Bearer test-api-token-0123456789' },
+      payload: { deliver_to: 'https://pipeline.example.com/x' },
+    });
+    expect(registering.statusCode).toBe(503);
+    await redis.start();
+    const deadline = Date.now() + 10_000;
+    let after = await post(path, JSON.stringify(envelope('e-outage')));
+    while (after.statusCode === 503 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      after = await post(path, JSON.stringify(envelope('e-outage')));
+    }
+    expect(after.statusCode).toBe(202);
+  });
+
+  it('has stored and queued every callback it acknowledged, across a Redis crash under load', async () => {
+    const registration = await register(gateway);
+    const path = callbackPath(registration.callback_url);
+    const responses: Awaited<ReturnType<typeof post>>[] = [];
+    let sent = 0;
+    let running = true;
+    // Eight senders in a loop for about two seconds; Redis is killed (SIGKILL) in the middle
+    // and started again.
+    const senders = Array.from({ length: 8 }, async () => {
+      while (running) {
+        responses.push(await post(path, JSON.stringify(envelope(`load-${sent++}`))));
+      }
+    });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await redis.kill();
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    await redis.start();
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    running = false;
+    await Promise.all(senders);
+
+    const acknowledged = responses.filter((response) => response.statusCode === 202);
+    const refused = responses.filter((response) => response.statusCode === 503);
+    expect(acknowledged.length).toBeGreaterThan(50);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(acknowledged.length + refused.length).toBe(responses.length);
+    const entries = await gateway.redis.xrange(gateway.keys.ingest, '-', '+');
+    const queued = new Set(entries.map(([, fields]) => fields[1]));
+    for (const response of acknowledged) {
+      const id = response.json().callback_id as string;
+      expect(queued.has(id), id).toBe(true);
+      expect(await gateway.redis.exists(gateway.keys.callback(id))).toBe(1);
+    }
+  });
+
+  it('exposes metrics that promtool accepts', async () => {
+    const response = await gateway.app.inject({ url: '/metrics' });
+    expect(response.statusCode).toBe(200);
+    expect(response.body).toContain(
+      'cbgw_callbacks_total{format="event",event_type="parse.success",outcome="stored"',
+    );
+    expect(response.body).toContain('cbgw_callback_rejections_total{reason="bad_signature"');
+    expect(response.body).toContain('cbgw_callback_ack_duration_seconds_bucket');
+    const promtool = spawnSync('promtool', ['check', 'metrics'], {
+      input: response.body,
+      encoding: 'utf8',
+    });
+    if (promtool.error) {
+      throw new Error(
+        'promtool is missing: install the Debian "prometheus" package (.ci/run does)',
+      );
+    }
+    expect(`${promtool.stdout}${promtool.stderr}`).toBe('');
+    expect(promtool.status).toBe(0);
+  });
+});

@@ -11,7 +11,10 @@ import {
   describeRedisUrl,
   handleShutdownSignals,
 } from '@callback-gateway/runtime';
+import { createOutboundPolicy } from '@callback-gateway/outbound';
+import { storeKeys } from '@callback-gateway/store';
 import { buildApp } from './app.js';
+import { startDeliveryService } from './delivery/service.js';
 import { loadWorkerConfig, type WorkerConfig } from './config.js';
 
 function loadConfigOrExit(): WorkerConfig {
@@ -34,10 +37,16 @@ async function main(): Promise<void> {
   const logger = createLogger({
     name: 'worker',
     level: config.LOG_LEVEL,
+    knownSecrets: [
+      config.LLAMA_CLOUD_API_KEY,
+      config.NGROK_AUTHTOKEN,
+      config.WEBHOOK_URL_PROBE_KEY,
+    ],
   });
   const registry = createMetricsRegistry({ process: 'worker' });
 
   // 1. Health first: /healthz answers even while Redis is away.
+  logger.info('start 1/3: HTTP server (health, readiness, metrics)');
   const redis = connectRedis({ url: config.REDIS_URL, role: 'consumer', name: 'worker', logger });
   const app = await buildApp({
     logger,
@@ -60,6 +69,9 @@ async function main(): Promise<void> {
   );
 
   // 2. The audit trail: structured log lines always, the Redis stream when Redis is there.
+  logger.info(
+    'start 2/3: Redis connections (retried with backoff until reachable) and audit trail',
+  );
   // Audit writes must fail fast, not wait in the consumer connection's offline queue.
   const auditRedis = connectRedis({
     url: config.REDIS_URL,
@@ -77,6 +89,45 @@ async function main(): Promise<void> {
     sinks: [logAuditSink(logger), auditStore.sink],
     logger,
     registry,
+    knownSecrets: [
+      config.LLAMA_CLOUD_API_KEY,
+      config.NGROK_AUTHTOKEN,
+      config.WEBHOOK_URL_PROBE_KEY,
+    ],
+  });
+
+  // 3. Deliveries: the ingest pump, the delivery queue and its worker.
+  logger.info('start 3/3: delivery queue (pump, retries, circuit breakers, dead letters)');
+  const quietConsumer = (name: string) =>
+    connectRedis({ url: config.REDIS_URL, role: 'consumer', name, logger, quiet: true });
+  const pumpRedis = quietConsumer('worker:pump');
+  const storeRedis = quietConsumer('worker:store');
+  const deliveries = startDeliveryService({
+    connection: redis.client,
+    pumpRedis: pumpRedis.client,
+    storeRedis: storeRedis.client,
+    keys: storeKeys(),
+    policy: createOutboundPolicy({ allow: config.OUTBOUND_ALLOW }),
+    retry: {
+      scheduleSeconds: config.DELIVERY_RETRY_SCHEDULE,
+      maxClientErrorAttempts: config.DELIVERY_MAX_CLIENT_ERROR_ATTEMPTS,
+    },
+    timeouts: {
+      connectMs: config.DELIVERY_CONNECT_TIMEOUT_MS,
+      headersMs: config.DELIVERY_HEADERS_TIMEOUT_MS,
+      totalMs: config.DELIVERY_TIMEOUT_MS,
+    },
+    breaker: {
+      consecutiveFailures: config.DELIVERY_BREAKER_FAILURES,
+      openMs: config.DELIVERY_BREAKER_OPEN_MS,
+    },
+    concurrency: config.WORKER_CONCURRENCY,
+    ...(config.DELIVERY_LOCK_DURATION_MS > 0 && {
+      lockDurationMs: config.DELIVERY_LOCK_DURATION_MS,
+    }),
+    audit,
+    logger,
+    registry,
   });
 
   if (!config.PUBLIC_BASE_URL && !config.NGROK_AUTHTOKEN) {
@@ -89,9 +140,10 @@ async function main(): Promise<void> {
     logger,
     deadlineMs: config.SHUTDOWN_DEADLINE_MS,
     close: async () => {
+      await deliveries.close(config.SHUTDOWN_DEADLINE_MS - 1_000);
       await app.close();
       await audit.close();
-      await Promise.all([redis.close(), auditRedis.close()]);
+      await Promise.all([redis.close(), auditRedis.close(), pumpRedis.close(), storeRedis.close()]);
     },
   });
 }

@@ -19,3 +19,13 @@ export {
   type IntakeOptions,
   type IntakeResult,
 } from './intake.js';
+export {
+  DELIVERY_STATES,
+  createDeliveryStore,
+  type Delivery,
+  type DeliveryAttempt,
+  type DeliveryState,
+  type DeliveryStore,
+  type DeliveryStoreOptions,
+  type StoredCallback,
+} from './deliveries.js';

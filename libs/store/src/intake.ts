@@ -7,9 +7,10 @@ import type { StoreKeys } from './keys.js';
  * dedup key was seen, otherwise store it, count it, and append it to the ingest stream. Run as
  * one script, a callback is either wholly stored and queued or not at all: a 2xx can follow.
  *
- * KEYS: registration, dedup, callback, registration callbacks list, ingest stream
+ * KEYS: registration, dedup, callback, registration callbacks list, ingest stream, the index
+ *       of queued deliveries
  * ARGV: callback id, dedup ttl s, callback ttl s, received at (ISO), registration id,
- *       then the callback hash's field/value pairs
+ *       received at (ms), then the callback hash's field/value pairs
  */
 const INTAKE_SCRIPT = `
 local state = redis.call('HGET', KEYS[1], 'state')
@@ -18,7 +19,7 @@ local existing = redis.call('GET', KEYS[2])
 if existing then return {'duplicate', existing} end
 redis.call('SET', KEYS[2], ARGV[1], 'EX', tonumber(ARGV[2]))
 local fields = {}
-for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[3], unpack(fields))
 redis.call('EXPIRE', KEYS[3], tonumber(ARGV[3]))
 redis.call('RPUSH', KEYS[4], ARGV[1])
@@ -27,6 +28,7 @@ redis.call('EXPIRE', KEYS[4], tonumber(ARGV[3]))
 redis.call('HINCRBY', KEYS[1], 'callbacks_received', 1)
 redis.call('HSET', KEYS[1], 'last_callback_at', ARGV[4])
 if state == 'waiting' or state == 'overdue' then redis.call('HSET', KEYS[1], 'state', 'received') end
+redis.call('ZADD', KEYS[6], tonumber(ARGV[6]), ARGV[1])
 local entry = redis.call('XADD', KEYS[5], '*', 'cb', ARGV[1], 'reg', ARGV[5])
 return {'stored', entry}
 `;
@@ -87,7 +89,7 @@ export function createIntake(options: IntakeOptions): Intake {
   const dedupTtl = options.dedupTtlSeconds ?? 604_800;
   const callbackTtl = options.callbackTtlSeconds ?? 1_209_600;
   if (typeof redis.cbgwIntake !== 'function') {
-    redis.defineCommand('cbgwIntake', { numberOfKeys: 5, lua: INTAKE_SCRIPT });
+    redis.defineCommand('cbgwIntake', { numberOfKeys: 6, lua: INTAKE_SCRIPT });
   }
 
   return {
@@ -123,11 +125,13 @@ export function createIntake(options: IntakeOptions): Intake {
         keys.callback(callbackId),
         keys.registrationCallbacks(callback.registrationId),
         keys.ingest,
+        keys.deliveryState('queued'),
         callbackId,
         dedupTtl,
         callbackTtl,
         callback.receivedAt,
         callback.registrationId,
+        Date.parse(callback.receivedAt),
         ...fields,
       );
       if (outcome === 'stored') return { outcome, callbackId, entryId: detail };

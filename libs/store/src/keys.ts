@@ -15,6 +15,10 @@ export interface StoreKeys {
   registrationCallbacks(id: string): string;
   /** String: callback id, by registration and dedup key hash. */
   dedup(registrationId: string, dedupHash: string): string;
+  /** Sorted set: delivery (callback) ids in a state, scored by the time they entered it. */
+  deliveryState(state: string): string;
+  /** List: a delivery's attempts (JSON), oldest first (capped). */
+  deliveryAttempts(id: string): string;
   /** Stream: callbacks stored and waiting to be handed to the delivery queue. */
   readonly ingest: string;
   /** Sorted set: registration ids waiting for their final callback, scored by deadline (ms). */
@@ -34,6 +38,8 @@ export function storeKeys(prefix = 'cbgw'): StoreKeys {
     callback: (id) => `${p}:cb:${id}`,
     registrationCallbacks: (id) => `${p}:reg:${id}:cbs`,
     dedup: (registrationId, dedupHash) => `${p}:dedup:${registrationId}:${dedupHash}`,
+    deliveryState: (state) => `${p}:state:${state}`,
+    deliveryAttempts: (id) => `${p}:cb:${id}:attempts`,
     ingest: `${p}:ingest`,
     waiting: `${p}:waiting`,
   };

@@ -38,6 +38,8 @@ export interface Registration {
   expiresAt: string;
   expectCallbackBy: string;
   lastCallbackAt: string | undefined;
+  /** Why deliveries to this registration stopped (the pipeline answered 410), if they did. */
+  deliveryStopped: string | undefined;
 }
 
 const hashSchema = z.object({
@@ -58,6 +60,7 @@ const hashSchema = z.object({
   expires_at: z.string(),
   expect_callback_by: z.string(),
   last_callback_at: z.string().optional(),
+  delivery_stopped: z.string().optional(),
 });
 
 /** SHA-256 (hex) of a callback token: what the store keeps. */
@@ -78,7 +81,7 @@ export function newRegistrationId(): string {
 /** What {@link RegistrationStore.create} needs. */
 export type NewRegistration = Omit<
   Registration,
-  'id' | 'state' | 'callbacksReceived' | 'lastCallbackAt'
+  'id' | 'state' | 'callbacksReceived' | 'lastCallbackAt' | 'deliveryStopped'
 > & { id?: string };
 
 function toHash(registration: NewRegistration & { id: string }): Record<string, string> {
@@ -132,6 +135,7 @@ function fromHash(raw: Record<string, string>): Registration | undefined {
     expiresAt: h.expires_at,
     expectCallbackBy: h.expect_callback_by,
     lastCallbackAt: h.last_callback_at,
+    deliveryStopped: h.delivery_stopped,
   };
 }
 
@@ -145,6 +149,10 @@ export interface RegistrationStore {
   findByToken(token: string): Promise<Registration | undefined>;
   /** Sets the parser's job id. Returns the updated registration, or undefined if unknown. */
   attachParseJob(id: string, parseJobId: string): Promise<Registration | undefined>;
+  /** Stops deliveries to this registration (its pipeline answered 410 Gone). */
+  stopDeliveries(id: string, reason: string): Promise<void>;
+  /** Lets deliveries flow again (an operator replayed one). */
+  resumeDeliveries(id: string): Promise<void>;
 }
 
 /** Options for {@link createRegistrationStore}. */
@@ -197,6 +205,12 @@ export function createRegistrationStore(options: RegistrationStoreOptions): Regi
         return undefined;
       const id = await redis.get(keys.token(hashToken(token)));
       return id ? get(id) : undefined;
+    },
+    async stopDeliveries(id, reason) {
+      await redis.hset(keys.registration(id), 'delivery_stopped', reason.slice(0, 500));
+    },
+    async resumeDeliveries(id) {
+      await redis.hdel(keys.registration(id), 'delivery_stopped');
     },
     async attachParseJob(id, parseJobId) {
       if (!(await redis.exists(keys.registration(id)))) return undefined;

@@ -1,0 +1,161 @@
+import type { AuditLog, Logger } from '@callback-gateway/audit';
+import { createGuardedAgent, type OutboundPolicy } from '@callback-gateway/outbound';
+import {
+  createDeliveryStore,
+  createRegistrationStore,
+  type StoreKeys,
+} from '@callback-gateway/store';
+import { Queue, Worker, type ConnectionOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
+import { createWorkerMetrics, type WorkerGaugeSources } from '../metrics.js';
+import { Breakers, type BreakerOptions } from './breaker.js';
+import { RetryDeliveryError, createDeliveryProcessor } from './processor.js';
+import { startIngestPump, type DeliveryJobData, type IngestPump } from './pump.js';
+import { retryDelayMs, type RetryPolicy } from './schedule.js';
+import type { DeliveryTimeouts } from './send.js';
+
+/** The delivery queue's name (keys `{<prefix>}:deliveries:*`, one slot with the store's keys). */
+export const DELIVERY_QUEUE = 'deliveries';
+
+/** Options for {@link startDeliveryService}. */
+export interface DeliveryServiceOptions {
+  /** BullMQ connection options (it opens and owns its own connections). */
+  connection: ConnectionOptions;
+  /** A connection for the pump (it blocks on it); borrowed. */
+  pumpRedis: Redis;
+  /** A connection for the store (fail-fast); borrowed. */
+  storeRedis: Redis;
+  keys: StoreKeys;
+  policy: OutboundPolicy;
+  retry: RetryPolicy;
+  timeouts: DeliveryTimeouts;
+  breaker?: BreakerOptions;
+  /** Deliveries in flight at once. @defaultValue 50 */
+  concurrency?: number;
+  /**
+   * How long a job's lock lasts without renewal: a worker that died (SIGKILL) gives its jobs
+   * back after this long. Renewed every half of it while the worker lives, so a slow request
+   * is never delivered twice while still in flight.
+   * @defaultValue 2 × the total timeout + 10 s
+   */
+  lockDurationMs?: number;
+  audit: AuditLog;
+  logger: Logger;
+  registry: Registry;
+  random?: () => number;
+}
+
+/** The running delivery machinery. */
+export interface DeliveryService {
+  readonly queue: Queue<DeliveryJobData>;
+  readonly pump: IngestPump;
+  readonly worker: Worker<DeliveryJobData>;
+  readonly breakers: Breakers;
+  /** Stops taking jobs, lets in-flight deliveries finish within `deadlineMs` (the rest go back
+   * to the queue when their lock expires), closes what it opened. Idempotent. */
+  close(deadlineMs?: number): Promise<void>;
+}
+
+/** Starts the pump, the delivery queue and its worker. */
+export function startDeliveryService(options: DeliveryServiceOptions): DeliveryService {
+  const { keys, logger, audit } = options;
+  const prefix = `{${keys.prefix}}`;
+  const deliveries = createDeliveryStore({ redis: options.storeRedis, keys });
+  const registrations = createRegistrationStore({ redis: options.storeRedis, keys });
+  const queue = new Queue<DeliveryJobData>(DELIVERY_QUEUE, {
+    connection: options.connection,
+    prefix,
+  });
+  queue.on('error', () => undefined);
+  let sources: WorkerGaugeSources | undefined;
+  const metrics = createWorkerMetrics(options.registry, () => sources);
+  const breakers = new Breakers(options.breaker, (transition) => {
+    metrics.breakerTransitions.inc({ to: transition.to });
+    logger.warn(
+      { origin: transition.origin, from: transition.from, to: transition.to },
+      `circuit breaker for ${transition.origin}: ${transition.from} -> ${transition.to} (${transition.reason})`,
+    );
+    audit.record({
+      type: 'breaker.state_changed',
+      data: {
+        destination_origin: transition.origin,
+        from: transition.from,
+        to: transition.to,
+        reason: transition.reason.slice(0, 500),
+      },
+    });
+  });
+  const dispatcher = createGuardedAgent(options.policy, {
+    connect: { timeout: options.timeouts.connectMs },
+    keepAliveTimeout: 30_000,
+    connections: 64,
+  });
+  const processor = createDeliveryProcessor({
+    deliveries,
+    registrations,
+    policy: options.policy,
+    dispatcher,
+    breakers,
+    retry: options.retry,
+    timeouts: options.timeouts,
+    audit,
+    logger,
+    metrics,
+    ...(options.random !== undefined && { random: options.random }),
+  });
+  const worker = new Worker<DeliveryJobData>(DELIVERY_QUEUE, processor, {
+    connection: options.connection,
+    prefix,
+    concurrency: options.concurrency ?? 50,
+    lockDuration: options.lockDurationMs ?? options.timeouts.totalMs * 2 + 10_000,
+    // A job whose worker died is retried, never failed for stalling.
+    maxStalledCount: 1_000,
+    settings: {
+      backoffStrategy: (attemptsMade: number, _type?: string, error?: Error) =>
+        error instanceof RetryDeliveryError
+          ? error.delayMs
+          : retryDelayMs(options.retry, attemptsMade, options.random),
+    },
+  });
+  worker.on('error', (error) => logger.debug({ err: error }, 'delivery worker error'));
+  const pump = startIngestPump({
+    redis: options.pumpRedis,
+    keys,
+    queue,
+    logger,
+    attempts: options.retry.scheduleSeconds.length,
+  });
+  sources = {
+    queue,
+    deliveries,
+    breakers,
+    ingestBacklog: () => options.storeRedis.xlen(keys.ingest),
+  };
+
+  let closing: Promise<void> | undefined;
+  return {
+    queue,
+    pump,
+    worker,
+    breakers,
+    close(deadlineMs = 10_000) {
+      closing ??= (async () => {
+        await pump.close();
+        const graceful = worker.close();
+        const timer = new Promise<'late'>((resolve) =>
+          setTimeout(() => resolve('late'), Math.max(0, deadlineMs - 1_000)).unref(),
+        );
+        if ((await Promise.race([graceful, timer])) === 'late') {
+          logger.warn(
+            'deliveries still in flight at the shutdown deadline: they go back to the queue when their lock expires',
+          );
+          await worker.close(true);
+        }
+        await queue.close();
+        await dispatcher.close().catch(() => undefined);
+      })();
+      return closing;
+    },
+  };
+}

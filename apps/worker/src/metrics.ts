@@ -1,0 +1,129 @@
+import type { DeliveryStore } from '@callback-gateway/store';
+import type { Queue } from 'bullmq';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Breakers } from './delivery/breaker.js';
+
+/** What the scrape-time gauges read. */
+export interface WorkerGaugeSources {
+  queue: Queue;
+  deliveries: DeliveryStore;
+  breakers: Breakers;
+  /** Entries waiting in the ingest stream (not yet in the queue). */
+  ingestBacklog: () => Promise<number>;
+}
+
+/** The worker's metrics (`cbgw_` prefix). Gauges are read when Prometheus scrapes. */
+export function createWorkerMetrics(
+  registry: Registry,
+  sources: () => WorkerGaugeSources | undefined,
+) {
+  const registers = [registry];
+  const quietly = async (work: () => Promise<void>) => {
+    try {
+      await work();
+    } catch {
+      // Redis away: the gauges keep their last values; /readyz tells the story.
+    }
+  };
+  return {
+    deliveries: new Counter({
+      name: 'cbgw_deliveries_total',
+      help: 'Delivery outcomes: delivered, retry (an attempt failed and will be retried), dead_lettered.',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    attempts: new Counter({
+      name: 'cbgw_delivery_attempts_total',
+      help: 'Delivery attempts by result: 2xx, 3xx, 4xx, 5xx, network_error, refused.',
+      labelNames: ['result'],
+      registers,
+    }),
+    attemptDuration: new Histogram({
+      name: 'cbgw_delivery_attempt_duration_seconds',
+      help: 'Duration of one delivery attempt (request to the pipeline).',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    endToEnd: new Histogram({
+      name: 'cbgw_delivery_end_to_end_seconds',
+      help: "From the parser's callback received to the pipeline's 2xx.",
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 120, 600, 3600],
+      registers,
+    }),
+    queueDepth: new Gauge({
+      name: 'cbgw_delivery_queue_jobs',
+      help: 'Jobs in the delivery queue, by state (waiting, delayed, active).',
+      labelNames: ['state'],
+      registers,
+      async collect() {
+        const current = sources();
+        if (!current) return;
+        await quietly(async () => {
+          const counts = await current.queue.getJobCounts(
+            'waiting',
+            'delayed',
+            'active',
+            'prioritized',
+          );
+          this.set({ state: 'waiting' }, (counts['waiting'] ?? 0) + (counts['prioritized'] ?? 0));
+          this.set({ state: 'delayed' }, counts['delayed'] ?? 0);
+          this.set({ state: 'active' }, counts['active'] ?? 0);
+        });
+      },
+    }),
+    oldestWaiting: new Gauge({
+      name: 'cbgw_delivery_oldest_waiting_seconds',
+      help: 'Age of the oldest job waiting to be delivered now (not delayed), 0 when none.',
+      registers,
+      async collect() {
+        const current = sources();
+        if (!current) return;
+        await quietly(async () => {
+          const [oldest] = await current.queue.getJobs(['waiting'], -1, -1, true);
+          this.set(oldest ? Math.max(0, (Date.now() - oldest.timestamp) / 1000) : 0);
+        });
+      },
+    }),
+    ingestBacklog: new Gauge({
+      name: 'cbgw_ingest_backlog',
+      help: 'Stored callbacks not yet handed to the delivery queue.',
+      registers,
+      async collect() {
+        const current = sources();
+        if (!current) return;
+        await quietly(async () => this.set(await current.ingestBacklog()));
+      },
+    }),
+    deadLetters: new Gauge({
+      name: 'cbgw_dead_letters',
+      help: 'Deliveries dead-lettered and not replayed.',
+      registers,
+      async collect() {
+        const current = sources();
+        if (!current) return;
+        await quietly(async () => this.set(await current.deliveries.countByState('dead_lettered')));
+      },
+    }),
+    breakerOpen: new Gauge({
+      name: 'cbgw_breaker_state',
+      help: 'Circuit breakers not closed, by destination origin and state (1 while in that state).',
+      labelNames: ['origin', 'state'],
+      registers,
+      collect() {
+        const current = sources();
+        if (!current) return;
+        this.reset();
+        for (const { origin, state } of current.breakers.notClosed())
+          this.set({ origin, state }, 1);
+      },
+    }),
+    breakerTransitions: new Counter({
+      name: 'cbgw_breaker_transitions_total',
+      help: 'Circuit breaker state changes, by new state.',
+      labelNames: ['to'],
+      registers,
+    }),
+  };
+}
+
+export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;

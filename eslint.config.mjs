@@ -76,7 +76,8 @@ export default [
   {
     // Test harnesses belong in tests: production code must not import them.
     files: ['**/src/**/*.ts'],
-    ignores: ['**/*.test.ts', '**/testing/**', '**/testing.ts'],
+    // tools/ holds test projects (end-to-end, workspace checks): all of it is test code.
+    ignores: ['**/*.test.ts', '**/testing/**', '**/testing.ts', 'tools/**'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -10,6 +10,7 @@ import type { GatewayContext, GatewayDeps } from './context.js';
 import { GatewayHttpError } from './errors.js';
 import { createGatewayMetrics } from './metrics.js';
 import { callbackRoutes } from './routes/callbacks.js';
+import { deliveryRoutes } from './routes/deliveries.js';
 import { opsRoutes } from './routes/ops.js';
 import { registrationRoutes } from './routes/registrations.js';
 
@@ -95,6 +96,7 @@ export async function buildApp(deps: GatewayDeps) {
 
   await app.register(opsRoutes, context);
   await app.register(registrationRoutes, context);
+  await app.register(deliveryRoutes, context);
   await app.register(callbackRoutes, context);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;

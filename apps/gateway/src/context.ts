@@ -1,7 +1,7 @@
 import type { AuditLog, Logger } from '@callback-gateway/audit';
 import type { OutboundPolicy } from '@callback-gateway/outbound';
 import type { ReadinessCheck } from '@callback-gateway/runtime';
-import type { Intake, RegistrationStore } from '@callback-gateway/store';
+import type { DeliveryStore, Intake, RegistrationStore } from '@callback-gateway/store';
 import type { WebhookUrlResolver } from '@callback-gateway/webhook-url';
 import type { Registry } from 'prom-client';
 import type { GatewayMetrics } from './metrics.js';
@@ -25,6 +25,7 @@ export interface GatewayDeps {
   apiTokens: readonly string[];
   registrations: RegistrationStore;
   intake: Intake;
+  deliveries: DeliveryStore;
   outbound: OutboundPolicy;
   /** The public URL resolver, once it exists (it starts after the HTTP server). */
   webhookUrl: () => Pick<WebhookUrlResolver, 'resolve' | 'status'> | undefined;

@@ -9,6 +9,7 @@ export const GATEWAY_ERRORS = {
   malformed_callback: 400,
   bad_signature: 401,
   not_found: 404,
+  conflict: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   webhook_url_unavailable: 503,

@@ -18,7 +18,12 @@ import {
   type WebhookUrlResolver,
 } from '@callback-gateway/webhook-url';
 import { createOutboundPolicy } from '@callback-gateway/outbound';
-import { createIntake, createRegistrationStore, storeKeys } from '@callback-gateway/store';
+import {
+  createDeliveryStore,
+  createIntake,
+  createRegistrationStore,
+  storeKeys,
+} from '@callback-gateway/store';
 import { buildApp } from './app.js';
 import { loadGatewayConfig, type GatewayConfig } from './config.js';
 
@@ -91,6 +96,7 @@ async function main(): Promise<void> {
     apiTokens: config.GATEWAY_API_TOKENS,
     registrations: createRegistrationStore({ redis: redis.client, keys }),
     intake: createIntake({ redis: redis.client, keys }),
+    deliveries: createDeliveryStore({ redis: redis.client, keys }),
     outbound: createOutboundPolicy({ allow: config.OUTBOUND_ALLOW }),
     webhookUrl: () => webhookUrlRef.resolver,
     probeKey,

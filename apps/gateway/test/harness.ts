@@ -2,7 +2,12 @@ import { Writable } from 'node:stream';
 import { createAuditLog, createLogger, type AuditEvent } from '@callback-gateway/audit';
 import { createOutboundPolicy } from '@callback-gateway/outbound';
 import { createMetricsRegistry } from '@callback-gateway/runtime';
-import { createIntake, createRegistrationStore, storeKeys } from '@callback-gateway/store';
+import {
+  createDeliveryStore,
+  createIntake,
+  createRegistrationStore,
+  storeKeys,
+} from '@callback-gateway/store';
 import type { TestRedis } from '@callback-gateway/testing';
 import { createWebhookUrlResolver } from '@callback-gateway/webhook-url';
 import { Redis } from 'ioredis';
@@ -80,6 +85,7 @@ export async function startGateway(options: TestGatewayOptions): Promise<TestGat
     apiTokens: [API_TOKEN],
     registrations: createRegistrationStore({ redis, keys }),
     intake: createIntake({ redis, keys }),
+    deliveries: createDeliveryStore({ redis, keys }),
     outbound: createOutboundPolicy({
       allow: options.outboundAllow ?? [],
       lookup: async (host) => {

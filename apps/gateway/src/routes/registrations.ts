@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { createBearerAuth } from '../auth.js';
 import type { GatewayContext } from '../context.js';
 import { GatewayHttpError, storageUnavailable } from '../errors.js';
+import { deliveryJson } from './deliveries.js';
 
 const WHSEC = /^whsec_([A-Za-z0-9+/]+={0,2})$/;
 
@@ -96,6 +97,24 @@ export async function registrationRoutes(app: FastifyInstance, context: GatewayC
       metrics.storageUnavailable.inc({ route: 'registrations' });
       throw storageUnavailable();
     }
+  };
+  /** The registration with its callbacks and their deliveries (what GET and PATCH answer). */
+  const fullView = async (registration: Registration) => {
+    const deliveries = await storage(() =>
+      context.deliveries.listForRegistration(registration.id, 100),
+    );
+    return {
+      ...view(registration),
+      delivery_stopped: registration.deliveryStopped ?? null,
+      callbacks: deliveries.map((delivery) => ({
+        id: delivery.id,
+        received_at: delivery.receivedAt,
+        format: delivery.format,
+        event_type: delivery.eventType ?? null,
+        event_id: delivery.eventId ?? null,
+      })),
+      deliveries: deliveries.map(deliveryJson),
+    };
   };
   const refuse = (error: GatewayHttpError): never => {
     metrics.registrationRefusals.inc({ reason: error.error });
@@ -213,7 +232,7 @@ export async function registrationRoutes(app: FastifyInstance, context: GatewayC
       client(request);
       const registration = await storage(() => registrations.get(request.params.id));
       if (!registration) throw new GatewayHttpError('not_found', 'no such registration');
-      return view(registration);
+      return fullView(registration);
     },
   );
 
@@ -225,7 +244,7 @@ export async function registrationRoutes(app: FastifyInstance, context: GatewayC
         security: [{ bearer: [] }],
         params: idParams,
         body: z.object({ parse_job_id: z.string().min(1).max(200) }).strict(),
-        response: { 200: registrationView, 400: errorBody, 401: errorBody, 404: errorBody },
+        response: { 200: registrationView.loose(), 400: errorBody, 401: errorBody, 404: errorBody },
       },
     },
     async (request) => {
@@ -240,7 +259,7 @@ export async function registrationRoutes(app: FastifyInstance, context: GatewayC
         correlation: { registration_id: registration.id, parse_job_id: request.body.parse_job_id },
         data: { fields: ['parse_job_id'] },
       });
-      return view(registration);
+      return fullView(registration);
     },
   );
 }

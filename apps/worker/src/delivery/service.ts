@@ -68,8 +68,9 @@ export function startDeliveryService(options: DeliveryServiceOptions): DeliveryS
     prefix,
   });
   queue.on('error', () => undefined);
-  let sources: WorkerGaugeSources | undefined;
-  const metrics = createWorkerMetrics(options.registry, () => sources);
+  // Filled once everything the gauges read exists.
+  const gauges: { sources?: WorkerGaugeSources } = {};
+  const metrics = createWorkerMetrics(options.registry, () => gauges.sources);
   const breakers = new Breakers(options.breaker, (transition) => {
     metrics.breakerTransitions.inc({ to: transition.to });
     logger.warn(
@@ -126,7 +127,7 @@ export function startDeliveryService(options: DeliveryServiceOptions): DeliveryS
     logger,
     attempts: options.retry.scheduleSeconds.length,
   });
-  sources = {
+  gauges.sources = {
     queue,
     deliveries,
     breakers,

@@ -1,0 +1,157 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { verifyDelivery, type VerifiedDelivery } from '@callback-gateway/client';
+import {
+  freePort,
+  startProcess,
+  waitForHttp,
+  type TestRedis,
+  type WatchedProcess,
+} from '@callback-gateway/testing';
+
+export const API_TOKEN = 'e2e-api-token-0123456789abcdef';
+const root = fileURLToPath(new URL('../../..', import.meta.url));
+
+/** The built gateway and worker, running as processes on loopback. */
+export interface Stack {
+  gatewayUrl: string;
+  workerUrl: string;
+  gateway: WatchedProcess;
+  worker: WatchedProcess;
+  /** Starts the worker again (after a kill), with the same settings. */
+  restartWorker(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Starts gateway and worker with `env` added to test defaults, and waits until both are ready. */
+export async function startStack(
+  redis: TestRedis,
+  env: Record<string, string> = {},
+): Promise<Stack> {
+  const gatewayPort = await freePort();
+  const workerPort = await freePort();
+  const common = {
+    REDIS_URL: redis.url,
+    LOG_LEVEL: 'warn',
+    PUBLIC_BASE_URL: 'https://hooks.example.com',
+    WEBHOOK_URL_VERIFY: 'syntax',
+    GATEWAY_API_TOKENS: API_TOKEN,
+    GATEWAY_PORT: String(gatewayPort),
+    WORKER_PORT: String(workerPort),
+    OUTBOUND_ALLOW: '127.0.0.1',
+    DELIVERY_RETRY_SCHEDULE: '0,0.2,0.2,0.2',
+    DELIVERY_LOCK_DURATION_MS: '3000',
+    SHUTDOWN_DEADLINE_MS: '3000',
+    ...env,
+  };
+  const start = (app: 'gateway' | 'worker') =>
+    startProcess({ args: [`${root}apps/${app}/dist/main.js`], env: common });
+  const stack: Stack = {
+    gatewayUrl: `http://127.0.0.1:${gatewayPort}`,
+    workerUrl: `http://127.0.0.1:${workerPort}`,
+    gateway: start('gateway'),
+    worker: start('worker'),
+    async restartWorker() {
+      stack.worker = start('worker');
+      await waitForHttp(`${stack.workerUrl}/readyz`, (status) => status === 200, 20_000);
+    },
+    async stop() {
+      await Promise.all([stack.gateway.stop(), stack.worker.stop()]);
+    },
+  };
+  await waitForHttp(`${stack.gatewayUrl}/readyz`, (status) => status === 200, 20_000);
+  await waitForHttp(`${stack.workerUrl}/readyz`, (status) => status === 200, 20_000);
+  return stack;
+}
+
+/** What a pipeline received and verified. */
+export interface PipelineReceipt {
+  path: string;
+  delivery: VerifiedDelivery;
+  at: number;
+}
+
+/** A pipeline on loopback that verifies every delivery with the client library. */
+export interface TestPipeline {
+  url(path: string): string;
+  receipts: PipelineReceipt[];
+  /** Deliveries that failed verification (must stay empty). */
+  rejected: string[];
+  /** Decide the answer for a path (default 200); `delayMs` holds the answer back. */
+  on(path: string, answer: () => { status: number; delayMs?: number }): void;
+  close(): Promise<void>;
+}
+
+export async function startTestPipeline(
+  secretFor: (path: string) => string,
+): Promise<TestPipeline> {
+  const routes = new Map<string, () => { status: number; delayMs?: number }>();
+  const receipts: PipelineReceipt[] = [];
+  const rejected: string[] = [];
+  const server: Server = createServer((request: IncomingMessage, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const path = request.url ?? '/';
+      const answer = routes.get(path)?.() ?? { status: 200 };
+      const finish = () => {
+        if (answer.status >= 200 && answer.status < 300) {
+          try {
+            const delivery = verifyDelivery(
+              request.headers,
+              Buffer.concat(chunks),
+              secretFor(path),
+            );
+            receipts.push({ path, delivery, at: Date.now() });
+          } catch (error) {
+            rejected.push(`${path}: ${String(error)}`);
+            response.writeHead(400).end();
+            return;
+          }
+        }
+        response.writeHead(answer.status).end();
+      };
+      if (answer.delayMs) setTimeout(finish, answer.delayMs);
+      else finish();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: (path) => `http://127.0.0.1:${port}${path}`,
+    receipts,
+    rejected,
+    on: (path, answer) => void routes.set(path, answer),
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Posts a LlamaParse-style event envelope to a callback URL, through the gateway's local port. */
+export async function postCallback(
+  stack: Stack,
+  callbackUrl: string,
+  body: unknown,
+): Promise<Response> {
+  const path = new URL(callbackUrl).pathname;
+  return fetch(`${stack.gatewayUrl}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'user-agent': 'llamaindex-webhook-service/1.0' },
+    body: JSON.stringify(body),
+  });
+}
+
+/** Polls until `check()` holds. */
+export async function until(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 20_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

@@ -29,8 +29,23 @@ export async function buildApp(deps: GatewayDeps) {
     // One line per request would drown the useful lines at callback rates.
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: false,
-    // While closing, new requests get 503 (Fastify's default, stated on purpose).
-    return503OnClosing: true,
+    // Answered by the hook below, in the API's error format.
+    return503OnClosing: false,
+  });
+  // While closing: requests still arriving on open connections get 503 and are told to retry.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!closing) return;
+    const error = new GatewayHttpError(
+      'shutting_down',
+      'this gateway instance is shutting down: nothing was stored; retry (another instance may answer)',
+      {},
+      { 'retry-after': '1', connection: 'close' },
+    );
+    return reply.code(error.status).headers(error.headers).send(error.body());
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

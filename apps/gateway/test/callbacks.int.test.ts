@@ -1,6 +1,5 @@
-import { spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { startRedis, type TestRedis } from '@callback-gateway/testing';
+import { promtoolCheckMetrics, startRedis, type TestRedis } from '@callback-gateway/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callbackPath, register, startGateway, type TestGateway } from './harness.js';
 

@@ -9,6 +9,8 @@ export interface WorkerDeps {
   registry: Registry;
   /** Conditions `/readyz` reports (Redis reachable, ...). */
   readinessChecks: readonly ReadinessCheck[];
+  /** When it returns a reason, `/healthz` fails (503) so an orchestrator restarts the process. */
+  liveness?: () => true | string;
 }
 
 /** Builds the worker's health and metrics server without listening (tests use `inject()` or port 0). */
@@ -20,7 +22,12 @@ export async function buildApp(deps: WorkerDeps) {
     trustProxy: false,
   });
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/healthz', async (_request, reply) => {
+    const alive = deps.liveness?.() ?? true;
+    return alive === true
+      ? { status: 'ok' }
+      : reply.code(503).send({ status: 'dead', reason: alive });
+  });
 
   app.get('/readyz', async (_request, reply) => {
     const report = readiness(deps.readinessChecks);

@@ -43,6 +43,9 @@ export const workerSettingsSchema = webhookUrlEnvSchema.extend({
   DELIVERY_LOCK_DURATION_MS: envInt({ default: 0, min: 0, max: 3_600_000 }),
   DELIVERY_BREAKER_FAILURES: envInt({ default: 5, min: 1, max: 1_000 }),
   DELIVERY_BREAKER_OPEN_MS: envInt({ default: 30_000, min: 100, max: 3_600_000 }),
+  WORKER_HEARTBEAT_INTERVAL_MS: envInt({ default: 5_000, min: 100, max: 600_000 }),
+  WORKER_HEARTBEAT_DEGRADED_MS: envInt({ default: 15_000, min: 100, max: 3_600_000 }),
+  WORKER_HEARTBEAT_DEAD_MS: envInt({ default: 120_000, min: 100, max: 86_400_000 }),
   AUDIT_STREAM_MAX_LENGTH: envInt({ default: 100_000, min: 100 }),
   SHUTDOWN_DEADLINE_MS: envInt({ default: 10_000, min: 100, max: 600_000 }),
 });

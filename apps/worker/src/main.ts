@@ -15,6 +15,7 @@ import { createOutboundPolicy } from '@callback-gateway/outbound';
 import { storeKeys } from '@callback-gateway/store';
 import { buildApp } from './app.js';
 import { startDeliveryService } from './delivery/service.js';
+import { startHeartbeat, type Heartbeat } from './heartbeat.js';
 import { loadWorkerConfig, type WorkerConfig } from './config.js';
 
 function loadConfigOrExit(): WorkerConfig {
@@ -45,6 +46,8 @@ async function main(): Promise<void> {
   });
   const registry = createMetricsRegistry({ process: 'worker' });
 
+  const heartbeatRef: { current?: Heartbeat } = {};
+
   // 1. Health first: /healthz answers even while Redis is away.
   logger.info('start 1/3: HTTP server (health, readiness, metrics)');
   const redis = connectRedis({ url: config.REDIS_URL, role: 'consumer', name: 'worker', logger });
@@ -58,7 +61,22 @@ async function main(): Promise<void> {
           redis.isReady() ||
           `Redis at ${describeRedisUrl(config.REDIS_URL)}: ${redis.problem() ?? 'not ready'}`,
       },
+      {
+        name: 'heartbeat',
+        check: () => {
+          const status = heartbeatRef.current?.status();
+          return !status || status.state === 'ok'
+            ? true
+            : `${status.state}: no successful heartbeat for ${Math.round(status.lastBeatAgeMs / 1000)} s`;
+        },
+      },
     ],
+    liveness: () => {
+      const status = heartbeatRef.current?.status();
+      return status?.state === 'dead'
+        ? `no successful heartbeat for ${Math.round(status.lastBeatAgeMs / 1000)} s`
+        : true;
+    },
   });
   await app.listen({ host: config.WORKER_HOST, port: config.WORKER_PORT });
   const address = app.server.address();
@@ -130,6 +148,15 @@ async function main(): Promise<void> {
     registry,
   });
 
+  heartbeatRef.current = startHeartbeat({
+    redis: auditRedis.client,
+    keys: storeKeys(),
+    logger,
+    intervalMs: config.WORKER_HEARTBEAT_INTERVAL_MS,
+    degradedAfterMs: config.WORKER_HEARTBEAT_DEGRADED_MS,
+    deadAfterMs: config.WORKER_HEARTBEAT_DEAD_MS,
+  });
+
   if (!config.PUBLIC_BASE_URL && !config.NGROK_AUTHTOKEN) {
     logger.warn(
       'No public callback URL source is configured: parse submissions will wait (never sent with a localhost URL) until you set PUBLIC_BASE_URL=https://<public host of the gateway> or NGROK_AUTHTOKEN=<your ngrok authtoken>.',
@@ -140,6 +167,7 @@ async function main(): Promise<void> {
     logger,
     deadlineMs: config.SHUTDOWN_DEADLINE_MS,
     close: async () => {
+      heartbeatRef.current?.close();
       await deliveries.close(config.SHUTDOWN_DEADLINE_MS - 1_000);
       await app.close();
       await audit.close();

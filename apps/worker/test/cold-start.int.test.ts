@@ -70,3 +70,31 @@ describe('worker started before Redis', () => {
     expect(proc.lines.some((line) => /\s+at /.test(line))).toBe(false);
   });
 });
+
+describe('worker heartbeat thresholds from the environment', () => {
+  let proc: WatchedProcess | undefined;
+  afterEach(async () => {
+    await proc?.stop();
+  });
+
+  it('reports degraded, then dead on /healthz, after the configured times without Redis', async () => {
+    const port = await freePort();
+    proc = startProcess({
+      args: [main],
+      env: {
+        REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
+        WORKER_PORT: String(port),
+        WORKER_HEARTBEAT_INTERVAL_MS: '100',
+        WORKER_HEARTBEAT_DEGRADED_MS: '500',
+        WORKER_HEARTBEAT_DEAD_MS: '1500',
+      },
+    });
+    const degraded = await waitForHttp(`http://127.0.0.1:${port}/readyz`, (_status, body) =>
+      body.includes('degraded: no successful heartbeat'),
+    );
+    expect(JSON.parse(degraded.body).checks.heartbeat.ready).toBe(false);
+    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    const dead = await waitForHttp(`http://127.0.0.1:${port}/healthz`, (status) => status === 503);
+    expect(JSON.parse(dead.body)).toMatchObject({ status: 'dead' });
+  });
+});

@@ -1,4 +1,4 @@
-import { startRedis, type TestRedis } from '@callback-gateway/testing';
+import { promtoolCheckMetrics, startRedis, type TestRedis } from '@callback-gateway/testing';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {

@@ -1,3 +1,4 @@
 export { freePort, startRedis, type StartRedisOptions, type TestRedis } from './redis.js';
 export { startProcess, type StartProcessOptions, type WatchedProcess } from './process.js';
 export { waitForHttp } from './http.js';
+export { promtoolCheckMetrics } from './promtool.js';

@@ -12,6 +12,7 @@ import { createGatewayMetrics } from './metrics.js';
 import { callbackRoutes } from './routes/callbacks.js';
 import { deliveryRoutes } from './routes/deliveries.js';
 import { opsRoutes } from './routes/ops.js';
+import { parseRoutes } from './routes/parse.js';
 import { registrationRoutes } from './routes/registrations.js';
 
 export type { GatewayDeps, GatewaySettings } from './context.js';
@@ -73,6 +74,16 @@ export async function buildApp(deps: GatewayDeps) {
         message: `the body is larger than the limit of ${deps.settings.bodyLimitBytes} bytes (GATEWAY_BODY_LIMIT_BYTES)`,
       });
     }
+    if (
+      ['FST_REQ_FILE_TOO_LARGE', 'FST_FILES_LIMIT', 'FST_PARTS_LIMIT', 'FST_FIELDS_LIMIT'].includes(
+        error.code,
+      )
+    ) {
+      return reply.code(413).send({
+        error: 'payload_too_large',
+        message: `the upload is too large or has too many parts (documents up to ${deps.settings.uploadLimitBytes} bytes, GATEWAY_UPLOAD_LIMIT_BYTES)`,
+      });
+    }
     if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
       return reply.code(415).send({ error: 'unsupported_media_type', message: error.message });
     }
@@ -112,6 +123,7 @@ export async function buildApp(deps: GatewayDeps) {
   await app.register(opsRoutes, context);
   await app.register(registrationRoutes, context);
   await app.register(deliveryRoutes, context);
+  await app.register(parseRoutes, context);
   await app.register(callbackRoutes, context);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;

@@ -33,6 +33,11 @@ export const gatewaySettingsSchema = webhookUrlEnvSchema.extend({
     min: 1024,
     max: 100 * 1024 * 1024,
   }),
+  GATEWAY_UPLOAD_LIMIT_BYTES: envInt({
+    default: 50 * 1024 * 1024,
+    min: 1024,
+    max: 512 * 1024 * 1024,
+  }),
   GATEWAY_REGISTRATION_TTL_S: envInt({ default: 7 * 86_400, min: 60, max: 90 * 86_400 }),
   GATEWAY_EXPECT_CALLBACK_WITHIN_S: envInt({ default: 3_600, min: 1, max: 30 * 86_400 }),
   AUDIT_STREAM_MAX_LENGTH: envInt({ default: 100_000, min: 100 }),

@@ -1,7 +1,14 @@
 import type { AuditLog, Logger } from '@callback-gateway/audit';
 import type { OutboundPolicy } from '@callback-gateway/outbound';
 import type { ReadinessCheck } from '@callback-gateway/runtime';
-import type { DeliveryStore, Intake, RegistrationStore } from '@callback-gateway/store';
+import type {
+  DeliveryStore,
+  Intake,
+  ParseSubmissionJob,
+  RegistrationStore,
+  SubmissionStore,
+} from '@callback-gateway/store';
+import type { Queue } from 'bullmq';
 import type { WebhookUrlResolver } from '@callback-gateway/webhook-url';
 import type { Registry } from 'prom-client';
 import type { GatewayMetrics } from './metrics.js';
@@ -14,6 +21,8 @@ export interface GatewaySettings {
   registrationTtlSeconds: number;
   /** Default deadline of the final callback (`GATEWAY_EXPECT_CALLBACK_WITHIN_S`). */
   expectCallbackWithinSeconds: number;
+  /** Largest document accepted by `POST /v1/parse` (`GATEWAY_UPLOAD_LIMIT_BYTES`). */
+  uploadLimitBytes: number;
 }
 
 /** What the gateway's routes need; `main.ts` wires the real ones, tests their own. */
@@ -26,6 +35,9 @@ export interface GatewayDeps {
   registrations: RegistrationStore;
   intake: Intake;
   deliveries: DeliveryStore;
+  submissions: SubmissionStore;
+  /** The parse submission queue (only `add` is used). */
+  parseQueue: Pick<Queue<ParseSubmissionJob>, 'add'>;
   outbound: OutboundPolicy;
   /** The public URL resolver, once it exists (it starts after the HTTP server). */
   webhookUrl: () => Pick<WebhookUrlResolver, 'resolve' | 'status'> | undefined;

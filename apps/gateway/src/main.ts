@@ -19,11 +19,15 @@ import {
 } from '@callback-gateway/webhook-url';
 import { createOutboundPolicy } from '@callback-gateway/outbound';
 import {
+  QUEUES,
   createDeliveryStore,
   createIntake,
   createRegistrationStore,
+  createSubmissionStore,
   storeKeys,
+  type ParseSubmissionJob,
 } from '@callback-gateway/store';
+import { Queue } from 'bullmq';
 import { buildApp } from './app.js';
 import { loadGatewayConfig, type GatewayConfig } from './config.js';
 
@@ -84,6 +88,11 @@ async function main(): Promise<void> {
     knownSecrets,
   });
   const keys = storeKeys();
+  const parseQueue = new Queue<ParseSubmissionJob>(QUEUES.parseSubmissions, {
+    connection: redis.client,
+    prefix: `{${keys.prefix}}`,
+  });
+  parseQueue.on('error', () => undefined);
   const app = await buildApp({
     logger,
     registry,
@@ -92,11 +101,14 @@ async function main(): Promise<void> {
       bodyLimitBytes: config.GATEWAY_BODY_LIMIT_BYTES,
       registrationTtlSeconds: config.GATEWAY_REGISTRATION_TTL_S,
       expectCallbackWithinSeconds: config.GATEWAY_EXPECT_CALLBACK_WITHIN_S,
+      uploadLimitBytes: config.GATEWAY_UPLOAD_LIMIT_BYTES,
     },
     apiTokens: config.GATEWAY_API_TOKENS,
     registrations: createRegistrationStore({ redis: redis.client, keys }),
     intake: createIntake({ redis: redis.client, keys }),
     deliveries: createDeliveryStore({ redis: redis.client, keys }),
+    submissions: createSubmissionStore({ redis: redis.client, keys }),
+    parseQueue,
     outbound: createOutboundPolicy({ allow: config.OUTBOUND_ALLOW }),
     webhookUrl: () => webhookUrlRef.resolver,
     probeKey,
@@ -177,6 +189,7 @@ async function main(): Promise<void> {
     close: async () => {
       await app.close();
       await webhookUrl.close();
+      await parseQueue.close();
       await audit.close();
       await redis.close();
     },

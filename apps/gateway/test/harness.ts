@@ -3,11 +3,15 @@ import { createAuditLog, createLogger, type AuditEvent } from '@callback-gateway
 import { createOutboundPolicy } from '@callback-gateway/outbound';
 import { createMetricsRegistry } from '@callback-gateway/runtime';
 import {
+  QUEUES,
   createDeliveryStore,
   createIntake,
   createRegistrationStore,
+  createSubmissionStore,
   storeKeys,
+  type ParseSubmissionJob,
 } from '@callback-gateway/store';
+import { Queue } from 'bullmq';
 import type { TestRedis } from '@callback-gateway/testing';
 import { createWebhookUrlResolver } from '@callback-gateway/webhook-url';
 import { Redis } from 'ioredis';
@@ -23,6 +27,7 @@ export interface TestGatewayOptions {
   /** Omit to have no public URL source at all. @defaultValue PUBLIC_BASE */
   publicBaseUrl?: string | null;
   bodyLimitBytes?: number;
+  uploadLimitBytes?: number;
   outboundAllow?: string[];
 }
 
@@ -33,6 +38,7 @@ export interface TestGateway {
   audit: AuditEvent[];
   logs: string[];
   keys: ReturnType<typeof storeKeys>;
+  parseQueue: Queue<ParseSubmissionJob>;
   close(): Promise<void>;
 }
 
@@ -73,6 +79,10 @@ export async function startGateway(options: TestGatewayOptions): Promise<TestGat
   });
   const keys = storeKeys(`t${Math.random().toString(36).slice(2, 8)}`);
   const registry = createMetricsRegistry({ process: 'gateway' });
+  const parseQueue = new Queue<ParseSubmissionJob>(QUEUES.parseSubmissions, {
+    connection: redis,
+    prefix: `{${keys.prefix}}`,
+  });
   const app = await buildApp({
     logger,
     registry,
@@ -81,11 +91,14 @@ export async function startGateway(options: TestGatewayOptions): Promise<TestGat
       bodyLimitBytes: options.bodyLimitBytes ?? 10 * 1024 * 1024,
       registrationTtlSeconds: 7 * 86_400,
       expectCallbackWithinSeconds: 3_600,
+      uploadLimitBytes: options.uploadLimitBytes ?? 1024 * 1024,
     },
     apiTokens: [API_TOKEN],
     registrations: createRegistrationStore({ redis, keys }),
     intake: createIntake({ redis, keys }),
     deliveries: createDeliveryStore({ redis, keys }),
+    submissions: createSubmissionStore({ redis, keys }),
+    parseQueue,
     outbound: createOutboundPolicy({
       allow: options.outboundAllow ?? [],
       lookup: async (host) => {
@@ -108,8 +121,10 @@ export async function startGateway(options: TestGatewayOptions): Promise<TestGat
     audit,
     logs,
     keys,
+    parseQueue,
     async close() {
       await app.close();
+      await parseQueue.close();
       await resolver.close();
       await auditLog.close(100);
       redis.disconnect();

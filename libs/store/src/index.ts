@@ -1,4 +1,4 @@
-export { storeKeys, type StoreKeys } from './keys.js';
+export { QUEUES, storeKeys, type ParseSubmissionJob, type StoreKeys } from './keys.js';
 export {
   CALLBACK_TOKEN_LENGTH,
   REGISTRATION_STATES,
@@ -29,3 +29,17 @@ export {
   type DeliveryStoreOptions,
   type StoredCallback,
 } from './deliveries.js';
+export {
+  issueRegistration,
+  type IssuedRegistration,
+  type IssuingBase,
+  type RegistrationRequest,
+} from './issue.js';
+export {
+  SUBMISSION_STATES,
+  createSubmissionStore,
+  type NewSubmission,
+  type Submission,
+  type SubmissionState,
+  type SubmissionStore,
+} from './submissions.js';

@@ -44,3 +44,16 @@ export function storeKeys(prefix = 'cbgw'): StoreKeys {
     waiting: `${p}:waiting`,
   };
 }
+
+/** BullMQ queue names (their keys share the store's hash tag: `{<prefix>}:<queue>:*`). */
+export const QUEUES = {
+  /** Callbacks on their way to pipelines (job id: the callback id). */
+  deliveries: 'deliveries',
+  /** Documents to submit to the parser (job id: the submission id). */
+  parseSubmissions: 'parse-submissions',
+} as const;
+
+/** The job of the parse submission queue. */
+export interface ParseSubmissionJob {
+  submissionId: string;
+}

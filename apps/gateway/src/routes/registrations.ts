@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { OutboundRefusedError } from '@callback-gateway/outbound';
-import { newCallbackToken, type Registration } from '@callback-gateway/store';
+import { issueRegistration, type Registration } from '@callback-gateway/store';
 import { CALLBACK_PATH_PREFIX, isWebhookUrlError } from '@callback-gateway/webhook-url';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -166,31 +165,22 @@ export async function registrationRoutes(app: FastifyInstance, context: GatewayC
       }
       if (!base) throw new Error('unreachable');
 
-      const now = context.now();
-      const expectWithin = body.expect_callback_within_s ?? settings.expectCallbackWithinSeconds;
-      const expectBy = new Date(now.getTime() + expectWithin * 1000);
-      // The URL stays valid at least a day past the deadline: late callbacks still count.
-      const ttl = Math.max(settings.registrationTtlSeconds, expectWithin + 86_400);
-      const token = newCallbackToken();
-      const deliverySecret = body.delivery_secret ?? `whsec_${randomBytes(32).toString('base64')}`;
-      const registration = await storage(() =>
-        registrations.create(
+      const { registration, token } = await storage(() =>
+        issueRegistration(
+          registrations,
           {
             source: body.source,
             deliverTo: body.deliver_to,
             parseJobId: body.parse_job_id,
             metadata: body.metadata,
-            signingSecret: randomBytes(32).toString('base64url'),
-            deliverySecret,
+            expectCallbackWithinSeconds:
+              body.expect_callback_within_s ?? settings.expectCallbackWithinSeconds,
+            deliverySecret: body.delivery_secret,
             requireSignature: body.require_signature,
-            callbackBaseUrl: base.baseUrl,
-            callbackUrlSource: base.source,
             apiClient: apiClient.label,
-            createdAt: now.toISOString(),
-            expiresAt: new Date(now.getTime() + ttl * 1000).toISOString(),
-            expectCallbackBy: expectBy.toISOString(),
           },
-          token,
+          base,
+          { registrationTtlSeconds: settings.registrationTtlSeconds, now: context.now() },
         ),
       );
       metrics.registrations.inc();

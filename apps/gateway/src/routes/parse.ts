@@ -1,0 +1,193 @@
+import multipart from '@fastify/multipart';
+import { OutboundRefusedError } from '@callback-gateway/outbound';
+import type { NewSubmission, Submission } from '@callback-gateway/store';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { createBearerAuth } from '../auth.js';
+import type { GatewayContext } from '../context.js';
+import { GatewayHttpError, storageUnavailable } from '../errors.js';
+
+const fieldsSchema = z
+  .object({
+    deliver_to: z.string().min(1).max(2_000),
+    source_url: z
+      .url({ protocol: /^https?$/ })
+      .max(2_000)
+      .optional(),
+    api: z.enum(['v1', 'v2']).default('v2'),
+    tier: z.string().min(1).max(50).optional(),
+    metadata: z.record(z.string(), z.unknown()).optional(),
+    expect_callback_within_s: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(30 * 86_400)
+      .optional(),
+  })
+  .strict();
+
+/** The API view of a submission. */
+function submissionJson(submission: Submission) {
+  return {
+    id: submission.id,
+    state: submission.state,
+    deliver_to: submission.deliverTo,
+    source_url: submission.sourceUrl ?? null,
+    file: submission.file ?? null,
+    api: submission.api,
+    registration_id: submission.registrationId ?? null,
+    parse_job_id: submission.parseJobId ?? null,
+    attempts: submission.attempts,
+    last_error: submission.lastError ?? null,
+    created_at: submission.createdAt,
+    updated_at: submission.updatedAt,
+  };
+}
+
+/**
+ * `POST /v1/parse`: a pipeline hands over a document (a file, or a URL the parser fetches) and
+ * where to deliver the result; the worker registers it, resolves a verified public callback URL
+ * and submits it to LlamaParse. It is never submitted with a localhost or private callback URL:
+ * without a public URL it waits (`waiting_for_url`).
+ */
+export async function parseRoutes(app: FastifyInstance, context: GatewayContext) {
+  const { submissions, parseQueue, outbound } = context;
+  const authenticate = createBearerAuth(context.apiTokens);
+  const client = (request: FastifyRequest) => authenticate(request.headers.authorization);
+  await app.register(multipart, {
+    limits: {
+      fileSize: context.settings.uploadLimitBytes,
+      files: 1,
+      fields: 20,
+      fieldSize: 64 * 1024,
+      parts: 21,
+    },
+  });
+
+  const readRequest = async (request: FastifyRequest) => {
+    if (!request.isMultipart()) {
+      return { fields: (request.body ?? {}) as Record<string, unknown>, file: undefined };
+    }
+    const fields: Record<string, unknown> = {};
+    let file: NewSubmission['file'];
+    for await (const part of request.parts()) {
+      if (part.type === 'file') {
+        if (part.fieldname !== 'file') {
+          throw new GatewayHttpError(
+            'invalid_request',
+            `unexpected file field "${part.fieldname}": send the document as "file"`,
+          );
+        }
+        file = {
+          name: part.filename || 'document',
+          contentType: part.mimetype,
+          content: await part.toBuffer(),
+        };
+      } else if (part.fieldname === 'metadata' || part.fieldname === 'expect_callback_within_s') {
+        try {
+          fields[part.fieldname] = JSON.parse(String(part.value));
+        } catch {
+          throw new GatewayHttpError('invalid_request', `${part.fieldname} must be JSON`);
+        }
+      } else {
+        fields[part.fieldname] = part.value;
+      }
+    }
+    return { fields, file };
+  };
+
+  app.post(
+    '/v1/parse',
+    {
+      schema: {
+        summary: 'Submit a document to LlamaParse; the result is delivered to deliver_to',
+        description:
+          'multipart/form-data with "file" and the fields below, or JSON with "source_url". Answers 202 with the submission; follow it with GET /v1/parse/{id}.',
+        security: [{ bearer: [] }],
+      },
+    },
+    async (request, reply) => {
+      const apiClient = client(request);
+      const { fields, file } = await readRequest(request);
+      const parsed = fieldsSchema.safeParse(fields);
+      if (!parsed.success) {
+        throw new GatewayHttpError(
+          'invalid_request',
+          `the request does not match the API: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || '(body)'}: ${issue.message}`).join('; ')}`,
+          {
+            issues: parsed.error.issues.map((issue) => ({
+              path: issue.path.join('.'),
+              message: issue.message,
+            })),
+          },
+        );
+      }
+      const body = parsed.data;
+      if (!file === !body.source_url) {
+        throw new GatewayHttpError(
+          'invalid_request',
+          'send exactly one of a "file" part or "source_url"',
+        );
+      }
+      try {
+        await outbound.checkDestination(body.deliver_to);
+      } catch (error) {
+        if (!(error instanceof OutboundRefusedError)) throw error;
+        throw new GatewayHttpError(
+          'destination_refused',
+          `deliver_to is refused: ${error.message}`,
+          { code: error.code },
+        );
+      }
+      try {
+        const submission = await submissions.create({
+          deliverTo: body.deliver_to,
+          sourceUrl: body.source_url,
+          api: body.api,
+          tier: body.tier,
+          metadata: body.metadata,
+          expectCallbackWithinSeconds: body.expect_callback_within_s,
+          apiClient: apiClient.label,
+          file,
+        });
+        await parseQueue.add(
+          'submit',
+          { submissionId: submission.id },
+          {
+            jobId: submission.id,
+            attempts: 1_000,
+            backoff: { type: 'submission' },
+            removeOnComplete: { age: 86_400 },
+            removeOnFail: { age: 14 * 86_400 },
+          },
+        );
+        return reply.code(202).send(submissionJson(submission));
+      } catch (error) {
+        if (error instanceof GatewayHttpError) throw error;
+        context.metrics.storageUnavailable.inc({ route: 'parse' });
+        throw storageUnavailable();
+      }
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/v1/parse/:id',
+    {
+      schema: {
+        summary: 'A parse submission: its state, registration and parser job',
+        security: [{ bearer: [] }],
+      },
+    },
+    async (request) => {
+      client(request);
+      let submission;
+      try {
+        submission = await submissions.get(request.params.id);
+      } catch {
+        throw storageUnavailable();
+      }
+      if (!submission) throw new GatewayHttpError('not_found', 'no such parse submission');
+      return submissionJson(submission);
+    },
+  );
+}

@@ -41,8 +41,9 @@ export interface GatewayDeps {
   outbound: OutboundPolicy;
   /** The public URL resolver, once it exists (it starts after the HTTP server). */
   webhookUrl: () => Pick<WebhookUrlResolver, 'resolve' | 'status'> | undefined;
-  /** Key of the probe round trip that proves a public URL reaches this gateway. */
-  probeKey: string;
+  /** Key of the probe round trip that proves a public URL reaches this gateway; undefined
+   * until it is loaded (it is shared through Redis). */
+  probeKey: () => string | undefined;
   /** Conditions `/readyz` reports; the one named `redis` alone decides `/readyz/ingest`. */
   readinessChecks: readonly ReadinessCheck[];
   /** @defaultValue `() => new Date()` */

@@ -11,10 +11,10 @@ import {
   describeRedisUrl,
   handleShutdownSignals,
 } from '@callback-gateway/runtime';
-import { randomBytes } from 'node:crypto';
 import {
   createWebhookUrlResolver,
   resolverOptionsFromEnv,
+  sharedProbeKey,
   type WebhookUrlResolver,
 } from '@callback-gateway/webhook-url';
 import { createOutboundPolicy } from '@callback-gateway/outbound';
@@ -59,8 +59,8 @@ async function main(): Promise<void> {
   });
   const registry = createMetricsRegistry({ process: 'gateway' });
 
-  // Without a configured key the probe round trip still proves the URL reaches this process.
-  const probeKey = config.WEBHOOK_URL_PROBE_KEY ?? randomBytes(24).toString('base64url');
+  // The probe key: configured, or shared through Redis once it is reachable (see stage 4).
+  const probe: { key?: string | undefined } = { key: config.WEBHOOK_URL_PROBE_KEY };
   // Created once the listening port is known (ngrok forwards to it).
   const webhookUrlRef: { resolver?: WebhookUrlResolver } = {};
 
@@ -75,7 +75,11 @@ async function main(): Promise<void> {
     logger,
     redisOptions: { enableAutoPipelining: true },
   });
-  const knownSecrets = [...config.GATEWAY_API_TOKENS, config.NGROK_AUTHTOKEN, probeKey];
+  const knownSecrets = [
+    ...config.GATEWAY_API_TOKENS,
+    config.NGROK_AUTHTOKEN,
+    config.WEBHOOK_URL_PROBE_KEY,
+  ];
   const audit = createAuditLog({
     actor: { kind: 'system', id: 'gateway' },
     sinks: [
@@ -111,7 +115,7 @@ async function main(): Promise<void> {
     parseQueue,
     outbound: createOutboundPolicy({ allow: config.OUTBOUND_ALLOW }),
     webhookUrl: () => webhookUrlRef.resolver,
-    probeKey,
+    probeKey: () => probe.key,
     readinessChecks: [
       {
         name: 'redis',
@@ -124,6 +128,8 @@ async function main(): Promise<void> {
         check: () => {
           const status = webhookUrlRef.resolver?.status();
           if (status?.current) return true;
+          if (!webhookUrlRef.resolver)
+            return 'no verified public callback URL yet (waiting for Redis)';
           return status?.lastFailure
             ? `no verified public callback URL: ${status.lastFailure.message}`
             : 'no verified public callback URL yet';
@@ -145,37 +151,51 @@ async function main(): Promise<void> {
   // 3. The audit trail: log lines always, the Redis stream as soon as Redis is there.
   logger.info('start 3/4: audit trail (log lines and Redis stream)');
 
-  // 4. The public callback URL: never a localhost fallback.
-  logger.info('start 4/4: public callback URL');
-  const webhookUrl = createWebhookUrlResolver(
-    resolverOptionsFromEnv(
-      { ...config, GATEWAY_PORT: port, WEBHOOK_URL_PROBE_KEY: probeKey },
-      { redis: redis.client, audit, logger, registry },
-    ),
-  );
-  webhookUrlRef.resolver = webhookUrl;
+  // 4. The public callback URL: never a localhost fallback. The resolver starts once Redis is
+  // reachable: the probe key is shared with the worker through it, and the cache lives there.
+  logger.info('start 4/4: public callback URL (as soon as Redis is reachable)');
   if (!config.PUBLIC_BASE_URL && !config.NGROK_AUTHTOKEN) {
     logger.warn(
       'No public callback URL source is configured: registrations are refused (503) until you set PUBLIC_BASE_URL=https://<public host of this gateway> or NGROK_AUTHTOKEN=<your ngrok authtoken>.',
     );
-  } else {
-    void webhookUrl.resolve({ purpose: 'start-up' }).then(
-      (resolution) =>
-        logger.info(
-          {
-            baseUrl: resolution.baseUrl,
-            source: resolution.source,
-            verifiedBy: resolution.verifiedBy,
-          },
-          `public callback URL: ${resolution.baseUrl} (from ${resolution.source}, verified by ${resolution.verifiedBy})`,
-        ),
-      (error: unknown) =>
-        logger.warn(
-          { err: error },
-          `no public callback URL yet: ${error instanceof Error ? error.message : String(error)}`,
-        ),
-    );
   }
+  const stopping = new AbortController();
+  const resolverStarted = (async () => {
+    for (let attempt = 1; !stopping.signal.aborted; attempt++) {
+      try {
+        await redis.waitUntilReady(stopping.signal);
+        probe.key = await sharedProbeKey(redis.client, config.WEBHOOK_URL_PROBE_KEY);
+        break;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 100 * 2 ** attempt)));
+      }
+    }
+    if (stopping.signal.aborted || !probe.key) return;
+    const resolver = createWebhookUrlResolver(
+      resolverOptionsFromEnv(
+        { ...config, GATEWAY_PORT: port, WEBHOOK_URL_PROBE_KEY: probe.key },
+        { redis: redis.client, audit, logger, registry },
+      ),
+    );
+    webhookUrlRef.resolver = resolver;
+    if (!config.PUBLIC_BASE_URL && !config.NGROK_AUTHTOKEN) return;
+    try {
+      const resolution = await resolver.resolve({ purpose: 'start-up' });
+      logger.info(
+        {
+          baseUrl: resolution.baseUrl,
+          source: resolution.source,
+          verifiedBy: resolution.verifiedBy,
+        },
+        `public callback URL: ${resolution.baseUrl} (from ${resolution.source}, verified by ${resolution.verifiedBy})`,
+      );
+    } catch (error) {
+      logger.warn(
+        { err: error },
+        `no public callback URL yet: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  })();
 
   if (config.GATEWAY_API_TOKENS.length === 0) {
     logger.warn(
@@ -187,8 +207,10 @@ async function main(): Promise<void> {
     logger,
     deadlineMs: config.SHUTDOWN_DEADLINE_MS,
     close: async () => {
+      stopping.abort();
       await app.close();
-      await webhookUrl.close();
+      await resolverStarted;
+      await webhookUrlRef.resolver?.close();
       await parseQueue.close();
       await audit.close();
       await redis.close();

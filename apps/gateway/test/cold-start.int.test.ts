@@ -7,6 +7,8 @@ import {
   type TestRedis,
   type WatchedProcess,
 } from '@callback-gateway/testing';
+import { DEFAULT_PROBE_KEY_KEY, PROBE_PATH, probeProof } from '@callback-gateway/webhook-url';
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 
 const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
@@ -90,6 +92,13 @@ describe('gateway started before Redis', () => {
       verified_by: 'syntax',
       insecure: false,
     });
+    // The probe endpoint answers with the key shared through Redis (the worker verifies with it).
+    const shared = new Redis(redis.url);
+    const key = await shared.get(DEFAULT_PROBE_KEY_KEY);
+    shared.disconnect();
+    const nonce = 'ab'.repeat(16);
+    const probe = await fetch(`http://127.0.0.1:${port}${PROBE_PATH}?nonce=${nonce}`);
+    expect(await probe.json()).toEqual({ nonce, proof: probeProof(key ?? '', nonce) });
     await proc.waitForLine(
       /public callback URL: https:\/\/hooks\.example\.com \(from cloud_config, verified by syntax\)/,
     );

@@ -112,7 +112,7 @@ export async function startGateway(options: TestGatewayOptions): Promise<TestGat
       },
     }),
     webhookUrl: () => resolver,
-    probeKey: 'probe-key-0123456789abcdef',
+    probeKey: () => 'probe-key-0123456789abcdef',
     readinessChecks: [{ name: 'redis', check: () => redis.status === 'ready' || redis.status }],
   });
   return {

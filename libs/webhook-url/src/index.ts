@@ -74,3 +74,4 @@ export {
   type WebhookUrlEnv,
   type WebhookUrlEnvDeps,
 } from './env.js';
+export { DEFAULT_PROBE_KEY_KEY, sharedProbeKey } from './probe-key.js';

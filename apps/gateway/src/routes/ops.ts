@@ -27,7 +27,15 @@ export async function opsRoutes(app: FastifyInstance, context: GatewayContext) {
 
   app.get(PROBE_PATH, hidden, async (request, reply) => {
     const { nonce } = request.query as { nonce?: unknown };
-    const answer = answerProbe(context.probeKey, nonce);
+    const key = context.probeKey();
+    if (!key) {
+      return reply.code(503).send({
+        error: 'webhook_url_unavailable',
+        message:
+          'the probe key is not loaded yet (it is shared through Redis, which is unreachable)',
+      });
+    }
+    const answer = answerProbe(key, nonce);
     return reply.code(answer.status).header('cache-control', 'no-store').send(answer.body);
   });
 

@@ -35,6 +35,8 @@ export const workerSettingsSchema = webhookUrlEnvSchema.extend({
     protocols: ['https', 'http'],
   }),
   LLAMA_CLOUD_API_KEY: envSecret({ minLength: 8 }),
+  GATEWAY_REGISTRATION_TTL_S: envInt({ default: 7 * 86_400, min: 60, max: 90 * 86_400 }),
+  GATEWAY_EXPECT_CALLBACK_WITHIN_S: envInt({ default: 3_600, min: 1, max: 30 * 86_400 }),
   WORKER_CONCURRENCY: envInt({ default: 50, min: 1, max: 1_000 }),
   DELIVERY_TIMEOUT_MS: envInt({ default: 30_000, min: 100, max: 600_000 }),
   DELIVERY_CONNECT_TIMEOUT_MS: envInt({ default: 10_000, min: 100, max: 120_000 }),

@@ -16,7 +16,22 @@ import { storeKeys } from '@callback-gateway/store';
 import { buildApp } from './app.js';
 import { startDeliveryService } from './delivery/service.js';
 import { startHeartbeat, type Heartbeat } from './heartbeat.js';
+import { startSubmissionService } from './submission/service.js';
+import { createLlamaCloudClient } from '@callback-gateway/llamacloud';
+import {
+  createWebhookUrlResolver,
+  resolverOptionsFromEnv,
+  sharedProbeKey,
+  type UrlSourceName,
+  type WebhookUrlResolver,
+} from '@callback-gateway/webhook-url';
 import { loadWorkerConfig, type WorkerConfig } from './config.js';
+
+/** The gateway's sources without the tunnel (the gateway owns it): its URL comes through the cache. */
+function workerUrlSources(sources: readonly UrlSourceName[]): UrlSourceName[] {
+  const own = sources.filter((source) => source !== 'ngrok');
+  return sources.includes('ngrok') && !own.includes('cache') ? [...own, 'cache'] : own;
+}
 
 function loadConfigOrExit(): WorkerConfig {
   try {
@@ -47,6 +62,8 @@ async function main(): Promise<void> {
   const registry = createMetricsRegistry({ process: 'worker' });
 
   const heartbeatRef: { current?: Heartbeat } = {};
+  const submissionsRef: { current?: ReturnType<typeof startSubmissionService> } = {};
+  const webhookUrlRef: { resolver?: WebhookUrlResolver } = {};
 
   // 1. Health first: /healthz answers even while Redis is away.
   logger.info('start 1/3: HTTP server (health, readiness, metrics)');
@@ -60,6 +77,13 @@ async function main(): Promise<void> {
         check: () =>
           redis.isReady() ||
           `Redis at ${describeRedisUrl(config.REDIS_URL)}: ${redis.problem() ?? 'not ready'}`,
+      },
+      {
+        name: 'parse_submissions',
+        check: () => {
+          const waiting = submissionsRef.current?.waitingForUrl();
+          return waiting ? `parse submissions wait for a public callback URL: ${waiting}` : true;
+        },
       },
       {
         name: 'heartbeat',
@@ -148,6 +172,50 @@ async function main(): Promise<void> {
     registry,
   });
 
+  // Parse submissions: a verified public callback URL or nothing. The worker never opens a
+  // tunnel (the gateway owns it); it finds the gateway's tunnel URL through the Redis cache,
+  // verified with the probe key they share there.
+  submissionsRef.current = startSubmissionService({
+    connection: redis.client,
+    storeRedis: storeRedis.client,
+    keys: storeKeys(),
+    webhookUrl: () => webhookUrlRef.resolver,
+    llamaCloud: config.LLAMA_CLOUD_API_KEY
+      ? createLlamaCloudClient({
+          baseUrl: config.LLAMA_CLOUD_BASE_URL,
+          apiKey: config.LLAMA_CLOUD_API_KEY,
+        })
+      : undefined,
+    registrationTtlSeconds: config.GATEWAY_REGISTRATION_TTL_S,
+    expectCallbackWithinSeconds: config.GATEWAY_EXPECT_CALLBACK_WITHIN_S,
+    audit,
+    logger,
+    registry,
+  });
+  const stopping = new AbortController();
+  const resolverStarted = (async () => {
+    let probeKey: string | undefined;
+    for (let attempt = 1; !stopping.signal.aborted && !probeKey; attempt++) {
+      try {
+        await auditRedis.waitUntilReady(stopping.signal);
+        probeKey = await sharedProbeKey(auditRedis.client, config.WEBHOOK_URL_PROBE_KEY);
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 100 * 2 ** attempt)));
+      }
+    }
+    if (!probeKey || stopping.signal.aborted) return;
+    webhookUrlRef.resolver = createWebhookUrlResolver(
+      resolverOptionsFromEnv(
+        {
+          ...config,
+          WEBHOOK_URL_SOURCES: workerUrlSources(config.WEBHOOK_URL_SOURCES),
+          WEBHOOK_URL_PROBE_KEY: probeKey,
+        },
+        { redis: auditRedis.client, audit, logger, registry },
+      ),
+    );
+  })();
+
   heartbeatRef.current = startHeartbeat({
     redis: auditRedis.client,
     keys: storeKeys(),
@@ -168,6 +236,10 @@ async function main(): Promise<void> {
     deadlineMs: config.SHUTDOWN_DEADLINE_MS,
     close: async () => {
       heartbeatRef.current?.close();
+      stopping.abort();
+      await resolverStarted;
+      await submissionsRef.current?.close();
+      await webhookUrlRef.resolver?.close();
       await deliveries.close(config.SHUTDOWN_DEADLINE_MS - 1_000);
       await app.close();
       await audit.close();

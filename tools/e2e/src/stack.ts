@@ -28,6 +28,7 @@ export interface Stack {
 export async function startStack(
   redis: TestRedis,
   env: Record<string, string> = {},
+  options: { gatewayReady?: '/readyz' | '/readyz/ingest' } = {},
 ): Promise<Stack> {
   const gatewayPort = await freePort();
   const workerPort = await freePort();
@@ -60,7 +61,11 @@ export async function startStack(
       await Promise.all([stack.gateway.stop(), stack.worker.stop()]);
     },
   };
-  await waitForHttp(`${stack.gatewayUrl}/readyz`, (status) => status === 200, 20_000);
+  await waitForHttp(
+    `${stack.gatewayUrl}${options.gatewayReady ?? '/readyz'}`,
+    (status) => status === 200,
+    20_000,
+  );
   await waitForHttp(`${stack.workerUrl}/readyz`, (status) => status === 200, 20_000);
   return stack;
 }

@@ -1,0 +1,238 @@
+import { request, type Dispatcher, type FormData } from 'undici';
+import type { z } from 'zod';
+import { LlamaCloudError, type LlamaCloudErrorCode } from './errors.js';
+import { describeIssues, errorBodySchema } from './wire.js';
+
+/** What one call to LlamaCloud needs. */
+export interface LlamaCloudRequest<T> {
+  method: 'GET' | 'POST';
+  /** Path below the base URL, already encoded, without query. */
+  path: string;
+  /** Query parameters; an array value is sent repeated (`?expand=a&expand=b`). */
+  query?: Record<string, string | readonly string[] | undefined>;
+  /** A JSON body, or a multipart form. */
+  body?: { json: unknown } | { form: FormData };
+  /** Validates (and reshapes) a 2xx answer. */
+  schema: z.ZodType<T>;
+}
+
+/** The settings every call shares. */
+export interface Transport {
+  baseUrl: string;
+  apiKey: string;
+  dispatcher: Dispatcher | undefined;
+  timeoutMs: number;
+  organizationId: string | undefined;
+  projectId: string | undefined;
+  now: () => number;
+}
+
+const USER_AGENT = 'callback-gateway-llamacloud/0.1';
+const REDACTED = '[redacted]';
+
+/**
+ * Sends one request and returns the validated answer, or throws a {@link LlamaCloudError}.
+ * No retries: the caller decides, from `retryable` and `retryAfterSeconds`.
+ */
+export async function send<T>(transport: Transport, call: LlamaCloudRequest<T>): Promise<T> {
+  const url = buildUrl(transport, call);
+  const what = `${call.method} ${call.path}`;
+  const headers: Record<string, string> = {
+    authorization: `Bearer ${transport.apiKey}`,
+    accept: 'application/json',
+    'user-agent': USER_AGENT,
+  };
+  let body: string | FormData | undefined;
+  if (call.body && 'json' in call.body) {
+    headers['content-type'] = 'application/json';
+    body = JSON.stringify(call.body.json);
+  } else if (call.body) {
+    // undici writes the multipart boundary into content-type itself.
+    body = call.body.form;
+  }
+
+  const timeout = AbortSignal.timeout(transport.timeoutMs);
+  let status: number;
+  let answerHeaders: Record<string, string | string[] | undefined>;
+  let text: string;
+  try {
+    const response = await request(url, {
+      method: call.method,
+      headers,
+      body,
+      signal: timeout,
+      dispatcher: transport.dispatcher,
+    });
+    status = response.statusCode;
+    answerHeaders = response.headers;
+    // The deadline covers reading the body too: an answer that stalls midway times out.
+    text = await response.body.text();
+  } catch (error) {
+    throw noAnswer(error, what, transport, timeout);
+  }
+
+  const json = parseJson(text);
+  if (status < 200 || status >= 300) {
+    throw errorFromAnswer(status, answerHeaders, json, what, transport);
+  }
+  if (json === undefined) {
+    throw new LlamaCloudError(
+      'LLAMACLOUD_BAD_RESPONSE',
+      `LlamaCloud answered ${what} with ${status} but a body that is not JSON. ` +
+        'Check that baseUrl points at LlamaCloud and not at a proxy or another service.',
+      { status },
+    );
+  }
+  const parsed = call.schema.safeParse(json.value);
+  if (!parsed.success) {
+    throw new LlamaCloudError(
+      'LLAMACLOUD_BAD_RESPONSE',
+      `LlamaCloud answered ${what} with ${status} but not the documented shape ` +
+        `(${redact(describeIssues(parsed.error), transport.apiKey)}). ` +
+        'Its API may have changed; check this client against the current API reference.',
+      { status, cause: parsed.error },
+    );
+  }
+  return parsed.data;
+}
+
+function buildUrl(transport: Transport, call: LlamaCloudRequest<unknown>): string {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(call.query ?? {})) {
+    if (value === undefined) continue;
+    for (const one of typeof value === 'string' ? [value] : value) params.append(name, one);
+  }
+  if (transport.organizationId !== undefined) {
+    params.set('organization_id', transport.organizationId);
+  }
+  if (transport.projectId !== undefined) params.set('project_id', transport.projectId);
+  const query = params.toString();
+  return `${transport.baseUrl}${call.path}${query ? `?${query}` : ''}`;
+}
+
+function parseJson(text: string): { value: unknown } | undefined {
+  try {
+    return { value: JSON.parse(text) as unknown };
+  } catch {
+    return undefined;
+  }
+}
+
+function noAnswer(
+  error: unknown,
+  what: string,
+  transport: Transport,
+  timeout: AbortSignal,
+): LlamaCloudError {
+  if (timeout.aborted) {
+    return new LlamaCloudError(
+      'LLAMACLOUD_TIMEOUT',
+      `LlamaCloud did not answer ${what} within ${transport.timeoutMs} ms. ` +
+        'It may be overloaded or unreachable; try again later or raise timeoutMs.',
+      { cause: error, retryable: true },
+    );
+  }
+  const reason = redact(describeCause(error), transport.apiKey);
+  return new LlamaCloudError(
+    'LLAMACLOUD_NETWORK',
+    `Could not reach LlamaCloud at ${transport.baseUrl} for ${what} (${reason}). ` +
+      'Check the network and baseUrl; the call may be tried again.',
+    { cause: error, retryable: true },
+  );
+}
+
+function describeCause(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const code = 'code' in error ? String(error.code) : undefined;
+  return code && !error.message.includes(code) ? `${error.message}: ${code}` : error.message;
+}
+
+interface StatusMapping {
+  code: LlamaCloudErrorCode;
+  retryable: boolean;
+  hint: string;
+}
+
+function classify(status: number): StatusMapping {
+  if (status === 401 || status === 403) {
+    return {
+      code: 'LLAMACLOUD_UNAUTHORIZED',
+      retryable: false,
+      hint: 'Check the API key, and organizationId/projectId if set.',
+    };
+  }
+  if (status === 404) {
+    return {
+      code: 'LLAMACLOUD_NOT_FOUND',
+      retryable: false,
+      hint: 'The job does not exist in this project (or its result is not there).',
+    };
+  }
+  if (status === 429) {
+    return { code: 'LLAMACLOUD_RATE_LIMITED', retryable: true, hint: 'Slow down and try again.' };
+  }
+  if (status >= 500) {
+    return { code: 'LLAMACLOUD_UNAVAILABLE', retryable: true, hint: 'Try again later.' };
+  }
+  if (status >= 400) {
+    return { code: 'LLAMACLOUD_INVALID_REQUEST', retryable: false, hint: 'Fix the request.' };
+  }
+  // 1xx and 3xx: undici follows no redirects, so an answer like this is not LlamaCloud's API.
+  return {
+    code: 'LLAMACLOUD_BAD_RESPONSE',
+    retryable: false,
+    hint: 'Check that baseUrl points at the API itself.',
+  };
+}
+
+function errorFromAnswer(
+  status: number,
+  headers: Record<string, string | string[] | undefined>,
+  json: { value: unknown } | undefined,
+  what: string,
+  transport: Transport,
+): LlamaCloudError {
+  const parsed = json === undefined ? undefined : errorBodySchema.safeParse(json.value);
+  const detail = parsed?.success ? redactDeep(parsed.data.detail, transport.apiKey) : undefined;
+  const mapping = classify(status);
+  const retryAfter = headers['retry-after'];
+  const retryAfterSeconds = parseRetryAfter(
+    Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
+    transport.now(),
+  );
+  const said = detail === undefined ? '.' : `: ${describeDetail(detail)}.`;
+  const wait = retryAfterSeconds === undefined ? '' : ` Retry after ${retryAfterSeconds} s.`;
+  return new LlamaCloudError(
+    mapping.code,
+    `LlamaCloud refused ${what} with ${status}${said} ${mapping.hint}${wait}`,
+    { status, detail, retryAfterSeconds, retryable: mapping.retryable },
+  );
+}
+
+function describeDetail(detail: unknown): string {
+  const text = typeof detail === 'string' ? detail : JSON.stringify(detail);
+  return text.length > 500 ? `${text.slice(0, 500)}...` : text;
+}
+
+/** `Retry-After` as whole seconds from now: delta-seconds or an HTTP date; undefined if unusable. */
+export function parseRetryAfter(header: string | undefined, nowMs: number): number | undefined {
+  if (header === undefined) return undefined;
+  const value = header.trim();
+  if (/^\d+$/.test(value)) return Number(value);
+  const at = Date.parse(value);
+  if (Number.isNaN(at)) return undefined;
+  return Math.max(0, Math.ceil((at - nowMs) / 1000));
+}
+
+// LlamaCloud should never echo the key, but if it does, it must not travel on in our errors.
+function redact(text: string, apiKey: string): string {
+  return text.split(apiKey).join(REDACTED);
+}
+
+function redactDeep(value: unknown, apiKey: string): unknown {
+  if (value === undefined) return undefined;
+  const text = JSON.stringify(value);
+  const escaped = JSON.stringify(apiKey).slice(1, -1);
+  if (!text.includes(escaped)) return value;
+  return JSON.parse(text.split(escaped).join(REDACTED)) as unknown;
+}

@@ -212,6 +212,8 @@ describe('a pipeline that hangs', () => {
     expect(failed[0]?.error).toContain('no complete answer within 300 ms');
     expect(harness.audit.some((event) => event.type === 'breaker.state_changed')).toBe(true);
     const metrics = await harness.registry.metrics();
+    expect(promtoolCheckMetrics(metrics)).toBe('');
+    expect(metrics).toContain('cbgw_delivery_queue_jobs{state="delayed"');
     expect(metrics).toMatch(
       /cbgw_breaker_state\{origin="http:\/\/127\.0\.0\.1:\d+",state="open",process="worker"\} 1/,
     );

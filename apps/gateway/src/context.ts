@@ -6,8 +6,10 @@ import type {
   Intake,
   ParseSubmissionJob,
   RegistrationStore,
+  StoreKeys,
   SubmissionStore,
 } from '@callback-gateway/store';
+import type { Redis } from 'ioredis';
 import type { Queue } from 'bullmq';
 import type { WebhookUrlResolver } from '@callback-gateway/webhook-url';
 import type { Registry } from 'prom-client';
@@ -35,6 +37,9 @@ export interface GatewayDeps {
   registrations: RegistrationStore;
   intake: Intake;
   deliveries: DeliveryStore;
+  /** The store's key layout and connection (for listings over its indexes). */
+  keys: StoreKeys;
+  redis: Pick<Redis, 'zcard' | 'zrange'>;
   submissions: SubmissionStore;
   /** The parse submission queue (only `add` is used). */
   parseQueue: Pick<Queue<ParseSubmissionJob>, 'add'>;

@@ -10,6 +10,7 @@ import {
   createMetricsRegistry,
   describeRedisUrl,
   handleShutdownSignals,
+  startHeartbeat,
 } from '@callback-gateway/runtime';
 import {
   createWebhookUrlResolver,
@@ -111,6 +112,8 @@ async function main(): Promise<void> {
     registrations: createRegistrationStore({ redis: redis.client, keys }),
     intake: createIntake({ redis: redis.client, keys }),
     deliveries: createDeliveryStore({ redis: redis.client, keys }),
+    keys,
+    redis: redis.client,
     submissions: createSubmissionStore({ redis: redis.client, keys }),
     parseQueue,
     outbound: createOutboundPolicy({ allow: config.OUTBOUND_ALLOW }),
@@ -197,6 +200,10 @@ async function main(): Promise<void> {
     }
   })();
 
+  // Tells the worker's reconciler this gateway takes callbacks (a silence means senders may
+  // have given up: it then reconciles pending registrations early).
+  const heartbeat = startHeartbeat({ redis: redis.client, key: keys.gateways, logger });
+
   if (config.GATEWAY_API_TOKENS.length === 0) {
     logger.warn(
       'GATEWAY_API_TOKENS is empty: every registration request will be refused with 401. Set it to one or more comma-separated tokens of 16+ characters.',
@@ -208,6 +215,7 @@ async function main(): Promise<void> {
     deadlineMs: config.SHUTDOWN_DEADLINE_MS,
     close: async () => {
       stopping.abort();
+      heartbeat.close();
       await app.close();
       await resolverStarted;
       await webhookUrlRef.resolver?.close();

@@ -97,6 +97,8 @@ export async function startGateway(options: TestGatewayOptions): Promise<TestGat
     registrations: createRegistrationStore({ redis, keys }),
     intake: createIntake({ redis, keys }),
     deliveries: createDeliveryStore({ redis, keys }),
+    keys,
+    redis,
     submissions: createSubmissionStore({ redis, keys }),
     parseQueue,
     outbound: createOutboundPolicy({

@@ -48,6 +48,10 @@ export const workerSettingsSchema = webhookUrlEnvSchema.extend({
   WORKER_HEARTBEAT_INTERVAL_MS: envInt({ default: 5_000, min: 100, max: 600_000 }),
   WORKER_HEARTBEAT_DEGRADED_MS: envInt({ default: 15_000, min: 100, max: 3_600_000 }),
   WORKER_HEARTBEAT_DEAD_MS: envInt({ default: 120_000, min: 100, max: 86_400_000 }),
+  RECONCILE_INTERVAL_MS: envInt({ default: 5_000, min: 100, max: 600_000 }),
+  RECONCILE_FIRST_POLL_DELAY_MS: envInt({ default: 10_000, min: 100, max: 3_600_000 }),
+  RECONCILE_MAX_POLL_DELAY_MS: envInt({ default: 300_000, min: 100, max: 86_400_000 }),
+  RECONCILE_GATEWAY_SILENCE_MS: envInt({ default: 15_000, min: 100, max: 3_600_000 }),
   AUDIT_STREAM_MAX_LENGTH: envInt({ default: 100_000, min: 100 }),
   SHUTDOWN_DEADLINE_MS: envInt({ default: 10_000, min: 100, max: 600_000 }),
 });

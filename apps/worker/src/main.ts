@@ -10,12 +10,14 @@ import {
   createMetricsRegistry,
   describeRedisUrl,
   handleShutdownSignals,
+  startHeartbeat,
+  type Heartbeat,
 } from '@callback-gateway/runtime';
 import { createOutboundPolicy } from '@callback-gateway/outbound';
 import { storeKeys } from '@callback-gateway/store';
 import { buildApp } from './app.js';
 import { startDeliveryService } from './delivery/service.js';
-import { startHeartbeat, type Heartbeat } from './heartbeat.js';
+import { startReconciler, type Reconciler } from './reconcile/service.js';
 import { startSubmissionService } from './submission/service.js';
 import { createLlamaCloudClient } from '@callback-gateway/llamacloud';
 import {
@@ -64,6 +66,7 @@ async function main(): Promise<void> {
   const heartbeatRef: { current?: Heartbeat } = {};
   const submissionsRef: { current?: ReturnType<typeof startSubmissionService> } = {};
   const webhookUrlRef: { resolver?: WebhookUrlResolver } = {};
+  const reconcilerRef: { current?: Reconciler } = {};
 
   // 1. Health first: /healthz answers even while Redis is away.
   logger.info('start 1/3: HTTP server (health, readiness, metrics)');
@@ -172,6 +175,28 @@ async function main(): Promise<void> {
     registry,
   });
 
+  const llamaCloud = config.LLAMA_CLOUD_API_KEY
+    ? createLlamaCloudClient({
+        baseUrl: config.LLAMA_CLOUD_BASE_URL,
+        apiKey: config.LLAMA_CLOUD_API_KEY,
+      })
+    : undefined;
+
+  // Expected callbacks: overdue ones are marked, and recovered from the parser when possible.
+  reconcilerRef.current = startReconciler({
+    redis: auditRedis.client,
+    keys: storeKeys(),
+    llamaCloud,
+    currentBaseUrl: async () => webhookUrlRef.resolver?.current()?.baseUrl,
+    audit,
+    logger,
+    registry,
+    intervalMs: config.RECONCILE_INTERVAL_MS,
+    firstPollDelayMs: config.RECONCILE_FIRST_POLL_DELAY_MS,
+    maxPollDelayMs: config.RECONCILE_MAX_POLL_DELAY_MS,
+    gatewaySilenceMs: config.RECONCILE_GATEWAY_SILENCE_MS,
+  });
+
   // Parse submissions: a verified public callback URL or nothing. The worker never opens a
   // tunnel (the gateway owns it); it finds the gateway's tunnel URL through the Redis cache,
   // verified with the probe key they share there.
@@ -218,7 +243,7 @@ async function main(): Promise<void> {
 
   heartbeatRef.current = startHeartbeat({
     redis: auditRedis.client,
-    keys: storeKeys(),
+    key: storeKeys().workers,
     logger,
     intervalMs: config.WORKER_HEARTBEAT_INTERVAL_MS,
     degradedAfterMs: config.WORKER_HEARTBEAT_DEGRADED_MS,
@@ -239,6 +264,7 @@ async function main(): Promise<void> {
       stopping.abort();
       await resolverStarted;
       await submissionsRef.current?.close();
+      await reconcilerRef.current?.close();
       await webhookUrlRef.resolver?.close();
       await deliveries.close(config.SHUTDOWN_DEADLINE_MS - 1_000);
       await app.close();

@@ -216,6 +216,7 @@ export async function startDeliveryHarness(
         jobId: 'job-1',
         stringEncoded: false,
         signature: 'absent',
+        final: false,
       });
       if (result.outcome !== 'stored') throw new Error(`callback not stored: ${result.outcome}`);
       return result.callbackId;

@@ -28,3 +28,4 @@ export {
 } from './lifecycle.js';
 export { createMetricsRegistry } from './metrics.js';
 export { OWNED_PREFIXES, SETTING_NAMES, type SettingName } from './setting-names.js';
+export { startHeartbeat, type Heartbeat, type HeartbeatOptions } from './heartbeat.js';

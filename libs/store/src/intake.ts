@@ -7,19 +7,31 @@ import type { StoreKeys } from './keys.js';
  * dedup key was seen, otherwise store it, count it, and append it to the ingest stream. Run as
  * one script, a callback is either wholly stored and queued or not at all: a 2xx can follow.
  *
+ * A final callback (the job's outcome, or a reconciled one) is also the registration's only
+ * final one: a second final callback, whatever its id, is answered as a duplicate, so a late
+ * real callback and a reconciled one reach the pipeline once.
+ *
  * KEYS: registration, dedup, callback, registration callbacks list, ingest stream, the index
- *       of queued deliveries
+ *       of queued deliveries, the final marker, waiting set, overdue set, reconcile set
  * ARGV: callback id, dedup ttl s, callback ttl s, received at (ISO), registration id,
- *       received at (ms), then the callback hash's field/value pairs
+ *       received at (ms), final ('1' or '0'), then the callback hash's field/value pairs
  */
 const INTAKE_SCRIPT = `
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return {'gone', ''} end
 local existing = redis.call('GET', KEYS[2])
 if existing then return {'duplicate', existing} end
+if ARGV[7] == '1' then
+  local final = redis.call('GET', KEYS[7])
+  if final then return {'duplicate', final} end
+  redis.call('SET', KEYS[7], ARGV[1], 'EX', tonumber(ARGV[2]))
+  redis.call('ZREM', KEYS[8], ARGV[5])
+  redis.call('ZREM', KEYS[9], ARGV[5])
+  redis.call('ZREM', KEYS[10], ARGV[5])
+end
 redis.call('SET', KEYS[2], ARGV[1], 'EX', tonumber(ARGV[2]))
 local fields = {}
-for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 8, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[3], unpack(fields))
 redis.call('EXPIRE', KEYS[3], tonumber(ARGV[3]))
 redis.call('RPUSH', KEYS[4], ARGV[1])
@@ -47,6 +59,10 @@ export interface IncomingCallback {
   jobId?: string | undefined;
   stringEncoded: boolean;
   signature: 'verified' | 'absent' | 'not_configured';
+  /** The job's outcome (a terminal event, a legacy full result, or a reconciled result). */
+  final: boolean;
+  /** Found by asking the parser, not sent by it. */
+  reconciled?: boolean;
 }
 
 /** What became of a callback. */
@@ -89,7 +105,7 @@ export function createIntake(options: IntakeOptions): Intake {
   const dedupTtl = options.dedupTtlSeconds ?? 604_800;
   const callbackTtl = options.callbackTtlSeconds ?? 1_209_600;
   if (typeof redis.cbgwIntake !== 'function') {
-    redis.defineCommand('cbgwIntake', { numberOfKeys: 6, lua: INTAKE_SCRIPT });
+    redis.defineCommand('cbgwIntake', { numberOfKeys: 10, lua: INTAKE_SCRIPT });
   }
 
   return {
@@ -119,6 +135,7 @@ export function createIntake(options: IntakeOptions): Intake {
       if (callback.eventType !== undefined) fields.push('event_type', callback.eventType);
       if (callback.eventId !== undefined) fields.push('event_id', callback.eventId);
       if (callback.jobId !== undefined) fields.push('job_id', callback.jobId);
+      if (callback.reconciled) fields.push('reconciled', '1');
       const [outcome, detail] = await redis.cbgwIntake(
         keys.registration(callback.registrationId),
         keys.dedup(callback.registrationId, dedupHash),
@@ -126,12 +143,17 @@ export function createIntake(options: IntakeOptions): Intake {
         keys.registrationCallbacks(callback.registrationId),
         keys.ingest,
         keys.deliveryState('queued'),
+        keys.final(callback.registrationId),
+        keys.waiting,
+        keys.overdue,
+        keys.reconcile,
         callbackId,
         dedupTtl,
         callbackTtl,
         callback.receivedAt,
         callback.registrationId,
         Date.parse(callback.receivedAt),
+        callback.final ? '1' : '0',
         ...fields,
       );
       if (outcome === 'stored') return { outcome, callbackId, entryId: detail };

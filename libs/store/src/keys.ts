@@ -23,6 +23,17 @@ export interface StoreKeys {
   readonly ingest: string;
   /** Sorted set: registration ids waiting for their final callback, scored by deadline (ms). */
   readonly waiting: string;
+  /** String: id of the final callback a registration got (a real one, or a reconciled one):
+   * a second final one is a duplicate, so the pipeline gets one final delivery. */
+  final(registrationId: string): string;
+  /** Sorted set: registrations past their deadline without a final callback, by deadline. */
+  readonly overdue: string;
+  /** Sorted set: registrations to reconcile (ask the parser), scored by the next poll (ms). */
+  readonly reconcile: string;
+  /** Sorted set: gateway instances, scored by their last heartbeat (ms). */
+  readonly gateways: string;
+  /** Sorted set: worker instances, scored by their last heartbeat (ms). */
+  readonly workers: string;
 }
 
 /** Builds the key layout for a prefix. */
@@ -42,6 +53,11 @@ export function storeKeys(prefix = 'cbgw'): StoreKeys {
     deliveryAttempts: (id) => `${p}:cb:${id}:attempts`,
     ingest: `${p}:ingest`,
     waiting: `${p}:waiting`,
+    final: (registrationId) => `${p}:final:${registrationId}`,
+    overdue: `${p}:overdue`,
+    reconcile: `${p}:reconcile`,
+    gateways: `${p}:gateways`,
+    workers: `${p}:workers`,
   };
 }
 

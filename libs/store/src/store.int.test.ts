@@ -47,6 +47,7 @@ function callback(
     eventId: 'e1',
     stringEncoded: false,
     signature: 'absent',
+    final: false,
     ...overrides,
   };
 }
@@ -115,6 +116,31 @@ describe('store', () => {
     expect(await redis.hget(keys.callback(first.callbackId), 'payload')).toBe(
       '{"event_id":"e1","event_type":"parse.success"}',
     );
+  });
+
+  it('takes one final callback per registration: a reconciled one and a late real one make one', async () => {
+    const store = createRegistrationStore({ redis, keys });
+    const intake = createIntake({ redis, keys });
+    const registration = await store.create(newRegistration(), newCallbackToken());
+    expect(await redis.zscore(keys.waiting, registration.id)).not.toBeNull();
+    const progress = await intake.store(
+      callback(registration.id, { dedupKey: 'event:p', eventId: 'p', eventType: 'parse.running' }),
+    );
+    expect(progress.outcome).toBe('stored');
+    const reconciled = await intake.store(
+      callback(registration.id, { dedupKey: 'reconciled:job-1', final: true, reconciled: true }),
+    );
+    expect(reconciled.outcome).toBe('stored');
+    expect(await redis.zscore(keys.waiting, registration.id)).toBeNull();
+    const late = await intake.store(
+      callback(registration.id, { dedupKey: 'event:real', eventId: 'real', final: true }),
+    );
+    expect(late).toEqual({
+      outcome: 'duplicate',
+      callbackId: reconciled.outcome === 'stored' ? reconciled.callbackId : '',
+    });
+    if (reconciled.outcome !== 'stored') throw new Error('unreachable');
+    expect(await redis.hget(keys.callback(reconciled.callbackId), 'reconciled')).toBe('1');
   });
 
   it('refuses a callback for a registration that is gone', async () => {

@@ -21,6 +21,8 @@ export interface Stack {
   worker: WatchedProcess;
   /** Starts the worker again (after a kill), with the same settings. */
   restartWorker(): Promise<void>;
+  /** Starts the gateway again (after a stop), on the same port, with the same settings. */
+  restartGateway(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -56,6 +58,10 @@ export async function startStack(
     async restartWorker() {
       stack.worker = start('worker');
       await waitForHttp(`${stack.workerUrl}/readyz`, (status) => status === 200, 20_000);
+    },
+    async restartGateway() {
+      stack.gateway = start('gateway');
+      await waitForHttp(`${stack.gatewayUrl}/readyz/ingest`, (status) => status === 200, 20_000);
     },
     async stop() {
       await Promise.all([stack.gateway.stop(), stack.worker.stop()]);

@@ -25,7 +25,20 @@ export interface DecodedCallback {
   jobId?: string;
   /** What duplicates share: `event:<event_id>`, else `body:<sha256 of the raw body>`. */
   dedupKey: string;
+  /** The job's outcome: a terminal event, or a legacy full result (sent once the job ended). */
+  final: boolean;
 }
+
+/** Event types that end a parse job (both naming generations). */
+export const TERMINAL_EVENT_TYPES: ReadonlySet<string> = new Set([
+  'parse.success',
+  'parse.error',
+  'parse.partial_success',
+  'parse.cancelled',
+  'parse.done',
+  'parse.failure',
+  'parse.partial',
+]);
 
 /** Why a body was refused; `status` is the HTTP answer. */
 export class CallbackDecodeError extends Error {
@@ -143,6 +156,7 @@ export function decodeCallback(raw: Buffer, contentType: string | undefined): De
       ...(eventId !== undefined && { eventId }),
       ...(jobId !== undefined && { jobId }),
       dedupKey: eventId !== undefined ? `event:${eventId}` : bodyHash,
+      final: eventType !== undefined && TERMINAL_EVENT_TYPES.has(eventType),
     };
   }
   const format: CallbackFormat = LEGACY_KEYS.some((key) => key in value) ? 'legacy' : 'other';
@@ -154,5 +168,6 @@ export function decodeCallback(raw: Buffer, contentType: string | undefined): De
     stringEncoded,
     ...(jobId !== undefined && { jobId }),
     dedupKey: bodyHash,
+    final: format === 'legacy',
   };
 }

@@ -122,6 +122,7 @@ export async function callbackRoutes(app: FastifyInstance, context: GatewayConte
           jobId: decoded.jobId,
           stringEncoded: decoded.stringEncoded,
           signature,
+          final: decoded.final,
         });
       } catch {
         metrics.storageUnavailable.inc({ route: 'callback' });

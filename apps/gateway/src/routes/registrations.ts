@@ -209,6 +209,43 @@ export async function registrationRoutes(app: FastifyInstance, context: GatewayC
   );
 
   api.get(
+    '/v1/registrations',
+    {
+      schema: {
+        summary:
+          'Registrations still waiting for their final callback, or overdue (past their deadline)',
+        security: [{ bearer: [] }],
+        querystring: z.object({
+          state: z.enum(['waiting', 'overdue']).default('overdue'),
+          limit: z.coerce.number().int().min(1).max(1_000).default(100),
+        }),
+        response: {
+          200: z.object({
+            state: z.string(),
+            total: z.number(),
+            registrations: z.array(registrationView),
+          }),
+          401: errorBody,
+        },
+      },
+    },
+    async (request) => {
+      client(request);
+      const { state, limit } = request.query;
+      const key = state === 'overdue' ? context.keys.overdue : context.keys.waiting;
+      const [total, ids] = await storage(() =>
+        Promise.all([context.redis.zcard(key), context.redis.zrange(key, 0, limit - 1)]),
+      );
+      const found = await storage(() => Promise.all(ids.map((id) => registrations.get(id))));
+      return {
+        state,
+        total,
+        registrations: found.filter((entry): entry is Registration => !!entry).map(view),
+      };
+    },
+  );
+
+  api.get(
     '/v1/registrations/:id',
     {
       schema: {

@@ -1,12 +1,11 @@
 import { Writable } from 'node:stream';
 import { createLogger } from '@callback-gateway/audit';
-import { storeKeys } from '@callback-gateway/store';
 import { startRedis, type TestRedis } from '@callback-gateway/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHeartbeat } from './heartbeat.js';
 
-describe('worker heartbeat', () => {
+describe('heartbeat', () => {
   let server: TestRedis;
   beforeAll(async () => {
     server = await startRedis();
@@ -30,7 +29,6 @@ describe('worker heartbeat', () => {
         write: (chunk, _e, done) => (lines.push(String(chunk)), done()),
       }),
     });
-    const keys = storeKeys('hb');
     const heartbeat = startHeartbeat({
       redis,
       keys,

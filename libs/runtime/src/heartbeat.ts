@@ -1,12 +1,12 @@
 import { hostname } from 'node:os';
 import type { Logger } from '@callback-gateway/audit';
-import type { StoreKeys } from '@callback-gateway/store';
 import type { Redis } from 'ioredis';
 
-/** Heartbeat thresholds (`WORKER_HEARTBEAT_*`). */
+/** Heartbeat thresholds (the worker's are `WORKER_HEARTBEAT_*`). */
 export interface HeartbeatOptions {
   redis: Redis;
-  keys: StoreKeys;
+  /** The sorted set of this kind of process (`{cbgw}:workers`, `{cbgw}:gateways`). */
+  key: string;
   logger: Logger;
   /** How often the worker records that it is alive. @defaultValue 5_000 */
   intervalMs?: number;
@@ -19,7 +19,7 @@ export interface HeartbeatOptions {
   now?: () => number;
 }
 
-/** The worker's view of its own liveness. */
+/** A process's view of its own liveness. */
 export interface Heartbeat {
   readonly id: string;
   /** `ok`, `degraded` or `dead`, with the age of the last successful beat. */
@@ -28,9 +28,10 @@ export interface Heartbeat {
 }
 
 /**
- * Records `<id> -> now` in a sorted set every interval (so operators and the dashboard see the
- * workers alive), and judges the worker by the age of its last successful beat: a worker that
- * cannot reach Redis, or whose event loop is stuck, goes `degraded` before `dead`.
+ * Records `<id> -> now` in a sorted set every interval (so operators, the dashboard and the
+ * reconciler see which processes are alive), and judges the process by the age of its last
+ * successful beat: one that cannot reach Redis, or whose event loop is stuck, goes `degraded`
+ * before `dead`.
  */
 export function startHeartbeat(options: HeartbeatOptions): Heartbeat {
   const now = options.now ?? (() => Date.now());
@@ -38,7 +39,7 @@ export function startHeartbeat(options: HeartbeatOptions): Heartbeat {
   const degradedAfterMs = options.degradedAfterMs ?? 15_000;
   const deadAfterMs = options.deadAfterMs ?? 120_000;
   const id = options.id ?? `${hostname()}-${process.pid}`;
-  const key = `{${options.keys.prefix}}:workers`;
+  const key = options.key;
   let lastBeat = now();
   let state: 'ok' | 'degraded' | 'dead' = 'ok';
 
@@ -47,7 +48,7 @@ export function startHeartbeat(options: HeartbeatOptions): Heartbeat {
     const next = age >= deadAfterMs ? 'dead' : age >= degradedAfterMs ? 'degraded' : 'ok';
     if (next !== state) {
       options.logger[next === 'ok' ? 'info' : 'warn'](
-        `worker heartbeat: ${state} -> ${next} (last successful beat ${Math.round(age / 1000)} s ago)`,
+        `heartbeat: ${state} -> ${next} (last successful beat ${Math.round(age / 1000)} s ago)`,
       );
       state = next;
     }

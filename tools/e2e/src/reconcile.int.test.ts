@@ -133,12 +133,6 @@ describe('expected callbacks: overdue and reconciliation against the LlamaCloud 
     fake.complete(jobId);
     await until(() => receipts('/late').length === 1);
     // Now the real callback shows up, late, signed as LlamaCloud would sign it.
-    const token =
-      (await store.hget(
-        `{cbgw}:sub:${(await store.keys('{cbgw}:sub:*')).find(async () => true)}`,
-        'x',
-      )) ?? '';
-    void token;
     const signingSecret =
       (await store.hget(`{cbgw}:reg:${registrationId}`, 'signing_secret')) ?? '';
     const sent = fake.submissions.find((entry) => entry.jobId === jobId);

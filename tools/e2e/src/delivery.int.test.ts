@@ -11,9 +11,9 @@ import {
   type TestPipeline,
 } from './stack.js';
 
-const envelope = (eventId: string) => ({
+const envelope = (eventId: string, eventType = 'parse.success') => ({
   event_id: eventId,
-  event_type: 'parse.success',
+  event_type: eventType,
   timestamp: Date.now() / 1000,
   data: { id: 'job-e2e', job_id: 'job-e2e' },
 });
@@ -105,6 +105,30 @@ describe('gateway and worker, end to end', () => {
     expect(pipeline.receipts.find((receipt) => receipt.path === '/flaky')?.delivery.webhookId).toBe(
       deadLetterId,
     );
+    // Bulk: two more dead letters of another registration, replayed by one call. Progress
+    // events: a registration has one final callback, but any number of these.
+    let bulkHealthy = false;
+    pipeline.on('/bulk', () => ({ status: bulkHealthy ? 200 : 500 }));
+    const bulk = await registerFor('/bulk');
+    await postCallback(stack, bulk.callbackUrl, envelope('evt-bulk-1', 'parse.running'));
+    await postCallback(stack, bulk.callbackUrl, envelope('evt-bulk-2', 'parse.running'));
+    await until(async () => {
+      const view = await client().status(bulk.id);
+      return (
+        view.deliveries.length === 2 &&
+        view.deliveries.every((entry) => entry.state === 'dead_lettered')
+      );
+    });
+    bulkHealthy = true;
+    const bulkReplay = await fetch(`${stack.gatewayUrl}/v1/deliveries/replay`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ registration_id: bulk.id }),
+    });
+    expect(bulkReplay.status).toBe(202);
+    expect(((await bulkReplay.json()) as { replayed: number }).replayed).toBe(2);
+    await until(() => pipeline.receipts.filter((receipt) => receipt.path === '/bulk').length === 2);
+
     const again = await fetch(`${stack.gatewayUrl}/v1/deliveries/${deadLetterId}/replay`, {
       method: 'POST',
       headers: auth,
@@ -112,12 +136,27 @@ describe('gateway and worker, end to end', () => {
     expect([202, 409]).toContain(again.status);
   });
 
+  it('finishes an in-flight delivery on SIGTERM before exiting', async () => {
+    pipeline.on('/graceful', () => ({ status: 200, delayMs: 1_500 }));
+    const registration = await registerFor('/graceful');
+    await postCallback(stack, registration.callbackUrl, envelope('evt-graceful'));
+    await until(() => pipeline.received.some((path) => path === '/graceful'));
+    const exit = await stack.worker.stop('SIGTERM', 10_000);
+    expect(exit).toBe(0);
+    expect(pipeline.receipts.some((receipt) => receipt.path === '/graceful')).toBe(true);
+    await stack.restartWorker();
+  });
+
   it('loses nothing when the worker is killed (SIGKILL) mid-delivery', async () => {
     pipeline.on('/slow', () => ({ status: 200, delayMs: 1_000 }));
     const registration = await registerFor('/slow');
     const ids: string[] = [];
     for (let i = 0; i < 20; i++) {
-      const response = await postCallback(stack, registration.callbackUrl, envelope(`kill-${i}`));
+      const response = await postCallback(
+        stack,
+        registration.callbackUrl,
+        envelope(`kill-${i}`, 'parse.running'),
+      );
       expect(response.status).toBe(202);
       ids.push(((await response.json()) as { callback_id: string }).callback_id);
     }

@@ -45,6 +45,8 @@ export async function startStack(
     OUTBOUND_ALLOW: '127.0.0.1',
     DELIVERY_RETRY_SCHEDULE: '0,0.2,0.2,0.2',
     DELIVERY_LOCK_DURATION_MS: '3000',
+    // Every test pipeline shares one origin (127.0.0.1:<port>): keep its breaker out of the way.
+    DELIVERY_BREAKER_FAILURES: '1000',
     SHUTDOWN_DEADLINE_MS: '3000',
     ...env,
   };
@@ -87,6 +89,8 @@ export interface PipelineReceipt {
 export interface TestPipeline {
   url(path: string): string;
   receipts: PipelineReceipt[];
+  /** Paths of every request that arrived (before its answer). */
+  received: string[];
   /** Deliveries that failed verification (must stay empty). */
   rejected: string[];
   /** Decide the answer for a path (default 200); `delayMs` holds the answer back. */
@@ -99,12 +103,14 @@ export async function startTestPipeline(
 ): Promise<TestPipeline> {
   const routes = new Map<string, () => { status: number; delayMs?: number }>();
   const receipts: PipelineReceipt[] = [];
+  const received: string[] = [];
   const rejected: string[] = [];
   const server: Server = createServer((request: IncomingMessage, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
       const path = request.url ?? '/';
+      received.push(path);
       const answer = routes.get(path)?.() ?? { status: 200 };
       const finish = () => {
         if (answer.status >= 200 && answer.status < 300) {
@@ -132,6 +138,7 @@ export async function startTestPipeline(
   return {
     url: (path) => `http://127.0.0.1:${port}${path}`,
     receipts,
+    received,
     rejected,
     on: (path, answer) => void routes.set(path, answer),
     async close() {

@@ -66,24 +66,35 @@ describe('callback intake', () => {
     );
     expect(stored).toMatchObject({ format: 'event', string_encoded: '1', event_id: 'e-str' });
     expect(JSON.parse(stored['payload'] ?? '')).toEqual(envelope('e-str'));
-    const full = await post(path, JSON.stringify(legacy));
+    const other = await register(gateway);
+    const full = await post(callbackPath(other.callback_url), JSON.stringify(legacy));
     expect(full.statusCode).toBe(202);
     expect(await gateway.redis.hget(gateway.keys.callback(full.json().callback_id), 'format')).toBe(
       'legacy',
     );
   });
 
-  it('answers duplicates with 200 and stores them once', async () => {
+  it('answers duplicates with 200 and stores them once, and takes one final callback per registration', async () => {
     const registration = await register(gateway);
     const path = callbackPath(registration.callback_url);
+    const progress = await post(path, JSON.stringify(envelope('e-prog', 'parse.running')));
+    expect(progress.statusCode).toBe(202);
+    expect((await post(path, JSON.stringify(envelope('e-prog', 'parse.running')))).statusCode).toBe(
+      200,
+    );
     const first = await post(path, JSON.stringify(envelope('e-dup')));
+    expect(first.statusCode).toBe(202);
     const again = await post(path, JSON.stringify({ ...envelope('e-dup'), timestamp: 2 }));
     expect(again.statusCode).toBe(200);
     expect(again.json()).toEqual({ duplicate: true, callback_id: first.json().callback_id });
-    const legacyFirst = await post(path, JSON.stringify(legacy));
-    const legacyAgain = await post(path, JSON.stringify(legacy));
-    expect(legacyFirst.statusCode).toBe(202);
-    expect(legacyAgain.statusCode).toBe(200);
+    // Another final event (a different event_id) for the same job: still one final delivery.
+    const otherFinal = await post(path, JSON.stringify(envelope('e-final-2', 'parse.error')));
+    expect(otherFinal.json()).toEqual({ duplicate: true, callback_id: first.json().callback_id });
+    // The legacy format dedups on the body.
+    const legacyRegistration = await register(gateway);
+    const legacyPath = callbackPath(legacyRegistration.callback_url);
+    expect((await post(legacyPath, JSON.stringify(legacy))).statusCode).toBe(202);
+    expect((await post(legacyPath, JSON.stringify(legacy))).statusCode).toBe(200);
     // The same event for another registration is not a duplicate.
     const other = await register(gateway);
     expect(
@@ -203,7 +214,9 @@ describe('callback intake', () => {
     // and started again.
     const senders = Array.from({ length: 8 }, async () => {
       while (running) {
-        responses.push(await post(path, JSON.stringify(envelope(`load-${sent++}`))));
+        responses.push(
+          await post(path, JSON.stringify(envelope(`load-${sent++}`, 'parse.running'))),
+        );
       }
     });
     await new Promise((resolve) => setTimeout(resolve, 500));

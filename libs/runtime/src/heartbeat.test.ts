@@ -31,7 +31,7 @@ describe('heartbeat', () => {
     });
     const heartbeat = startHeartbeat({
       redis,
-      keys,
+      key: '{hb}:workers',
       logger,
       intervalMs: 50,
       degradedAfterMs: 400,

@@ -7,9 +7,11 @@ import {
   validatorCompiler,
 } from 'fastify-type-provider-zod';
 import type { GatewayContext, GatewayDeps } from './context.js';
+import { createAuth } from './auth.js';
 import { GatewayHttpError } from './errors.js';
 import { createGatewayMetrics } from './metrics.js';
 import { callbackRoutes } from './routes/callbacks.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { deliveryRoutes } from './routes/deliveries.js';
 import { opsRoutes } from './routes/ops.js';
 import { parseRoutes } from './routes/parse.js';
@@ -22,6 +24,7 @@ export async function buildApp(deps: GatewayDeps) {
   const context: GatewayContext = {
     ...deps,
     metrics: createGatewayMetrics(deps.registry),
+    auth: createAuth(deps.apiTokens),
     now: deps.now ?? (() => new Date()),
     callbackSource: 'llamaparse',
   };
@@ -124,6 +127,7 @@ export async function buildApp(deps: GatewayDeps) {
   await app.register(registrationRoutes, context);
   await app.register(deliveryRoutes, context);
   await app.register(parseRoutes, context);
+  await app.register(dashboardRoutes, context);
   await app.register(callbackRoutes, context);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;

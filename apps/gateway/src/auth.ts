@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { GatewayHttpError } from './errors.js';
 
 /** Who presented a valid API token: a stable, non-secret label (`token#1`, ...). */
@@ -6,31 +6,82 @@ export interface ApiClient {
   label: string;
 }
 
+/** The dashboard's session cookie (HttpOnly, SameSite=Strict). */
+export const SESSION_COOKIE = 'cbgw_session';
+const SESSION_SECONDS = 12 * 3600;
+
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
+function cookieValue(header: string | undefined, name: string): string | undefined {
+  for (const part of (header ?? '').split(';')) {
+    const [key, ...rest] = part.trim().split('=');
+    if (key === name) return rest.join('=');
+  }
+  return undefined;
+}
+
 /**
- * Checks `Authorization: Bearer <token>` against the configured tokens in constant time: every
- * token is compared (fixed-length digests, `timingSafeEqual`), whichever matches.
+ * API authentication: `Authorization: Bearer <token>` checked against the configured tokens in
+ * constant time (every token compared as fixed-length digests), or the dashboard's session
+ * cookie, signed with the token it was opened with (rotating that token ends its sessions).
  */
-export function createBearerAuth(tokens: readonly string[]) {
+export function createAuth(tokens: readonly string[]) {
   const digests = tokens.map((token) => digest(token));
-  return (authorization: string | undefined): ApiClient => {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
-    const presented = digest(match?.[1] ?? '');
+  const indexOf = (presented: string): number => {
+    const candidate = digest(presented);
     let found = -1;
-    digests.forEach((candidate, index) => {
-      if (timingSafeEqual(candidate, presented) && match) found = index;
+    digests.forEach((known, index) => {
+      if (timingSafeEqual(known, candidate)) found = index;
     });
-    if (found < 0) {
-      throw new GatewayHttpError(
-        'unauthorized',
-        tokens.length === 0
-          ? 'no API token is configured on this gateway (GATEWAY_API_TOKENS)'
-          : 'a valid "Authorization: Bearer <token>" header is required',
-        {},
-        { 'www-authenticate': 'Bearer realm="callback-gateway"' },
-      );
+    return found;
+  };
+  const sign = (index: number, expires: number) =>
+    createHmac('sha256', tokens[index] ?? '')
+      .update(`${index}.${expires}`)
+      .digest('base64url');
+
+  const fromSession = (value: string | undefined, now: number): number => {
+    const [index, expires, signature] = (value ?? '').split('.');
+    const i = Number(index);
+    const until = Number(expires);
+    if (!Number.isInteger(i) || i < 0 || i >= tokens.length || !(until > now) || !signature) {
+      return -1;
     }
-    return { label: `token#${found + 1}` };
+    const expected = Buffer.from(sign(i, until));
+    const given = Buffer.from(signature);
+    return expected.length === given.length && timingSafeEqual(expected, given) ? i : -1;
+  };
+
+  const unauthorized = () =>
+    new GatewayHttpError(
+      'unauthorized',
+      tokens.length === 0
+        ? 'no API token is configured on this gateway (GATEWAY_API_TOKENS)'
+        : 'a valid "Authorization: Bearer <token>" header is required',
+      {},
+      { 'www-authenticate': 'Bearer realm="callback-gateway"' },
+    );
+
+  return {
+    /** The caller of a request, or a 401 `GatewayHttpError`. */
+    request(request: {
+      headers: { authorization?: string | undefined; cookie?: string | undefined };
+    }): ApiClient {
+      const bearer = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
+      let found = bearer?.[1] ? indexOf(bearer[1]) : -1;
+      if (found < 0 && !bearer) {
+        found = fromSession(cookieValue(request.headers.cookie, SESSION_COOKIE), Date.now());
+      }
+      if (found < 0) throw unauthorized();
+      return { label: `token#${found + 1}` };
+    },
+    /** A session cookie value for a valid token, or undefined. */
+    openSession(token: string, now = Date.now()): string | undefined {
+      const index = indexOf(token);
+      if (index < 0) return undefined;
+      const expires = now + SESSION_SECONDS * 1000;
+      return `${index}.${expires}.${sign(index, expires)}`;
+    },
+    sessionSeconds: SESSION_SECONDS,
   };
 }

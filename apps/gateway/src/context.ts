@@ -13,6 +13,7 @@ import type { Redis } from 'ioredis';
 import type { Queue } from 'bullmq';
 import type { WebhookUrlResolver } from '@callback-gateway/webhook-url';
 import type { Registry } from 'prom-client';
+import type { createAuth } from './auth.js';
 import type { GatewayMetrics } from './metrics.js';
 
 /** Settings the routes use (from `config.ts`). */
@@ -39,10 +40,12 @@ export interface GatewayDeps {
   deliveries: DeliveryStore;
   /** The store's key layout and connection (for listings over its indexes). */
   keys: StoreKeys;
-  redis: Pick<Redis, 'zcard' | 'zrange'>;
+  redis: Pick<Redis, 'zcard' | 'zrange' | 'zcount'>;
   submissions: SubmissionStore;
-  /** The parse submission queue (only `add` is used). */
-  parseQueue: Pick<Queue<ParseSubmissionJob>, 'add'>;
+  /** The parse submission queue (jobs are added; bull-board shows it). */
+  parseQueue: Queue<ParseSubmissionJob>;
+  /** The delivery queue, read only (the dashboard's counts and bull-board). */
+  deliveryQueue: Queue;
   outbound: OutboundPolicy;
   /** The public URL resolver, once it exists (it starts after the HTTP server). */
   webhookUrl: () => Pick<WebhookUrlResolver, 'resolve' | 'status'> | undefined;
@@ -58,6 +61,7 @@ export interface GatewayDeps {
 /** {@link GatewayDeps} plus what `buildApp` derives from them. */
 export interface GatewayContext extends Omit<GatewayDeps, 'now'> {
   metrics: GatewayMetrics;
+  auth: ReturnType<typeof createAuth>;
   now: () => Date;
   /** The audit actor id of callbacks' senders. */
   callbackSource: string;

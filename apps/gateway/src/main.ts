@@ -98,6 +98,11 @@ async function main(): Promise<void> {
     prefix: `{${keys.prefix}}`,
   });
   parseQueue.on('error', () => undefined);
+  const deliveryQueue = new Queue(QUEUES.deliveries, {
+    connection: redis.client,
+    prefix: `{${keys.prefix}}`,
+  });
+  deliveryQueue.on('error', () => undefined);
   const app = await buildApp({
     logger,
     registry,
@@ -116,6 +121,7 @@ async function main(): Promise<void> {
     redis: redis.client,
     submissions: createSubmissionStore({ redis: redis.client, keys }),
     parseQueue,
+    deliveryQueue,
     outbound: createOutboundPolicy({ allow: config.OUTBOUND_ALLOW }),
     webhookUrl: () => webhookUrlRef.resolver,
     probeKey: () => probe.key,
@@ -220,6 +226,7 @@ async function main(): Promise<void> {
       await resolverStarted;
       await webhookUrlRef.resolver?.close();
       await parseQueue.close();
+      await deliveryQueue.close();
       await audit.close();
       await redis.close();
     },

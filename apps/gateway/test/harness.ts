@@ -83,6 +83,10 @@ export async function startGateway(options: TestGatewayOptions): Promise<TestGat
     connection: redis,
     prefix: `{${keys.prefix}}`,
   });
+  const deliveryQueue = new Queue(QUEUES.deliveries, {
+    connection: redis,
+    prefix: `{${keys.prefix}}`,
+  });
   const app = await buildApp({
     logger,
     registry,
@@ -101,6 +105,7 @@ export async function startGateway(options: TestGatewayOptions): Promise<TestGat
     redis,
     submissions: createSubmissionStore({ redis, keys }),
     parseQueue,
+    deliveryQueue,
     outbound: createOutboundPolicy({
       allow: options.outboundAllow ?? [],
       lookup: async (host) => {
@@ -127,6 +132,7 @@ export async function startGateway(options: TestGatewayOptions): Promise<TestGat
     async close() {
       await app.close();
       await parseQueue.close();
+      await deliveryQueue.close();
       await resolver.close();
       await auditLog.close(100);
       redis.disconnect();

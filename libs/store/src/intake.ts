@@ -131,6 +131,8 @@ export function createIntake(options: IntakeOptions): Intake {
         callback.stringEncoded ? '1' : '0',
         'signature',
         callback.signature,
+        'delivery_state',
+        'queued',
       ];
       if (callback.eventType !== undefined) fields.push('event_type', callback.eventType);
       if (callback.eventId !== undefined) fields.push('event_id', callback.eventId);

@@ -1,6 +1,7 @@
 import { startRedis, type TestRedis } from '@callback-gateway/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDeliveryStore } from './deliveries.js';
 import { createIntake, type IncomingCallback } from './intake.js';
 import { storeKeys } from './keys.js';
 import {
@@ -141,6 +142,29 @@ describe('store', () => {
     });
     if (reconciled.outcome !== 'stored') throw new Error('unreachable');
     expect(await redis.hget(keys.callback(reconciled.callbackId), 'reconciled')).toBe('1');
+  });
+
+  it('keeps the per-state delivery indexes in step with each transition', async () => {
+    const store = createRegistrationStore({ redis, keys });
+    const intake = createIntake({ redis, keys });
+    const deliveries = createDeliveryStore({ redis, keys });
+    const registration = await store.create(newRegistration(), newCallbackToken());
+    const stored = await intake.store(
+      callback(registration.id, { dedupKey: 'event:idx', eventId: 'idx' }),
+    );
+    if (stored.outcome !== 'stored') throw new Error('not stored');
+    const member = (state: string) => redis.zscore(keys.deliveryState(state), stored.callbackId);
+    expect(await member('queued')).not.toBeNull();
+    await deliveries.transition(
+      { id: stored.callbackId, registrationId: registration.id },
+      'dead_lettered',
+      {
+        last_error: 'x',
+      },
+    );
+    expect(await member('queued')).toBeNull();
+    expect(await member('dead_lettered')).not.toBeNull();
+    expect((await store.get(registration.id))?.state).toBe('dead_lettered');
   });
 
   it('refuses a callback for a registration that is gone', async () => {

@@ -2,7 +2,6 @@ import { DELIVERY_STATES, type Delivery } from '@callback-gateway/store';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { createBearerAuth } from '../auth.js';
 import type { GatewayContext } from '../context.js';
 import { GatewayHttpError, storageUnavailable } from '../errors.js';
 
@@ -52,8 +51,7 @@ const errorBody = z.object({ error: z.string(), message: z.string() }).loose();
 /** Deliveries: list by state, inspect one with its attempts, replay singly or in bulk. */
 export async function deliveryRoutes(app: FastifyInstance, context: GatewayContext) {
   const { deliveries, registrations, audit, metrics } = context;
-  const authenticate = createBearerAuth(context.apiTokens);
-  const client = (request: FastifyRequest) => authenticate(request.headers.authorization);
+  const client = (request: FastifyRequest) => context.auth.request(request);
   const api = app.withTypeProvider<ZodTypeProvider>();
   const storage = async <T>(work: () => Promise<T>): Promise<T> => {
     try {
@@ -70,6 +68,8 @@ export async function deliveryRoutes(app: FastifyInstance, context: GatewayConte
     await registrations.resumeDeliveries(delivery.registrationId);
     const number = await deliveries.requeue(delivery.id);
     if (number === undefined) throw new GatewayHttpError('not_found', 'the callback expired');
+    // On its way again: a second replay now would be refused (409) instead of doubling it.
+    await deliveries.transition(delivery, 'queued', { next_attempt_at: '' });
     audit.record({
       type: 'delivery.replayed',
       actor: { kind: 'api_client', id: actor },

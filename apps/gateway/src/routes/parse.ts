@@ -3,7 +3,6 @@ import { OutboundRefusedError } from '@callback-gateway/outbound';
 import type { NewSubmission, Submission } from '@callback-gateway/store';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { createBearerAuth } from '../auth.js';
 import type { GatewayContext } from '../context.js';
 import { GatewayHttpError, storageUnavailable } from '../errors.js';
 
@@ -52,8 +51,7 @@ function submissionJson(submission: Submission) {
  */
 export async function parseRoutes(app: FastifyInstance, context: GatewayContext) {
   const { submissions, parseQueue, outbound } = context;
-  const authenticate = createBearerAuth(context.apiTokens);
-  const client = (request: FastifyRequest) => authenticate(request.headers.authorization);
+  const client = (request: FastifyRequest) => context.auth.request(request);
   await app.register(multipart, {
     limits: {
       fileSize: context.settings.uploadLimitBytes,

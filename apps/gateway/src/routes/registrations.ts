@@ -4,7 +4,6 @@ import { CALLBACK_PATH_PREFIX, isWebhookUrlError } from '@callback-gateway/webho
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { createBearerAuth } from '../auth.js';
 import type { GatewayContext } from '../context.js';
 import { GatewayHttpError, storageUnavailable } from '../errors.js';
 import { deliveryJson } from './deliveries.js';
@@ -85,10 +84,9 @@ function view(registration: Registration): z.infer<typeof registrationView> {
 /** Registration API: pipelines register a job before sending it to the parser. */
 export async function registrationRoutes(app: FastifyInstance, context: GatewayContext) {
   const { audit, metrics, registrations, outbound, settings } = context;
-  const authenticate = createBearerAuth(context.apiTokens);
   const api = app.withTypeProvider<ZodTypeProvider>();
 
-  const client = (request: FastifyRequest) => authenticate(request.headers.authorization);
+  const client = (request: FastifyRequest) => context.auth.request(request);
   const storage = async <T>(work: () => Promise<T>): Promise<T> => {
     try {
       return await work();

@@ -1,0 +1,156 @@
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { FastifyAdapter } from '@bull-board/fastify';
+import { DELIVERY_STATES } from '@callback-gateway/store';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { SESSION_COOKIE } from '../auth.js';
+import type { GatewayContext } from '../context.js';
+import { GatewayHttpError } from '../errors.js';
+import { DASHBOARD_HTML, DASHBOARD_JS } from './dashboard-page.js';
+import { deliveryJson } from './deliveries.js';
+
+const ALIVE_WITHIN_MS = 30_000;
+
+async function counterByLabel(context: GatewayContext, name: string, label: string) {
+  const metric = context.registry.getSingleMetric(name);
+  const out: Record<string, number> = {};
+  if (!metric) return out;
+  for (const value of (await metric.get()).values) {
+    const key = String(value.labels[label] ?? '');
+    out[key] = (out[key] ?? 0) + value.value;
+  }
+  return out;
+}
+
+/**
+ * The on-call page (`/dashboard`): live figures, the public URL and tunnel state, overdue
+ * registrations, dead letters with replay buttons, and bull-board (`/dashboard/queues`) for
+ * queue inspection. Behind the API's auth: a bearer token, or the session cookie the page's
+ * login opens with one (HttpOnly, SameSite=Strict).
+ */
+export async function dashboardRoutes(app: FastifyInstance, context: GatewayContext) {
+  const hidden = { schema: { hide: true } };
+  const page = (reply: FastifyReply, type: string, body: string) =>
+    reply
+      .type(type)
+      .header('cache-control', 'no-store')
+      .header(
+        'content-security-policy',
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
+      )
+      .send(body);
+
+  app.get('/dashboard', hidden, async (_request, reply) =>
+    page(reply, 'text/html; charset=utf-8', DASHBOARD_HTML),
+  );
+  app.get('/dashboard/app.js', hidden, async (_request, reply) =>
+    page(reply, 'text/javascript; charset=utf-8', DASHBOARD_JS),
+  );
+
+  app.post('/dashboard/login', hidden, async (request, reply) => {
+    const token = (request.body as { token?: unknown } | undefined)?.token;
+    const session = typeof token === 'string' ? context.auth.openSession(token) : undefined;
+    if (!session)
+      throw new GatewayHttpError(
+        'unauthorized',
+        'that is not one of the API tokens (GATEWAY_API_TOKENS)',
+      );
+    return reply
+      .header(
+        'set-cookie',
+        `${SESSION_COOKIE}=${session}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${context.auth.sessionSeconds}`,
+      )
+      .send({ ok: true });
+  });
+
+  app.post('/dashboard/logout', hidden, async (_request, reply) =>
+    reply
+      .header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`)
+      .send({ ok: true }),
+  );
+
+  app.get('/v1/dashboard/summary', hidden, async (request: FastifyRequest) => {
+    context.auth.request(request);
+    const { redis, keys, deliveries, registrations } = context;
+    const now = Date.now();
+    const status = context.webhookUrl()?.status();
+    const [
+      stateCounts,
+      queueCounts,
+      overdueTotal,
+      overdueIds,
+      deadLetters,
+      gateways,
+      workers,
+      callbacks,
+    ] = await Promise.all([
+      Promise.all(
+        DELIVERY_STATES.map(
+          async (state) => [state, await deliveries.countByState(state)] as const,
+        ),
+      ),
+      context.deliveryQueue
+        .getJobCounts('waiting', 'delayed', 'active', 'failed')
+        .catch(() => ({})),
+      redis.zcard(keys.overdue),
+      redis.zrange(keys.overdue, 0, 19),
+      deliveries.listByState('dead_lettered', 20),
+      redis.zcount(keys.gateways, now - ALIVE_WITHIN_MS, '+inf'),
+      redis.zcount(keys.workers, now - ALIVE_WITHIN_MS, '+inf'),
+      counterByLabel(context, 'cbgw_callbacks_total', 'outcome'),
+    ]);
+    const overdue = (await Promise.all(overdueIds.map((id) => registrations.get(id)))).flatMap(
+      (entry) =>
+        entry
+          ? [
+              {
+                id: entry.id,
+                deliver_to: entry.deliverTo,
+                parse_job_id: entry.parseJobId ?? null,
+                expect_callback_by: entry.expectCallbackBy,
+              },
+            ]
+          : [],
+    );
+    return {
+      generated_at: new Date(now).toISOString(),
+      public_url: {
+        base_url: status?.current?.baseUrl ?? null,
+        source: status?.current?.source ?? null,
+        verified_by: status?.current?.verifiedBy ?? null,
+        tunnel: status?.tunnel ?? null,
+        last_failure: status?.lastFailure?.message ?? null,
+      },
+      callbacks_since_start: callbacks,
+      deliveries: Object.fromEntries(stateCounts),
+      queue: queueCounts,
+      processes: { gateways, workers },
+      overdue: { total: overdueTotal, registrations: overdue },
+      dead_letters: {
+        total: stateCounts.find(([state]) => state === 'dead_lettered')?.[1] ?? 0,
+        items: deadLetters.map(deliveryJson),
+      },
+    };
+  });
+
+  // bull-board, for the queues themselves, behind the same auth.
+  await app.register(async (scope) => {
+    // Answered here: bull-board's plugin has its own error handler.
+    scope.addHook('onRequest', async (request, reply) => {
+      try {
+        context.auth.request(request);
+      } catch (error) {
+        if (!(error instanceof GatewayHttpError)) throw error;
+        return reply.code(error.status).headers(error.headers).send(error.body());
+      }
+    });
+    const adapter = new FastifyAdapter();
+    createBullBoard({
+      queues: [new BullMQAdapter(context.deliveryQueue), new BullMQAdapter(context.parseQueue)],
+      serverAdapter: adapter,
+      options: { uiConfig: { boardTitle: 'Callback Gateway queues' } },
+    });
+    adapter.setBasePath('/dashboard/queues');
+    await scope.register(adapter.registerPlugin(), { prefix: '/dashboard/queues' });
+  });
+}

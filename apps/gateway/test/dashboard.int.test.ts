@@ -1,0 +1,131 @@
+import { existsSync } from 'node:fs';
+import { createDeliveryStore } from '@callback-gateway/store';
+import { startRedis, type TestRedis } from '@callback-gateway/testing';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { API_TOKEN, callbackPath, register, startGateway, type TestGateway } from './harness.js';
+
+const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+
+describe('the on-call dashboard in headless Chromium', () => {
+  let redis: TestRedis;
+  let gateway: TestGateway;
+  let base: string;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(
+        `Chromium is missing at ${CHROMIUM}: install the Debian "chromium" package (.ci/run does)`,
+      );
+    }
+    redis = await startRedis();
+    gateway = await startGateway({ redis });
+    base = await gateway.app.listen({ host: '127.0.0.1', port: 0 });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await gateway?.close();
+    await redis?.close();
+  });
+
+  /** A stored callback whose delivery the worker gave up on. */
+  const deadLetter = async (eventId: string) => {
+    const registration = await register(gateway);
+    const response = await gateway.app.inject({
+      method: 'POST',
+      url: callbackPath(registration.callback_url),
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify({
+        event_id: eventId,
+        event_type: 'parse.success',
+        data: { job_id: 'j' },
+      }),
+    });
+    const id = response.json().callback_id as string;
+    const deliveries = createDeliveryStore({ redis: gateway.redis, keys: gateway.keys });
+    await deliveries.transition({ id, registrationId: registration.id }, 'dead_lettered', {
+      last_error: 'HTTP 500; gave up after 9 attempts',
+      attempts: '9',
+    });
+    return { id, registrationId: registration.id };
+  };
+
+  it('signs in with an API token, shows the state, updates by itself, and replays a dead letter on click', async () => {
+    const first = await deadLetter('evt-dash-1');
+    await gateway.redis.zadd(gateway.keys.overdue, Date.now(), first.registrationId);
+    const page = await browser.newPage();
+    await page.goto(`${base}/dashboard`);
+    await page.locator('#login').waitFor({ state: 'visible' });
+    await page.fill('#token', 'not-the-token-0123456789');
+    await page.click('#login-form button');
+    await page.locator('#login-error', { hasText: 'not a valid token' }).waitFor();
+    await page.fill('#token', API_TOKEN);
+    await page.click('#login-form button');
+    await page.locator('#board').waitFor({ state: 'visible' });
+
+    expect(await page.textContent('#base-url')).toBe('https://hooks.example.com');
+    await page.locator(`tr[data-delivery="${first.id}"]`).waitFor();
+    expect(await page.textContent('#dead-total')).toBe('(1)');
+    expect(await page.textContent('#overdue')).toContain(first.registrationId);
+
+    // Live: a new dead letter shows up without a reload.
+    const second = await deadLetter('evt-dash-2');
+    await page.locator(`tr[data-delivery="${second.id}"]`).waitFor({ timeout: 5_000 });
+    await page.screenshot({
+      path: `${process.env['TMPDIR'] ?? '/tmp'}/cbgw-dashboard.png`,
+      fullPage: true,
+    });
+
+    // Replay: the click requeues it (same webhook-id) and the row leaves the dead letters.
+    await page.click(`tr[data-delivery="${first.id}"] button`);
+    await page
+      .locator(`tr[data-delivery="${first.id}"]`)
+      .waitFor({ state: 'detached', timeout: 5_000 });
+    const entries = await gateway.redis.xrange(gateway.keys.ingest, '-', '+');
+    expect(entries.some(([, fields]) => fields[1] === first.id && fields.includes('replay'))).toBe(
+      true,
+    );
+    expect(await gateway.redis.hget(gateway.keys.callback(first.id), 'delivery_state')).toBe(
+      'queued',
+    );
+    await page.close();
+  });
+
+  it('keeps its data and bull-board behind the API auth', async () => {
+    expect((await fetch(`${base}/v1/dashboard/summary`)).status).toBe(401);
+    expect((await fetch(`${base}/dashboard/queues`)).status).toBe(401);
+    const withToken = await fetch(`${base}/dashboard/queues`, {
+      headers: { authorization: `Bearer ${API_TOKEN}` },
+    });
+    expect(withToken.status).toBe(200);
+    expect(await withToken.text()).toContain('<html');
+    const login = await fetch(`${base}/dashboard/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: API_TOKEN }),
+    });
+    const cookie = login.headers.get('set-cookie') ?? '';
+    expect(cookie).toMatch(/^cbgw_session=[^;]+; Path=\/; HttpOnly; SameSite=Strict/);
+    expect(cookie).not.toContain(API_TOKEN);
+    const summary = await fetch(`${base}/v1/dashboard/summary`, {
+      headers: { cookie: cookie.split(';')[0] ?? '' },
+    });
+    expect(summary.status).toBe(200);
+    const forged = await fetch(`${base}/v1/dashboard/summary`, {
+      headers: { cookie: `cbgw_session=0.${Date.now() + 60_000}.forged` },
+    });
+    expect(forged.status).toBe(401);
+  });
+});

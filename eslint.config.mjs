@@ -40,6 +40,7 @@ export default [
             'apps/*/tsconfig.spec.json',
             'libs/*/tsconfig.spec.json',
             'tools/*/tsconfig.spec.json',
+            'infra/tsconfig.spec.json',
           ],
           noWarnOnMultipleProjects: true,
           conditionNames: ['@callback-gateway/source', 'types', 'import', 'default'],

@@ -9,13 +9,16 @@ import { join } from 'node:path';
 const root = new URL('..', import.meta.url).pathname;
 // Each project's vitest run writes <project>/reports/vitest.json (Nx caches and restores it).
 const reportFiles = () =>
-  ['apps', 'libs', 'tools'].flatMap((group) =>
-    existsSync(join(root, group))
-      ? readdirSync(join(root, group))
-          .map((name) => ({ name, file: join(root, group, name, 'reports', 'vitest.json') }))
-          .filter(({ file }) => existsSync(file))
-      : [],
-  );
+  [
+    ...['apps', 'libs', 'tools'].flatMap((group) =>
+      existsSync(join(root, group))
+        ? readdirSync(join(root, group)).map((name) => ({ name, dir: join(root, group, name) }))
+        : [],
+    ),
+    { name: 'infra', dir: join(root, 'infra') },
+  ]
+    .map(({ name, dir }) => ({ name, file: join(dir, 'reports', 'vitest.json') }))
+    .filter(({ file }) => existsSync(file));
 const env = { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false' };
 let failed = false;
 

@@ -5,11 +5,11 @@ import {
   logAuditSink,
 } from '@callback-gateway/audit';
 import {
-  SettingsError,
   connectRedis,
   createMetricsRegistry,
   describeRedisUrl,
   handleShutdownSignals,
+  loadSettingsOrExit,
   startHeartbeat,
 } from '@callback-gateway/runtime';
 import {
@@ -19,6 +19,7 @@ import {
   type WebhookUrlResolver,
 } from '@callback-gateway/webhook-url';
 import { createOutboundPolicy } from '@callback-gateway/outbound';
+import { GATEWAY_CONDITIONS, createNotifier } from '@callback-gateway/notify';
 import {
   QUEUES,
   createDeliveryStore,
@@ -30,25 +31,10 @@ import {
 } from '@callback-gateway/store';
 import { Queue } from 'bullmq';
 import { buildApp } from './app.js';
-import { loadGatewayConfig, type GatewayConfig } from './config.js';
-
-function loadConfigOrExit(): GatewayConfig {
-  try {
-    return loadGatewayConfig(process.env);
-  } catch (error) {
-    if (error instanceof SettingsError) {
-      for (const problem of error.problems) console.error(`gateway: invalid setting ${problem}`);
-      console.error(
-        'gateway: not started. Every setting is described in the README ("Configuration").',
-      );
-      process.exit(2);
-    }
-    throw error;
-  }
-}
+import { loadGatewayConfig } from './config.js';
 
 async function main(): Promise<void> {
-  const config = loadConfigOrExit();
+  const config = loadSettingsOrExit('gateway', () => loadGatewayConfig(process.env));
   const logger = createLogger({
     name: 'gateway',
     level: config.LOG_LEVEL,
@@ -56,6 +42,8 @@ async function main(): Promise<void> {
       ...config.GATEWAY_API_TOKENS,
       config.NGROK_AUTHTOKEN,
       config.WEBHOOK_URL_PROBE_KEY,
+      config.NOTIFY_WEBHOOK_SECRET,
+      ...config.NOTIFY_SLACK_WEBHOOK_URLS,
     ],
   });
   const registry = createMetricsRegistry({ process: 'gateway' });
@@ -80,13 +68,33 @@ async function main(): Promise<void> {
     ...config.GATEWAY_API_TOKENS,
     config.NGROK_AUTHTOKEN,
     config.WEBHOOK_URL_PROBE_KEY,
+    config.NOTIFY_WEBHOOK_SECRET,
+    ...config.NOTIFY_SLACK_WEBHOOK_URLS,
   ];
+  const outbound = createOutboundPolicy({ allow: config.OUTBOUND_ALLOW });
+  // Operational notifications (public URL, tunnel) when a target is configured.
+  const notifier =
+    config.NOTIFY_WEBHOOK_URLS.length + config.NOTIFY_SLACK_WEBHOOK_URLS.length > 0
+      ? createNotifier({
+          source: 'gateway',
+          webhookUrls: config.NOTIFY_WEBHOOK_URLS,
+          webhookSecret: config.NOTIFY_WEBHOOK_SECRET,
+          slackUrls: config.NOTIFY_SLACK_WEBHOOK_URLS,
+          policy: outbound,
+          conditions: GATEWAY_CONDITIONS,
+          repeatAfterMs: config.NOTIFY_REPEAT_AFTER_S * 1_000,
+          maxPerMinute: config.NOTIFY_MAX_PER_MINUTE,
+          logger,
+          registry,
+        })
+      : undefined;
   const audit = createAuditLog({
     actor: { kind: 'system', id: 'gateway' },
     sinks: [
       logAuditSink(logger),
       createRedisAuditStore({ redis: redis.client, maxLength: config.AUDIT_STREAM_MAX_LENGTH })
         .sink,
+      ...(notifier ? [notifier.sink] : []),
     ],
     logger,
     registry,
@@ -122,7 +130,7 @@ async function main(): Promise<void> {
     submissions: createSubmissionStore({ redis: redis.client, keys }),
     parseQueue,
     deliveryQueue,
-    outbound: createOutboundPolicy({ allow: config.OUTBOUND_ALLOW }),
+    outbound,
     webhookUrl: () => webhookUrlRef.resolver,
     probeKey: () => probe.key,
     readinessChecks: [
@@ -158,7 +166,9 @@ async function main(): Promise<void> {
   logger.info('start 2/4: Redis connection (retried with backoff until reachable)');
 
   // 3. The audit trail: log lines always, the Redis stream as soon as Redis is there.
-  logger.info('start 3/4: audit trail (log lines and Redis stream)');
+  logger.info(
+    `start 3/4: audit trail (log lines and Redis stream${notifier ? '; operational notifications' : ''})`,
+  );
 
   // 4. The public callback URL: never a localhost fallback. The resolver starts once Redis is
   // reachable: the probe key is shared with the worker through it, and the cache lives there.
@@ -228,6 +238,7 @@ async function main(): Promise<void> {
       await parseQueue.close();
       await deliveryQueue.close();
       await audit.close();
+      await notifier?.close(2_000);
       await redis.close();
     },
   });

@@ -1,16 +1,11 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
+import { TERMINAL_EVENT_TYPES } from './callbacks/decode.js';
 
 /** Event types counted by name; anything else is counted as `other` (bounded label values). */
-const KNOWN_EVENT_TYPES = new Set([
+const KNOWN_EVENT_TYPES: ReadonlySet<string> = new Set([
   'parse.pending',
   'parse.running',
-  'parse.success',
-  'parse.error',
-  'parse.partial_success',
-  'parse.cancelled',
-  'parse.done',
-  'parse.failure',
-  'parse.partial',
+  ...TERMINAL_EVENT_TYPES,
 ]);
 
 /** The event type as a metric label: known types by name, others as `other`, none as `none`. */

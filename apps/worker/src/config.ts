@@ -1,23 +1,21 @@
 import {
   OWNED_PREFIXES,
-  checkHostOrCidr,
+  commonSettingsShape,
   SETTING_NAMES,
-  envEnum,
   envInt,
   envList,
   envSecret,
   envUrl,
   parseSettings,
 } from '@callback-gateway/runtime';
+import { checkNotifySettings, notifyEnvShape } from '@callback-gateway/notify';
 import { checkWebhookUrlEnv, webhookUrlEnvSchema } from '@callback-gateway/webhook-url';
 import { z } from 'zod';
 
 /** The worker's environment variables (documented in the README under "Configuration"). */
 export const workerSettingsSchema = webhookUrlEnvSchema.extend({
-  REDIS_URL: envUrl({ default: 'redis://127.0.0.1:6379', protocols: ['redis', 'rediss'] }),
-  LOG_LEVEL: envEnum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], {
-    default: 'info',
-  }),
+  ...commonSettingsShape,
+  ...notifyEnvShape,
   WORKER_HOST: z
     .string()
     .trim()
@@ -29,14 +27,11 @@ export const workerSettingsSchema = webhookUrlEnvSchema.extend({
     item: (item) =>
       /^\d+(\.\d+)?$/.test(item) ? undefined : 'each entry must be a number of seconds',
   }).transform((items) => items.map(Number)),
-  OUTBOUND_ALLOW: envList({ item: checkHostOrCidr }),
   LLAMA_CLOUD_BASE_URL: envUrl({
     default: 'https://api.cloud.llamaindex.ai',
     protocols: ['https', 'http'],
   }),
   LLAMA_CLOUD_API_KEY: envSecret({ minLength: 8 }),
-  GATEWAY_REGISTRATION_TTL_S: envInt({ default: 7 * 86_400, min: 60, max: 90 * 86_400 }),
-  GATEWAY_EXPECT_CALLBACK_WITHIN_S: envInt({ default: 3_600, min: 1, max: 30 * 86_400 }),
   WORKER_CONCURRENCY: envInt({ default: 50, min: 1, max: 1_000 }),
   DELIVERY_TIMEOUT_MS: envInt({ default: 30_000, min: 100, max: 600_000 }),
   DELIVERY_CONNECT_TIMEOUT_MS: envInt({ default: 10_000, min: 100, max: 120_000 }),
@@ -52,8 +47,6 @@ export const workerSettingsSchema = webhookUrlEnvSchema.extend({
   RECONCILE_FIRST_POLL_DELAY_MS: envInt({ default: 10_000, min: 100, max: 3_600_000 }),
   RECONCILE_MAX_POLL_DELAY_MS: envInt({ default: 300_000, min: 100, max: 86_400_000 }),
   RECONCILE_GATEWAY_SILENCE_MS: envInt({ default: 15_000, min: 100, max: 3_600_000 }),
-  AUDIT_STREAM_MAX_LENGTH: envInt({ default: 100_000, min: 100 }),
-  SHUTDOWN_DEADLINE_MS: envInt({ default: 10_000, min: 100, max: 600_000 }),
 });
 
 /** Validated, frozen worker settings. */
@@ -64,6 +57,9 @@ export function loadWorkerConfig(env: Readonly<Record<string, string | undefined
   return parseSettings(workerSettingsSchema, env, {
     ownedPrefixes: OWNED_PREFIXES,
     alsoKnown: SETTING_NAMES,
-    check: checkWebhookUrlEnv,
+    check: (settings: z.output<typeof workerSettingsSchema>) => [
+      ...checkWebhookUrlEnv(settings),
+      ...checkNotifySettings(settings),
+    ],
   });
 }

@@ -5,15 +5,16 @@ import {
   logAuditSink,
 } from '@callback-gateway/audit';
 import {
-  SettingsError,
   connectRedis,
   createMetricsRegistry,
   describeRedisUrl,
   handleShutdownSignals,
+  loadSettingsOrExit,
   startHeartbeat,
   type Heartbeat,
 } from '@callback-gateway/runtime';
 import { createOutboundPolicy } from '@callback-gateway/outbound';
+import { WORKER_CONDITIONS, createNotifier } from '@callback-gateway/notify';
 import { storeKeys } from '@callback-gateway/store';
 import { buildApp } from './app.js';
 import { startDeliveryService } from './delivery/service.js';
@@ -27,7 +28,7 @@ import {
   type UrlSourceName,
   type WebhookUrlResolver,
 } from '@callback-gateway/webhook-url';
-import { loadWorkerConfig, type WorkerConfig } from './config.js';
+import { loadWorkerConfig } from './config.js';
 
 /** The gateway's sources without the tunnel (the gateway owns it): its URL comes through the cache. */
 function workerUrlSources(sources: readonly UrlSourceName[]): UrlSourceName[] {
@@ -35,31 +36,19 @@ function workerUrlSources(sources: readonly UrlSourceName[]): UrlSourceName[] {
   return sources.includes('ngrok') && !own.includes('cache') ? [...own, 'cache'] : own;
 }
 
-function loadConfigOrExit(): WorkerConfig {
-  try {
-    return loadWorkerConfig(process.env);
-  } catch (error) {
-    if (error instanceof SettingsError) {
-      for (const problem of error.problems) console.error(`worker: invalid setting ${problem}`);
-      console.error(
-        'worker: not started. Every setting is described in the README ("Configuration").',
-      );
-      process.exit(2);
-    }
-    throw error;
-  }
-}
-
 async function main(): Promise<void> {
-  const config = loadConfigOrExit();
+  const config = loadSettingsOrExit('worker', () => loadWorkerConfig(process.env));
+  const knownSecrets = [
+    config.LLAMA_CLOUD_API_KEY,
+    config.NGROK_AUTHTOKEN,
+    config.WEBHOOK_URL_PROBE_KEY,
+    config.NOTIFY_WEBHOOK_SECRET,
+    ...config.NOTIFY_SLACK_WEBHOOK_URLS,
+  ];
   const logger = createLogger({
     name: 'worker',
     level: config.LOG_LEVEL,
-    knownSecrets: [
-      config.LLAMA_CLOUD_API_KEY,
-      config.NGROK_AUTHTOKEN,
-      config.WEBHOOK_URL_PROBE_KEY,
-    ],
+    knownSecrets,
   });
   const registry = createMetricsRegistry({ process: 'worker' });
 
@@ -129,16 +118,30 @@ async function main(): Promise<void> {
     redis: auditRedis.client,
     maxLength: config.AUDIT_STREAM_MAX_LENGTH,
   });
+  const outbound = createOutboundPolicy({ allow: config.OUTBOUND_ALLOW });
+  // Operational notifications (dead letters, failing pipelines, overdue callbacks) when a
+  // target is configured.
+  const notifier =
+    config.NOTIFY_WEBHOOK_URLS.length + config.NOTIFY_SLACK_WEBHOOK_URLS.length > 0
+      ? createNotifier({
+          source: 'worker',
+          webhookUrls: config.NOTIFY_WEBHOOK_URLS,
+          webhookSecret: config.NOTIFY_WEBHOOK_SECRET,
+          slackUrls: config.NOTIFY_SLACK_WEBHOOK_URLS,
+          policy: outbound,
+          conditions: WORKER_CONDITIONS,
+          repeatAfterMs: config.NOTIFY_REPEAT_AFTER_S * 1_000,
+          maxPerMinute: config.NOTIFY_MAX_PER_MINUTE,
+          logger,
+          registry,
+        })
+      : undefined;
   const audit = createAuditLog({
     actor: { kind: 'system', id: 'worker' },
-    sinks: [logAuditSink(logger), auditStore.sink],
+    sinks: [logAuditSink(logger), auditStore.sink, ...(notifier ? [notifier.sink] : [])],
     logger,
     registry,
-    knownSecrets: [
-      config.LLAMA_CLOUD_API_KEY,
-      config.NGROK_AUTHTOKEN,
-      config.WEBHOOK_URL_PROBE_KEY,
-    ],
+    knownSecrets,
   });
 
   // 3. Deliveries: the ingest pump, the delivery queue and its worker.
@@ -152,7 +155,7 @@ async function main(): Promise<void> {
     pumpRedis: pumpRedis.client,
     storeRedis: storeRedis.client,
     keys: storeKeys(),
-    policy: createOutboundPolicy({ allow: config.OUTBOUND_ALLOW }),
+    policy: outbound,
     retry: {
       scheduleSeconds: config.DELIVERY_RETRY_SCHEDULE,
       maxClientErrorAttempts: config.DELIVERY_MAX_CLIENT_ERROR_ATTEMPTS,
@@ -269,6 +272,7 @@ async function main(): Promise<void> {
       await deliveries.close(config.SHUTDOWN_DEADLINE_MS - 1_000);
       await app.close();
       await audit.close();
+      await notifier?.close(2_000);
       await Promise.all([redis.close(), auditRedis.close(), pumpRedis.close(), storeRedis.close()]);
     },
   });

@@ -29,3 +29,4 @@ export {
 export { createMetricsRegistry } from './metrics.js';
 export { OWNED_PREFIXES, SETTING_NAMES, type SettingName } from './setting-names.js';
 export { startHeartbeat, type Heartbeat, type HeartbeatOptions } from './heartbeat.js';
+export { commonSettingsShape, loadSettingsOrExit } from './common-settings.js';

@@ -47,6 +47,11 @@ export const SETTING_NAMES = [
   'RECONCILE_GATEWAY_SILENCE_MS',
   'AUDIT_STREAM_MAX_LENGTH',
   'SHUTDOWN_DEADLINE_MS',
+  'NOTIFY_WEBHOOK_URLS',
+  'NOTIFY_WEBHOOK_SECRET',
+  'NOTIFY_SLACK_WEBHOOK_URLS',
+  'NOTIFY_REPEAT_AFTER_S',
+  'NOTIFY_MAX_PER_MINUTE',
 ] as const;
 
 export type SettingName = (typeof SETTING_NAMES)[number];
@@ -62,4 +67,5 @@ export const OWNED_PREFIXES = [
   'LLAMA_CLOUD_',
   'AUDIT_',
   'RECONCILE_',
+  'NOTIFY_',
 ] as const;

@@ -185,7 +185,7 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
     const at = now();
     deps.breakers.record(origin, !isOutage(result));
     metrics.attempts.inc({
-      result: result.kind === 'http_error' ? `${Math.floor(result.status / 100)}xx` : result.kind,
+      result: 'status' in result ? `${Math.floor(result.status / 100)}xx` : result.kind,
     });
     metrics.attemptDuration.observe(result.latencyMs / 1000);
     const decision = decide(result, attempt, deps, at.getTime());

@@ -19,28 +19,44 @@ const EVENT_TYPE: Record<string, string> = {
   cancelled: 'parse.cancelled',
 };
 
-/** The event envelope LlamaCloud would have sent, marked as reconciled. */
-function envelope(
+type CallbackBase = Omit<
+  IncomingCallback,
+  'registrationId' | 'receivedAt' | 'format' | 'payloadJson'
+>;
+
+/** The job's end as the event envelope LlamaCloud would have sent, marked as reconciled. */
+function endedAsEvent(
+  base: CallbackBase,
   jobId: string,
   outcome: string,
   status: string,
   errorMessage: string | null | undefined,
-) {
+  via: string,
+): JobCheck {
   const eventType = EVENT_TYPE[outcome] ?? 'parse.success';
+  const payload = {
+    event_id: `reconciled:${jobId}`,
+    event_type: eventType,
+    timestamp: Date.now() / 1000,
+    data: {
+      id: jobId,
+      job_id: jobId,
+      status,
+      ...(errorMessage ? { error_message: errorMessage } : {}),
+    },
+    reconciled: true,
+  };
   return {
-    eventType,
-    payloadJson: JSON.stringify({
-      event_id: `reconciled:${jobId}`,
-      event_type: eventType,
-      timestamp: Date.now() / 1000,
-      data: {
-        id: jobId,
-        job_id: jobId,
-        status,
-        ...(errorMessage ? { error_message: errorMessage } : {}),
-      },
-      reconciled: true,
-    }),
+    state: 'ended',
+    status,
+    via,
+    callback: {
+      ...base,
+      format: 'event',
+      eventType,
+      eventId: payload.event_id,
+      payloadJson: JSON.stringify(payload),
+    },
   };
 }
 
@@ -57,7 +73,7 @@ export async function checkJob(
   const jobId = registration.parseJobId;
   if (!jobId)
     return { state: 'unknown', reason: 'no parser job id is attached to the registration' };
-  const base = {
+  const base: CallbackBase = {
     contentType: 'application/json',
     dedupKey: `reconciled:${jobId}`,
     jobId,
@@ -70,19 +86,14 @@ export async function checkJob(
     const { job } = await client.getJobV2(jobId);
     const outcome = jobOutcome(job.status);
     if (outcome === 'running') return { state: 'running', status: job.status };
-    const built = envelope(jobId, outcome, job.status, job.errorMessage);
-    return {
-      state: 'ended',
-      status: job.status,
-      via: 'GET /api/v2/parse/{job_id}',
-      callback: {
-        ...base,
-        format: 'event',
-        eventType: built.eventType,
-        eventId: `reconciled:${jobId}`,
-        payloadJson: built.payloadJson,
-      },
-    };
+    return endedAsEvent(
+      base,
+      jobId,
+      outcome,
+      job.status,
+      job.errorMessage,
+      'GET /api/v2/parse/{job_id}',
+    );
   } catch (error) {
     if (!(isLlamaCloudError(error) && error.code === 'LLAMACLOUD_NOT_FOUND')) throw error;
   }
@@ -109,17 +120,12 @@ export async function checkJob(
       callback: { ...base, format: 'legacy', payloadJson: JSON.stringify(payload) },
     };
   }
-  const built = envelope(jobId, outcome, job.status, job.errorMessage);
-  return {
-    state: 'ended',
-    status: job.status,
-    via: 'GET /api/v1/parsing/job/{job_id}',
-    callback: {
-      ...base,
-      format: 'event',
-      eventType: built.eventType,
-      eventId: `reconciled:${jobId}`,
-      payloadJson: built.payloadJson,
-    },
-  };
+  return endedAsEvent(
+    base,
+    jobId,
+    outcome,
+    job.status,
+    job.errorMessage,
+    'GET /api/v1/parsing/job/{job_id}',
+  );
 }

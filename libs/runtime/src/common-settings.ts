@@ -1,0 +1,36 @@
+import { SettingsError, checkHostOrCidr, envEnum, envInt, envList, envUrl } from './settings.js';
+
+/**
+ * Settings both processes read, defined once (documented in the README's configuration table).
+ * Apps spread it into their own schema.
+ */
+export const commonSettingsShape = {
+  REDIS_URL: envUrl({ default: 'redis://127.0.0.1:6379', protocols: ['redis', 'rediss'] }),
+  LOG_LEVEL: envEnum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], {
+    default: 'info',
+  }),
+  OUTBOUND_ALLOW: envList({ item: checkHostOrCidr }),
+  GATEWAY_REGISTRATION_TTL_S: envInt({ default: 7 * 86_400, min: 60, max: 90 * 86_400 }),
+  GATEWAY_EXPECT_CALLBACK_WITHIN_S: envInt({ default: 3_600, min: 1, max: 30 * 86_400 }),
+  AUDIT_STREAM_MAX_LENGTH: envInt({ default: 100_000, min: 100 }),
+  SHUTDOWN_DEADLINE_MS: envInt({ default: 10_000, min: 100, max: 600_000 }),
+};
+
+/**
+ * Loads settings at process start: on a {@link SettingsError} prints one line per bad variable
+ * (`<process>: invalid setting NAME: ...`, no stack trace) and exits with code 2.
+ */
+export function loadSettingsOrExit<T>(processName: string, load: () => T): T {
+  try {
+    return load();
+  } catch (error) {
+    if (!(error instanceof SettingsError)) throw error;
+    for (const problem of error.problems) {
+      process.stderr.write(`${processName}: invalid setting ${problem}\n`);
+    }
+    process.stderr.write(
+      `${processName}: not started. Every setting is described in the README ("Configuration").\n`,
+    );
+    process.exit(2);
+  }
+}

@@ -80,7 +80,7 @@ describe('alerting end to end', () => {
     // One origin must stay below the breaker's ratio rule (50 % of 20+ results in a minute):
     // 10 deliveries, then 3 failing callbacks of 3 attempts each (DELIVERY_RETRY_SCHEDULE 0,0.2).
     await postProgressEvent(stack, callbackPath, 'healthy-0');
-    await seen('cbgw_delivery_attempts_total{result="delivered"}');
+    await seen('cbgw_delivery_attempts_total{result="2xx"}');
     for (let i = 1; i < 10; i++) await postProgressEvent(stack, callbackPath, `healthy-${i}`);
     await until('healthy deliveries', () => pipeline?.bodies.length === 10);
     // Several evaluations with the rules' for: at 0s: a healthy pipeline pages nobody.

@@ -7,6 +7,7 @@ import {
   validatorCompiler,
 } from 'fastify-type-provider-zod';
 import type { GatewayContext, GatewayDeps } from './context.js';
+import { createFailedAuthLimiter } from './auth-limiter.js';
 import { createAuth } from './auth.js';
 import { GatewayHttpError } from './errors.js';
 import { createGatewayMetrics } from './metrics.js';
@@ -33,6 +34,8 @@ export async function buildApp(deps: GatewayDeps) {
     // One line per request would drown the useful lines at callback rates.
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: false,
+    // A sender trickling its body (slowloris) is cut off; so are idle connections.
+    requestTimeout: deps.requestTimeoutMs ?? 30_000,
     // Answered by the hook below, in the API's error format.
     return503OnClosing: false,
   });
@@ -51,6 +54,45 @@ export async function buildApp(deps: GatewayDeps) {
     );
     return reply.code(error.status).headers(error.headers).send(error.body());
   });
+  // Token guessing on the bearer-authenticated API is slowed down per client address.
+  const limiter = createFailedAuthLimiter(deps.authLimit);
+  const limited = (url: string) =>
+    (url.startsWith('/v1/') && !url.startsWith('/v1/callbacks/')) || url.startsWith('/dashboard');
+  app.addHook('onRequest', async (request, reply) => {
+    if (!limited(request.url)) return;
+    const wait = limiter.retryAfterSeconds(request.ip);
+    if (wait === 0) return;
+    const error = new GatewayHttpError(
+      'rate_limited',
+      `too many failed authentications from this address: try again in ${wait} s`,
+      {},
+      { 'retry-after': String(wait) },
+    );
+    return reply.code(error.status).headers(error.headers).send(error.body());
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    if (reply.statusCode === 401 && limited(request.url)) {
+      limiter.fail(request.ip);
+      context.metrics.authFailures.inc();
+    }
+  });
+  // Node's requestTimeout does not bound a body trickled in once the handler started: a body
+  // must arrive whole within the same time, or the connection is dropped (slowloris).
+  const bodyDeadlineMs = deps.requestTimeoutMs ?? 30_000;
+  const bodyTimers = new WeakMap<object, NodeJS.Timeout>();
+  const clearBodyTimer = async (request: { raw: object }) => {
+    clearTimeout(bodyTimers.get(request.raw));
+    bodyTimers.delete(request.raw);
+  };
+  app.addHook('preParsing', async (request, _reply, payload) => {
+    const timer = setTimeout(() => request.raw.socket?.destroy?.(), bodyDeadlineMs);
+    timer.unref();
+    bodyTimers.set(request.raw, timer);
+    return payload;
+  });
+  // The body is in once validation starts; whatever happens, the response ends it.
+  app.addHook('preValidation', clearBodyTimer);
+  app.addHook('onResponse', clearBodyTimer);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 

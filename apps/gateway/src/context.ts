@@ -14,6 +14,7 @@ import type { Queue } from 'bullmq';
 import type { WebhookUrlResolver } from '@callback-gateway/webhook-url';
 import type { Registry } from 'prom-client';
 import type { createAuth } from './auth.js';
+import type { FailedAuthLimiterOptions } from './auth-limiter.js';
 import type { GatewayMetrics } from './metrics.js';
 
 /** Settings the routes use (from `config.ts`). */
@@ -54,6 +55,11 @@ export interface GatewayDeps {
   probeKey: () => string | undefined;
   /** Conditions `/readyz` reports; the one named `redis` alone decides `/readyz/ingest`. */
   readinessChecks: readonly ReadinessCheck[];
+  /** A request must arrive whole within this time (slow senders are cut off).
+   * @defaultValue 30_000 */
+  requestTimeoutMs?: number;
+  /** Failed-authentication limit per client address (defaults: 20 per minute). */
+  authLimit?: FailedAuthLimiterOptions;
   /** @defaultValue `() => new Date()` */
   now?: () => Date;
 }

@@ -12,6 +12,7 @@ export const GATEWAY_ERRORS = {
   conflict: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  rate_limited: 429,
   webhook_url_unavailable: 503,
   storage_unavailable: 503,
   shutting_down: 503,

@@ -54,6 +54,11 @@ export function createGatewayMetrics(registry: Registry) {
       labelNames: ['purpose'],
       registers,
     }),
+    authFailures: new Counter({
+      name: 'cbgw_auth_failures_total',
+      help: 'API requests refused for a missing or wrong bearer token (or session).',
+      registers,
+    }),
     storageUnavailable: new Counter({
       name: 'cbgw_storage_unavailable_total',
       help: 'Requests answered 503 because Redis could not be reached, by route.',

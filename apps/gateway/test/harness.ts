@@ -28,6 +28,7 @@ export interface TestGatewayOptions {
   publicBaseUrl?: string | null;
   bodyLimitBytes?: number;
   uploadLimitBytes?: number;
+  requestTimeoutMs?: number;
   outboundAllow?: string[];
 }
 
@@ -119,6 +120,7 @@ export async function startGateway(options: TestGatewayOptions): Promise<TestGat
       },
     }),
     webhookUrl: () => resolver,
+    ...(options.requestTimeoutMs !== undefined && { requestTimeoutMs: options.requestTimeoutMs }),
     probeKey: () => 'probe-key-0123456789abcdef',
     readinessChecks: [{ name: 'redis', check: () => redis.status === 'ready' || redis.status }],
   });

@@ -1,0 +1,101 @@
+import { cpuPlan } from './cpus.mjs';
+
+export const SCENARIOS = ['ingest', 'delivery', 'e2e', 'resolver', 'memory'];
+
+/** Full settings (the defaults) and the `--quick` preset. Every key is also a flag
+ * (`--e2e-duration=20`) and an environment variable (`BENCH_E2E_DURATION=20`). */
+const FULL = {
+  rounds: 1, // baseline/candidate pairs per figure; the ratio reported is their median
+  warmup: 5, // seconds of discarded load before each measured run
+  connections: 50,
+  ingestDuration: 30,
+  bodyBytes: 2048,
+  legacyBytes: 1024 * 1024,
+  legacyRequests: 1000,
+  registrations: 100, // callback URLs the 2 KB envelopes are spread over
+  deliveryCount: 20_000,
+  e2eRates: '1000,2000',
+  e2eDuration: 60,
+  e2eDrainTimeout: 120, // seconds to wait, after the last send, for every acked callback
+  soakRate: 1000,
+  soakDuration: 300,
+  resolverFailures: 200,
+  resolverCalls: 10_000,
+  aof: 'off',
+  profile: false, // also profile the gateway during the 2 KB ingest run (--cpu-prof)
+};
+
+const QUICK = {
+  warmup: 2,
+  ingestDuration: 10,
+  legacyRequests: 300,
+  deliveryCount: 5_000,
+  e2eRates: '1000',
+  e2eDuration: 20,
+  soakDuration: 60,
+};
+
+const flagName = (key) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+const envName = (key) => `BENCH_${flagName(key).replace(/-/g, '_').toUpperCase()}`;
+
+function coerce(key, raw) {
+  const fallback = FULL[key];
+  if (typeof fallback === 'boolean') return raw === '' || raw === 'true' || raw === '1';
+  if (typeof fallback === 'number') {
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value < 0) throw new Error(`--${flagName(key)}: not a number`);
+    return value;
+  }
+  return raw;
+}
+
+export function usage() {
+  const lines = Object.entries(FULL).map(
+    ([key, value]) =>
+      `  --${flagName(key).padEnd(20)} ${envName(key).padEnd(28)} default ${value}` +
+      (key in QUICK ? `, quick ${QUICK[key]}` : ''),
+  );
+  return [
+    'usage: npm run bench -- [scenario ...] [--quick] [--flag=value ...]',
+    `scenarios: ${SCENARIOS.join(', ')} (default: all)`,
+    'flags (or environment variables):',
+    ...lines,
+    '  --out=FILE             BENCH_OUT                    default bench/results/<date>.json',
+  ].join('\n');
+}
+
+/** Reads scenarios and settings from argv and the environment (flags win). */
+export function parseSettings(argv, env = process.env) {
+  const scenarios = [];
+  const flags = {};
+  for (const arg of argv) {
+    if (arg === '--help' || arg === '-h') return { help: true };
+    const match = /^--([a-z0-9-]+)(?:=(.*))?$/.exec(arg);
+    if (match) flags[match[1]] = match[2] ?? '';
+    else if (SCENARIOS.includes(arg)) scenarios.push(arg);
+    else throw new Error(`unknown argument ${arg}\n${usage()}`);
+  }
+  const quick = 'quick' in flags || env['BENCH_QUICK'] === '1';
+  delete flags['quick'];
+  const out = flags['out'] ?? env['BENCH_OUT'];
+  delete flags['out'];
+  const settings = { ...FULL, ...(quick ? QUICK : {}) };
+  for (const key of Object.keys(FULL)) {
+    if (env[envName(key)] !== undefined) settings[key] = coerce(key, env[envName(key)]);
+  }
+  for (const [name, raw] of Object.entries(flags)) {
+    const key = Object.keys(FULL).find((candidate) => flagName(candidate) === name);
+    if (!key) throw new Error(`unknown flag --${name}\n${usage()}`);
+    settings[key] = coerce(key, raw);
+  }
+  settings.rounds = Math.max(1, Math.round(settings.rounds));
+  settings.e2eRates = String(settings.e2eRates).split(',').map(Number).filter(Boolean);
+  settings.cpus = cpuPlan();
+  return {
+    help: false,
+    quick,
+    out,
+    scenarios: scenarios.length ? scenarios : SCENARIOS,
+    settings,
+  };
+}

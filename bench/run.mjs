@@ -1,0 +1,79 @@
+// `npm run bench [-- scenario ...] [--quick] [--flag=value ...]`: see bench/README.md.
+import { fileURLToPath } from 'node:url';
+import { markdownTable, profileText, textTable, writeResults } from './lib/report.mjs';
+import { parseSettings, usage } from './lib/settings.mjs';
+import { cleanup, log, machine, scoped } from './lib/util.mjs';
+import { delivery } from './scenarios/delivery.mjs';
+import { e2e } from './scenarios/e2e.mjs';
+import { ingest } from './scenarios/ingest.mjs';
+import { memory } from './scenarios/memory.mjs';
+import { resolver } from './scenarios/resolver.mjs';
+
+const RUNNERS = { ingest, delivery, e2e, resolver, memory };
+
+let parsed;
+try {
+  parsed = parseSettings(process.argv.slice(2));
+} catch (error) {
+  console.error(error.message);
+  process.exit(2);
+}
+if (parsed.help) {
+  console.log(usage());
+  process.exit(0);
+}
+const { settings, scenarios, quick } = parsed;
+
+process.on('SIGINT', () => {
+  log('interrupted: stopping everything this run started');
+  void cleanup().finally(() => process.exit(130));
+});
+
+const startedAt = new Date();
+const results = {
+  date: startedAt.toISOString(),
+  command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+  quick,
+  machine: machine(),
+  pinning: settings.cpus.note,
+  settings: { ...settings, cpus: undefined },
+  scenarios: {},
+  rows: [],
+};
+log(
+  `${results.machine.cores} cores (${results.machine.cpu}), Node ${results.machine.node}, ` +
+    `load ${results.machine.loadavg.join(' ')}; ${settings.cpus.note}; Redis AOF ${settings.aof}` +
+    (quick ? '; quick settings' : ''),
+);
+
+let failed = false;
+for (const name of scenarios) {
+  const started = Date.now();
+  try {
+    const { rows, raw } = await scoped(() => RUNNERS[name](settings));
+    results.rows.push(...rows);
+    results.scenarios[name] = { seconds: (Date.now() - started) / 1000, ...{ raw } };
+  } catch (error) {
+    failed = true;
+    log(`${name} failed: ${error?.stack ?? error}`);
+    results.scenarios[name] = { error: String(error?.message ?? error) };
+  }
+}
+await cleanup();
+results.machine.loadavgAtEnd = machine().loadavg;
+
+const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
+const out = parsed.out ?? fileURLToPath(new URL(`./results/${stamp}.json`, import.meta.url));
+await writeResults(out, results);
+
+console.log(
+  `\nCallback Gateway bench, ${results.date}: ${results.machine.cores} cores, Node ` +
+    `${results.machine.node}, ${settings.cpus.note}, Redis AOF ${settings.aof}` +
+    `${quick ? ', quick settings' : ''}\n`,
+);
+console.log(textTable(results.rows));
+const profile = results.scenarios.ingest?.raw?.profile;
+if (profile) console.log(`\n${profileText(profile)}`);
+if (process.env['BENCH_MARKDOWN'] === '1') console.log(`\n${markdownTable(results.rows)}`);
+console.log(`\nresults: ${out}`);
+process.exit(failed ? 1 : 0);

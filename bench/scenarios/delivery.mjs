@@ -1,0 +1,110 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startHelper } from '../lib/ipc.mjs';
+import { figure } from '../lib/report.mjs';
+import { register, startApps, startBenchRedis } from '../lib/stack.mjs';
+import { epochMs, log, median, onCleanup, waitFor } from '../lib/util.mjs';
+
+/** The worker's default `WORKER_CONCURRENCY`: the raw loop gets as many requests in flight. */
+const CONCURRENCY = 50;
+
+/**
+ * Delivery: the queue is filled through the gateway with the worker stopped; then the worker
+ * starts and delivers everything to a local pipeline server. The baseline is a raw undici loop
+ * posting the very requests the pipeline recorded (path, signature headers, body) to the same
+ * server. Both rates are steady state, taken at the pipeline: receipts from the 10 % mark to
+ * the last one, so the worker's start-up is not counted against it.
+ */
+export async function delivery(settings) {
+  const count = settings.deliveryCount;
+  const redis = await startBenchRedis(settings);
+  const apps = await startApps(redis, settings, { worker: false });
+  const pipeline = await startHelper('pipeline-server', { cpus: settings.cpus.loadgen });
+  const pipelineUrl = `http://127.0.0.1:${await pipeline.call('port')}`;
+  const load = await startHelper('load', { cpus: settings.cpus.loadgen });
+  const loop = await startHelper('undici-loop', { cpus: settings.cpus.servers });
+  const dir = await mkdtemp(join(tmpdir(), 'cbg-bench-'));
+  onCleanup(() => rm(dir, { recursive: true, force: true }));
+  const paths = await register(
+    apps.gatewayUrl,
+    settings.registrations,
+    (i) => `${pipelineUrl}/hook/${i}`,
+  );
+  const from = Math.max(1, Math.floor(count / 10));
+  const steadyRate = async () => {
+    const stats = await pipeline.call('stats', { at: [from, count] });
+    const [t1, t2] = stats.timesAt;
+    return { ...stats, perSec: ((count - from) * 1000) / (t2 - t1) };
+  };
+  const drain = (timeoutMs) =>
+    waitFor(async () => (await pipeline.call('stats')).received >= count, timeoutMs, 200);
+
+  const rounds = [];
+  for (let round = 0; round < settings.rounds; round++) {
+    log(
+      `delivery: round ${round + 1}/${settings.rounds}, filling the queue with ${count} callbacks`,
+    );
+    await pipeline.call('reset', { mode: 'record' });
+    const fill = await load.call('run', {
+      baseUrl: apps.gatewayUrl,
+      paths,
+      kind: 'envelope',
+      bytes: settings.bodyBytes,
+      connections: settings.connections,
+      amount: count,
+      idPrefix: `delivery-${Date.now().toString(36)}-${round}`,
+    });
+    if (fill.accepted !== count)
+      throw new Error(`pre-fill: ${fill.accepted}/${count} answered 202`);
+
+    log('delivery: starting the worker');
+    const started = epochMs();
+    await apps.startWorker();
+    const timeoutMs = Math.max(120_000, count * 10);
+    if (!(await drain(timeoutMs)))
+      throw new Error('delivery: the worker did not deliver everything in time');
+    const worker = await steadyRate();
+    const wallPerSec = (count * 1000) / (worker.lastAt - started);
+    await apps.worker.stop();
+
+    log('delivery: raw undici loop');
+    const file = join(dir, `deliveries-${round}.ndjson`);
+    await pipeline.call('dump', { file });
+    await pipeline.call('reset', { mode: 'count' });
+    const raw = await loop.call('run', { file, baseUrl: pipelineUrl, concurrency: CONCURRENCY });
+    if (!(await drain(30_000)) || raw.failed)
+      throw new Error('delivery: the raw loop did not finish');
+    const baseline = await steadyRate();
+    rounds.push({ worker: { ...worker, wallPerSec }, raw: { ...raw, ...baseline } });
+  }
+
+  const rate = figure(
+    'delivery',
+    `deliveries/s (${count}, 2 KB, ${CONCURRENCY} in flight)`,
+    median(rounds.map((r) => r.worker.perSec)),
+    '/s',
+    {
+      baseline: median(rounds.map((r) => r.raw.perSec)),
+      baselineLabel: 'raw undici loop',
+      note: `duplicates ${rounds.reduce((s, r) => s + r.worker.duplicates, 0)}`,
+    },
+  );
+  rate.ratio = median(rounds.map((r) => r.worker.perSec / r.raw.perSec));
+  rate.goal = { text: '≥ 0.50×', met: rate.ratio >= 0.5 };
+  const wall = figure(
+    'delivery',
+    'deliveries/s incl. worker start',
+    median(rounds.map((r) => r.worker.wallPerSec)),
+    '/s',
+    {
+      baseline: rate.baseline,
+      baselineLabel: 'raw undici loop',
+    },
+  );
+  const strip = ({ timesAt, ...rest }) => rest;
+  return {
+    rows: [rate, wall],
+    raw: rounds.map((r) => ({ worker: strip(r.worker), raw: strip(r.raw) })),
+  };
+}

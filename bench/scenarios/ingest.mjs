@@ -1,0 +1,133 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { summarizeProfiles } from '../lib/cpuprofile.mjs';
+import { startHelper } from '../lib/ipc.mjs';
+import { figure } from '../lib/report.mjs';
+import { register, startApps, startBenchRedis } from '../lib/stack.mjs';
+import { log, median, onCleanup } from '../lib/util.mjs';
+
+/**
+ * Ingest: callbacks acknowledged per second and ack latency through the full gateway (token
+ * lookup, decode, dedup, durable enqueue, metrics, audit), against a bare Fastify endpoint
+ * answering 202, the same load generator and body sizes for both, alternating which goes first.
+ * The worker is not running (it would compete for the same cores); callbacks stay queued.
+ */
+export async function ingest(settings) {
+  const redis = await startBenchRedis(settings);
+  const profileDir = settings.profile ? await mkdtemp(join(tmpdir(), 'cbg-prof-')) : undefined;
+  if (profileDir) onCleanup(() => rm(profileDir, { recursive: true, force: true }));
+  const apps = await startApps(redis, settings, { worker: false });
+  const bare = await startHelper('bare-fastify', { cpus: settings.cpus.servers });
+  const bareUrl = `http://127.0.0.1:${await bare.call('port')}`;
+  const load = await startHelper('load', { cpus: settings.cpus.loadgen });
+  const nowhere = (i) => `http://127.0.0.1:9/hook/${i}`;
+  const paths = await register(apps.gatewayUrl, settings.registrations, nowhere);
+  const stamp = Date.now().toString(36);
+  const run = (label, baseUrl, options) =>
+    load.call('run', {
+      baseUrl,
+      connections: settings.connections,
+      idPrefix: `${label}-${stamp}-${Math.random().toString(36).slice(2)}`,
+      ...options,
+    });
+  const pair = async (options, round, perSide = () => ({})) => {
+    const sides = [
+      ['bare', bareUrl],
+      ['gateway', apps.gatewayUrl],
+    ];
+    if (round % 2) sides.reverse();
+    const out = {};
+    for (const [label, url] of sides)
+      out[label] = await run(label, url, { ...options, ...perSide(label) });
+    return out;
+  };
+
+  // 2 KB envelopes, for a fixed time.
+  const envelope = { kind: 'envelope', bytes: settings.bodyBytes };
+  log(`ingest 2 KB: warm-up ${settings.warmup} s per side`);
+  await pair({ ...envelope, paths, durationS: settings.warmup }, 0);
+  const small = [];
+  for (let round = 0; round < settings.rounds; round++) {
+    log(
+      `ingest 2 KB: round ${round + 1}/${settings.rounds}, ${settings.ingestDuration} s per side`,
+    );
+    small.push(await pair({ ...envelope, paths, durationS: settings.ingestDuration }, round));
+  }
+
+  // 1 MB legacy bodies are final: each request gets a registration of its own.
+  const warmLegacy = Math.min(50, settings.legacyRequests);
+  const perRun = settings.legacyRequests + settings.connections;
+  log(`ingest 1 MB: registering ${warmLegacy + perRun * settings.rounds} callback URLs`);
+  const legacyPaths = await register(
+    apps.gatewayUrl,
+    warmLegacy + perRun * settings.rounds,
+    nowhere,
+  );
+  const legacy = { kind: 'legacy', bytes: settings.legacyBytes };
+  await pair({ ...legacy, amount: warmLegacy, paths: legacyPaths.slice(0, warmLegacy) }, 0);
+  const large = [];
+  for (let round = 0; round < settings.rounds; round++) {
+    const from = warmLegacy + round * perRun;
+    log(
+      `ingest 1 MB: round ${round + 1}/${settings.rounds}, ${settings.legacyRequests} requests per side`,
+    );
+    large.push(
+      await pair(
+        {
+          ...legacy,
+          amount: settings.legacyRequests,
+          paths: legacyPaths.slice(from, from + perRun),
+        },
+        round,
+      ),
+    );
+  }
+
+  // The profile comes from a gateway of its own under the 2 KB load alone, after the measured
+  // runs: profiling slows the process, and must not touch the figures above.
+  let profile;
+  if (profileDir) {
+    await apps.gateway.stop();
+    // Node 20 refuses --cpu-prof in NODE_OPTIONS: it goes on the command line.
+    await apps.startGateway(['--cpu-prof', `--cpu-prof-dir=${profileDir}`]);
+    log(`ingest 2 KB: profiling the gateway for ${settings.ingestDuration} s`);
+    const load2 = await run('profile', apps.gatewayUrl, {
+      ...envelope,
+      paths,
+      durationS: settings.ingestDuration,
+    });
+    await apps.gateway.stop(); // the profile is written as the process exits
+    profile = { ...(await summarizeProfiles(profileDir)), acceptedPerSec: load2.acceptedPerSec };
+  }
+
+  const rows = [];
+  const describe = (label, runs, goals) => {
+    const pick = (side, get) => median(runs.map((r) => get(r[side])));
+    const ratio = (get) => median(runs.map((r) => get(r.gateway) / get(r.bare)));
+    const rate = (r) => r.acceptedPerSec;
+    const p50 = (r) => r.latencyMs.p50;
+    const p99 = (r) => r.latencyMs.p99;
+    const failures = runs.reduce((sum, r) => sum + r.gateway.requests - r.gateway.accepted, 0);
+    const note = failures ? `${failures} requests not answered 202` : undefined;
+    const add = (name, get, unit, goal) => {
+      const row = figure('ingest', `${label}: ${name}`, pick('gateway', get), unit, {
+        baseline: pick('bare', get),
+        baselineLabel: 'bare Fastify',
+        note,
+      });
+      row.ratio = ratio(get); // median of per-round ratios
+      if (goal) row.goal = { text: goal.text, met: goal.check(row.ratio) };
+      rows.push(row);
+    };
+    add('acked/s', rate, '/s', goals.rate);
+    add('p50 ack', p50, 'ms');
+    add('p99 ack', p99, 'ms', goals.p99);
+  };
+  describe(`${settings.bodyBytes} B, ${settings.connections} conn`, small, {
+    rate: { text: '≥ 0.70×', check: (r) => r >= 0.7 },
+    p99: { text: '≤ 2×', check: (r) => r <= 2 },
+  });
+  describe(`1 MB legacy, ${settings.connections} conn`, large, {});
+  return { rows, raw: { small, large, profile } };
+}

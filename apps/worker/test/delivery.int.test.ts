@@ -148,6 +148,20 @@ describe('delivery to pipelines', () => {
     ).not.toContain(id);
   });
 
+  it('never follows a redirect (to a private address or anywhere)', async () => {
+    pipeline.on('/redirect', () => ({
+      status: 302,
+      headers: { location: pipeline.url('/metadata') },
+    }));
+    const registration = await harness.register(pipeline.url('/redirect'));
+    const id = await harness.callback(registration, 'e-redirect');
+    await harness.until(async () => (await state(id)) === 'dead_lettered');
+    expect(deliveredTo('/metadata')).toHaveLength(0);
+    expect((await harness.deliveries.attempts(id)).map((attempt) => attempt.status)).toEqual([
+      302, 302, 302, 302,
+    ]);
+  });
+
   it('refuses a destination the outbound policy forbids, without sending anything', async () => {
     const registration = await harness.register('http://127.0.0.2:9/never');
     const id = await harness.callback(registration, 'e-private');

@@ -74,6 +74,21 @@ describe('callback intake', () => {
     );
   });
 
+  it('stores a body with a UTF-8 byte order mark as clean JSON', async () => {
+    const registration = await register(gateway);
+    const body = Buffer.concat([
+      Buffer.from([0xef, 0xbb, 0xbf]),
+      Buffer.from(JSON.stringify(envelope('e-bom'))),
+    ]);
+    const response = await post(callbackPath(registration.callback_url), body);
+    expect(response.statusCode).toBe(202);
+    const stored = await gateway.redis.hget(
+      gateway.keys.callback(response.json().callback_id),
+      'payload',
+    );
+    expect(JSON.parse(stored ?? '')).toEqual(envelope('e-bom'));
+  });
+
   it('answers duplicates with 200 and stores them once, and takes one final callback per registration', async () => {
     const registration = await register(gateway);
     const path = callbackPath(registration.callback_url);

@@ -49,8 +49,9 @@ return {'stored', entry}
 export interface IncomingCallback {
   registrationId: string;
   format: string;
-  /** The payload's JSON text as received (inner text for a string-encoded envelope). */
-  payloadJson: string;
+  /** The payload's JSON text as received (inner text for a string-encoded envelope); the
+   * request's own bytes when they are that text (no re-encoding on the way to Redis). */
+  payloadJson: string | Buffer;
   contentType: string;
   receivedAt: string;
   dedupKey: string;
@@ -95,7 +96,7 @@ export interface IntakeOptions {
 }
 
 type IntakeRedis = (Redis | Cluster) & {
-  cbgwIntake(...args: (string | number)[]): Promise<[string, string]>;
+  cbgwIntake(...args: (string | number | Buffer)[]): Promise<[string, string]>;
 };
 
 /** Creates the intake on a borrowed connection (defines its script there once). */
@@ -112,7 +113,7 @@ export function createIntake(options: IntakeOptions): Intake {
     async store(callback) {
       const callbackId = `cb_${randomUUID().replaceAll('-', '')}`;
       const dedupHash = createHash('sha256').update(callback.dedupKey).digest('hex');
-      const fields: string[] = [
+      const fields: (string | Buffer)[] = [
         'id',
         callbackId,
         'registration_id',

@@ -168,9 +168,23 @@ export interface RegistrationStoreOptions {
   now?: () => number;
 }
 
+/** KEYS: the token key, the registration key prefix. Returns the registration's hash fields. */
+const FIND_BY_TOKEN_SCRIPT = `
+local id = redis.call('GET', KEYS[1])
+if not id then return {} end
+return redis.call('HGETALL', KEYS[2] .. id)
+`;
+
+type TokenRedis = (Redis | Cluster) & {
+  cbgwFindByToken(tokenKey: string, registrationPrefix: string): Promise<string[] | null>;
+};
+
 /** Creates the registration store on a borrowed connection. */
 export function createRegistrationStore(options: RegistrationStoreOptions): RegistrationStore {
   const { redis, keys } = options;
+  if (typeof (redis as TokenRedis).cbgwFindByToken !== 'function') {
+    redis.defineCommand('cbgwFindByToken', { numberOfKeys: 2, lua: FIND_BY_TOKEN_SCRIPT });
+  }
   const retain = options.retainAfterExpirySeconds ?? 604_800;
   const now = options.now ?? (() => Date.now());
 
@@ -203,8 +217,15 @@ export function createRegistrationStore(options: RegistrationStoreOptions): Regi
     async findByToken(token) {
       if (token.length !== CALLBACK_TOKEN_LENGTH || !/^[A-Za-z0-9_-]+$/.test(token))
         return undefined;
-      const id = await redis.get(keys.token(hashToken(token)));
-      return id ? get(id) : undefined;
+      // One round trip on the callback path: token to id to record, in one script.
+      const flat = await (redis as TokenRedis).cbgwFindByToken(
+        keys.token(hashToken(token)),
+        keys.registration(''),
+      );
+      if (!flat || flat.length === 0) return undefined;
+      const raw: Record<string, string> = {};
+      for (let i = 0; i + 1 < flat.length; i += 2) raw[flat[i] as string] = flat[i + 1] as string;
+      return fromHash(raw);
     },
     async stopDeliveries(id, reason) {
       await redis.hset(keys.registration(id), 'delivery_stopped', reason.slice(0, 500));

@@ -5,6 +5,8 @@ import { eventTypeLabel } from '../metrics.js';
 import { verifyLcSignature } from '../signature.js';
 import type { GatewayContext } from '../context.js';
 
+const hasBom = (raw: Buffer) => raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf;
+
 /**
  * `POST /v1/callbacks/llamaparse/:token`: what the external parser calls. The token
  * authenticates; `202` is sent only once the callback is stored and queued in Redis.
@@ -113,7 +115,9 @@ export async function callbackRoutes(app: FastifyInstance, context: GatewayConte
         result = await intake.store({
           registrationId: registration.id,
           format: decoded.format,
-          payloadJson: decoded.payloadJson,
+          // The request's bytes when they are the payload's text (no BOM to drop): Redis gets
+          // them as they are, without a re-encoding per callback.
+          payloadJson: decoded.stringEncoded || hasBom(raw) ? decoded.payloadJson : raw,
           contentType: request.headers['content-type'] ?? 'application/json',
           receivedAt,
           dedupKey: decoded.dedupKey,

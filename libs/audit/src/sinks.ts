@@ -91,6 +91,24 @@ function streamMs(id: string): number {
   return Number(id.split('-')[0]);
 }
 
+/** KEYS: main stream, registration stream prefix. ARGV: trim, caps, ttl, then (id, json) pairs. */
+const APPEND_SCRIPT = `
+for i = 5, #ARGV, 2 do
+  local registration, json = ARGV[i], ARGV[i + 1]
+  redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[1], ARGV[2], '*', 'e', json)
+  if registration ~= '' then
+    local key = KEYS[2] .. registration
+    redis.call('XADD', key, 'MAXLEN', ARGV[1], ARGV[3], '*', 'e', json)
+    redis.call('EXPIRE', key, tonumber(ARGV[4]))
+  end
+end
+return #ARGV
+`;
+
+type AuditRedis = (Redis | Cluster) & {
+  cbgwAuditAppend(...args: (string | number)[]): Promise<number>;
+};
+
 /**
  * Creates the Redis Streams audit store. Each event is written (one pipeline per batch) to a
  * capped main stream and, when it names a registration, to that registration's own capped,
@@ -105,27 +123,28 @@ export function createRedisAuditStore(options: RedisAuditStoreOptions): RedisAud
   const tolerance = options.lateWriteToleranceMs ?? 900_000;
   const trim = options.trim === 'exact' ? '=' : '~';
   const mainKey = `${prefix}:events`;
+  if (typeof (redis as AuditRedis).cbgwAuditAppend !== 'function') {
+    redis.defineCommand('cbgwAuditAppend', { numberOfKeys: 2, lua: APPEND_SCRIPT });
+  }
   const registrationKey = (id: string) => `${prefix}:reg:${id}`;
 
   const sink: AuditSink = {
     name: 'redis',
     async write(events) {
-      const pipeline = redis.pipeline();
-      for (const event of events) {
-        const json = JSON.stringify(event);
-        pipeline.xadd(mainKey, 'MAXLEN', trim, String(maxLength), '*', 'e', json);
-        const registrationId = event.correlation.registration_id;
-        if (registrationId) {
-          const key = registrationKey(registrationId);
-          pipeline.xadd(key, 'MAXLEN', trim, String(perRegistrationMaxLength), '*', 'e', json);
-          pipeline.expire(key, ttl);
-        }
-      }
-      const results = await pipeline.exec();
-      const failed = results?.find(([error]) => error);
-      if (!results || failed) {
-        throw failed?.[0] ?? new Error('the audit pipeline returned no results');
-      }
+      // One script call per batch (not three commands per event): the audit trail must stay
+      // cheap at callback rates.
+      const args: string[] = [];
+      for (const event of events)
+        args.push(event.correlation.registration_id ?? '', JSON.stringify(event));
+      await (redis as AuditRedis).cbgwAuditAppend(
+        mainKey,
+        `${prefix}:reg:`,
+        trim,
+        maxLength,
+        perRegistrationMaxLength,
+        ttl,
+        ...args,
+      );
     },
   };
 

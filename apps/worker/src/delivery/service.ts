@@ -105,11 +105,14 @@ export function startDeliveryService(options: DeliveryServiceOptions): DeliveryS
     metrics,
     ...(options.random !== undefined && { random: options.random }),
   });
+  const lockDuration = options.lockDurationMs ?? options.timeouts.totalMs * 2 + 10_000;
   const worker = new Worker<DeliveryJobData>(DELIVERY_QUEUE, processor, {
     connection: options.connection,
     prefix,
     concurrency: options.concurrency ?? 50,
-    lockDuration: options.lockDurationMs ?? options.timeouts.totalMs * 2 + 10_000,
+    lockDuration,
+    // Look for expired locks (a dead worker's jobs) as often as a lock lasts, not every 30 s.
+    stalledInterval: Math.min(30_000, lockDuration),
     // A job whose worker died is retried, never failed for stalling.
     maxStalledCount: 1_000,
     settings: {
@@ -126,6 +129,9 @@ export function startDeliveryService(options: DeliveryServiceOptions): DeliveryS
     queue,
     logger,
     attempts: options.retry.scheduleSeconds.length,
+    // Entries a dead worker's pump read but never queued are taken over as soon as its locks
+    // would have expired.
+    claimIdleMs: Math.min(30_000, lockDuration),
   });
   gauges.sources = {
     queue,

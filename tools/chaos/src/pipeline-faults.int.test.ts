@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import type { ScenarioResult } from './harness.js';
+import { deadLetterReplay, hangingPipeline, pipelineDown } from './scenarios-pipeline.js';
+import { redisRestart } from './scenarios-process.js';
+
+// Short sizes of the Redis and pipeline faults (a second file, so the two run side by side).
+const expectZeroLoss = (result: ScenarioResult) => {
+  expect(result.unresolvedStates).toEqual({});
+  expect(result.accounting.lost).toBe(0);
+  expect(result.accounting.acknowledgedThenLost).toBe(0);
+  expect(result.accounting.acknowledged).toBeGreaterThan(0);
+};
+
+describe('Redis and pipeline faults, short sizes', () => {
+  it('answers 503 while Redis is away, 202 again after, and loses nothing, with no process restarted', async () => {
+    const result = await redisRestart('short');
+    expect(result.observations['unavailableWhileAway']).toBeGreaterThan(0);
+    expect(result.observations['acceptedAfterRecovery']).toBeGreaterThan(0);
+    expect(result.observations['sameProcesses']).toBe(true);
+    expect(result.observations['readyAfter']).toBe('200/200');
+    expectZeroLoss(result);
+  });
+
+  it('delivers everything after the pipeline was down for 10 s, nothing dead-lettered', async () => {
+    const result = await pipelineDown('short');
+    expectZeroLoss(result);
+    expect(result.accounting.deadLettered).toBe(0);
+    expect(result.accounting.delivered).toBe(result.accounting.acknowledged);
+  });
+
+  it('dead-letters what outlives the retry schedule, and one bulk replay delivers it all', async () => {
+    const result = await deadLetterReplay('short');
+    expect(result.observations['deadLetteredBeforeReplay']).toBe(result.accounting.acknowledged);
+    expect(result.observations['replayed']).toBe(result.accounting.acknowledged);
+    expectZeroLoss(result);
+    expect(result.accounting.delivered).toBe(result.accounting.acknowledged);
+  });
+
+  it('times out a hanging pipeline, opens its breaker, and keeps the healthy one flowing', async () => {
+    const result = await hangingPipeline('short');
+    expect(result.observations['breakerOpened']).toBeGreaterThan(0);
+    expect(result.observations['healthyDuringHang']).toBeGreaterThan(0);
+    expect(result.observations['healthyMaxMs']).toBeLessThan(3_000);
+    expectZeroLoss(result);
+    expect(result.accounting.delivered).toBe(result.accounting.acknowledged);
+  });
+});

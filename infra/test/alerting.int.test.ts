@@ -39,8 +39,8 @@ describe('alerting end to end', () => {
     });
     monitoring = await startMonitoring({
       targets: {
-        'cbgw-gateway': `127.0.0.1:${apps.gatewayPort}`,
-        'cbgw-worker': `127.0.0.1:${apps.workerPort}`,
+        'cbgw-gateway': `${new URL(apps.gatewayUrl).host}`,
+        'cbgw-worker': `${new URL(apps.workerUrl).host}`,
       },
       webhookUrl: `${pager.url}/alerts`,
     });

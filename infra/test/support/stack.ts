@@ -1,70 +1,27 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  freePort,
-  startProcess,
-  waitForHttp,
-  type TestRedis,
-  type WatchedProcess,
-} from '@callback-gateway/testing';
-import { repoRoot } from './paths.js';
+import { startAppStack, type AppStack, type TestRedis } from '@callback-gateway/testing';
 
 export const API_TOKEN = 'infra-test-api-token-0123456789';
 
-/** The built gateway and worker (`apps/*\/dist/main.js`) as processes on loopback. */
-export interface AppStack {
-  gatewayPort: number;
-  workerPort: number;
-  gatewayUrl: string;
-  workerUrl: string;
-  gateway: WatchedProcess;
-  worker: WatchedProcess;
-  stop(): Promise<void>;
-}
+export type { AppStack };
 
 /** Starts gateway and worker with `env` added to test defaults; waits until both are ready. */
-export async function startApps(
-  redis: TestRedis,
-  env: Record<string, string> = {},
-): Promise<AppStack> {
-  const gatewayPort = await freePort();
-  const workerPort = await freePort();
-  const common = {
-    REDIS_URL: redis.url,
-    LOG_LEVEL: 'warn',
-    PUBLIC_BASE_URL: 'https://hooks.example.com',
-    WEBHOOK_URL_VERIFY: 'syntax',
-    GATEWAY_API_TOKENS: API_TOKEN,
-    GATEWAY_HOST: '127.0.0.1',
-    WORKER_HOST: '127.0.0.1',
-    GATEWAY_PORT: String(gatewayPort),
-    WORKER_PORT: String(workerPort),
-    OUTBOUND_ALLOW: '127.0.0.1',
-    SHUTDOWN_DEADLINE_MS: '3000',
-    ...env,
-  };
-  const start = (app: 'gateway' | 'worker') =>
-    startProcess({ args: [`${repoRoot}apps/${app}/dist/main.js`], env: common });
-  const stack: AppStack = {
-    gatewayPort,
-    workerPort,
-    gatewayUrl: `http://127.0.0.1:${gatewayPort}`,
-    workerUrl: `http://127.0.0.1:${workerPort}`,
-    gateway: start('gateway'),
-    worker: start('worker'),
-    async stop() {
-      await Promise.all([stack.gateway.stop(), stack.worker.stop()]);
+export function startApps(redis: TestRedis, env: Record<string, string> = {}): Promise<AppStack> {
+  return startAppStack({
+    redisUrl: redis.url,
+    env: {
+      LOG_LEVEL: 'warn',
+      PUBLIC_BASE_URL: 'https://hooks.example.com',
+      WEBHOOK_URL_VERIFY: 'syntax',
+      GATEWAY_API_TOKENS: API_TOKEN,
+      GATEWAY_HOST: '127.0.0.1',
+      WORKER_HOST: '127.0.0.1',
+      OUTBOUND_ALLOW: '127.0.0.1',
+      SHUTDOWN_DEADLINE_MS: '3000',
+      ...env,
     },
-  };
-  try {
-    await waitForHttp(`${stack.gatewayUrl}/readyz`, (status) => status === 200, 20_000);
-    await waitForHttp(`${stack.workerUrl}/readyz`, (status) => status === 200, 20_000);
-  } catch (error) {
-    const output = [...stack.gateway.lines, ...stack.worker.lines].slice(-20).join('\n');
-    await stack.stop();
-    throw new Error(`${String(error)}\n${output}`);
-  }
-  return stack;
+  });
 }
 
 /** A local HTTP server that records JSON request bodies and answers with `status`. */

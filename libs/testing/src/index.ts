@@ -2,3 +2,4 @@ export { freePort, startRedis, type StartRedisOptions, type TestRedis } from './
 export { startProcess, type StartProcessOptions, type WatchedProcess } from './process.js';
 export { waitForHttp } from './http.js';
 export { promtoolCheckMetrics } from './promtool.js';
+export { startAppStack, type AppStack, type AppStackOptions } from './app-stack.js';

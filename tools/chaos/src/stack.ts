@@ -1,30 +1,9 @@
-import { fileURLToPath } from 'node:url';
-import {
-  freePort,
-  startProcess,
-  waitForHttp,
-  type TestRedis,
-  type WatchedProcess,
-} from '@callback-gateway/testing';
+import { startAppStack, type AppStack, type TestRedis } from '@callback-gateway/testing';
 
 export const API_TOKEN = 'chaos-api-token-0123456789abcdef';
-// The same three levels up from src/ (tests) and dist/ (npm run chaos).
-const root = fileURLToPath(new URL('../../..', import.meta.url));
 
-/** The built gateway and worker, running as processes on loopback. */
-export interface Stack {
-  gatewayUrl: string;
-  workerUrl: string;
-  gateway: WatchedProcess;
-  worker: WatchedProcess;
-  /** Starts the worker again (after a kill), with the same settings, and waits until ready. */
-  restartWorker(): Promise<void>;
-  /** Starts the gateway again (after a kill), on the same port, and waits until it ingests. */
-  restartGateway(): Promise<void>;
-  /** Waits until the gateway ingests and the worker is ready. */
-  ready(timeoutMs?: number): Promise<void>;
-  stop(): Promise<void>;
-}
+/** The built gateway and worker, running as processes on loopback (see `startAppStack`). */
+export type Stack = AppStack;
 
 /** Test defaults every scenario starts from; a scenario overrides what its fault needs. */
 export const CHAOS_DEFAULTS: Readonly<Record<string, string>> = {
@@ -47,53 +26,17 @@ export const CHAOS_DEFAULTS: Readonly<Record<string, string>> = {
  * Starts gateway and worker against `redisUrl` with `env` over {@link CHAOS_DEFAULTS}. With
  * `waitReady: false` it returns as soon as both processes run (Redis may be away on purpose).
  */
-export async function startStack(
+export function startStack(
   redis: TestRedis,
   env: Record<string, string> = {},
   options: { waitReady?: boolean } = {},
 ): Promise<Stack> {
-  const gatewayPort = await freePort();
-  const workerPort = await freePort();
-  const settings = {
-    ...CHAOS_DEFAULTS,
-    REDIS_URL: redis.url,
-    GATEWAY_PORT: String(gatewayPort),
-    WORKER_PORT: String(workerPort),
-    ...env,
-  };
-  const start = (app: 'gateway' | 'worker') =>
-    startProcess({ args: [`${root}apps/${app}/dist/main.js`], env: settings });
-  const stack: Stack = {
-    gatewayUrl: `http://127.0.0.1:${gatewayPort}`,
-    workerUrl: `http://127.0.0.1:${workerPort}`,
-    gateway: start('gateway'),
-    worker: start('worker'),
-    async restartWorker() {
-      stack.worker = start('worker');
-      await waitForHttp(`${stack.workerUrl}/readyz`, (status) => status === 200, 30_000);
-    },
-    async restartGateway() {
-      stack.gateway = start('gateway');
-      await waitForHttp(`${stack.gatewayUrl}/readyz/ingest`, (status) => status === 200, 30_000);
-    },
-    async ready(timeoutMs = 30_000) {
-      await waitForHttp(`${stack.gatewayUrl}/readyz`, (status) => status === 200, timeoutMs);
-      await waitForHttp(`${stack.workerUrl}/readyz`, (status) => status === 200, timeoutMs);
-    },
-    async stop() {
-      await Promise.all([stack.gateway.stop(), stack.worker.stop()]);
-    },
-  };
-  if (options.waitReady ?? true) {
-    try {
-      await stack.ready();
-    } catch (error) {
-      await stack.stop();
-      const output = [...stack.gateway.lines, ...stack.worker.lines].slice(-20).join('\n');
-      throw new Error(`${String(error)}; process output:\n${output}`, { cause: error });
-    }
-  }
-  return stack;
+  return startAppStack({
+    redisUrl: redis.url,
+    env: { ...CHAOS_DEFAULTS, ...env },
+    readyTimeoutMs: 30_000,
+    ...(options.waitReady !== undefined && { waitReady: options.waitReady }),
+  });
 }
 
 /** A registration the load driver posts callbacks to. */

@@ -1,81 +1,36 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { verifyDelivery, type VerifiedDelivery } from '@callback-gateway/client';
-import {
-  freePort,
-  startProcess,
-  waitForHttp,
-  type TestRedis,
-  type WatchedProcess,
-} from '@callback-gateway/testing';
+import { startAppStack, type AppStack, type TestRedis } from '@callback-gateway/testing';
 
 export const API_TOKEN = 'e2e-api-token-0123456789abcdef';
-const root = fileURLToPath(new URL('../../..', import.meta.url));
 
-/** The built gateway and worker, running as processes on loopback. */
-export interface Stack {
-  gatewayUrl: string;
-  workerUrl: string;
-  gateway: WatchedProcess;
-  worker: WatchedProcess;
-  /** Starts the worker again (after a kill), with the same settings. */
-  restartWorker(): Promise<void>;
-  /** Starts the gateway again (after a stop), on the same port, with the same settings. */
-  restartGateway(): Promise<void>;
-  stop(): Promise<void>;
-}
+/** The built gateway and worker, running as processes on loopback (see `startAppStack`). */
+export type Stack = AppStack;
 
 /** Starts gateway and worker with `env` added to test defaults, and waits until both are ready. */
-export async function startStack(
+export function startStack(
   redis: TestRedis,
   env: Record<string, string> = {},
   options: { gatewayReady?: '/readyz' | '/readyz/ingest' } = {},
 ): Promise<Stack> {
-  const gatewayPort = await freePort();
-  const workerPort = await freePort();
-  const common = {
-    REDIS_URL: redis.url,
-    LOG_LEVEL: 'warn',
-    PUBLIC_BASE_URL: 'https://hooks.example.com',
-    WEBHOOK_URL_VERIFY: 'syntax',
-    GATEWAY_API_TOKENS: API_TOKEN,
-    GATEWAY_PORT: String(gatewayPort),
-    WORKER_PORT: String(workerPort),
-    OUTBOUND_ALLOW: '127.0.0.1',
-    DELIVERY_RETRY_SCHEDULE: '0,0.2,0.2,0.2',
-    DELIVERY_LOCK_DURATION_MS: '3000',
-    // Every test pipeline shares one origin (127.0.0.1:<port>): keep its breaker out of the way.
-    DELIVERY_BREAKER_FAILURES: '1000',
-    SHUTDOWN_DEADLINE_MS: '3000',
-    ...env,
-  };
-  const start = (app: 'gateway' | 'worker') =>
-    startProcess({ args: [`${root}apps/${app}/dist/main.js`], env: common });
-  const stack: Stack = {
-    gatewayUrl: `http://127.0.0.1:${gatewayPort}`,
-    workerUrl: `http://127.0.0.1:${workerPort}`,
-    gateway: start('gateway'),
-    worker: start('worker'),
-    async restartWorker() {
-      stack.worker = start('worker');
-      await waitForHttp(`${stack.workerUrl}/readyz`, (status) => status === 200, 20_000);
+  return startAppStack({
+    redisUrl: redis.url,
+    env: {
+      LOG_LEVEL: 'warn',
+      PUBLIC_BASE_URL: 'https://hooks.example.com',
+      WEBHOOK_URL_VERIFY: 'syntax',
+      GATEWAY_API_TOKENS: API_TOKEN,
+      OUTBOUND_ALLOW: '127.0.0.1',
+      DELIVERY_RETRY_SCHEDULE: '0,0.2,0.2,0.2',
+      DELIVERY_LOCK_DURATION_MS: '3000',
+      // Every test pipeline shares one origin (127.0.0.1:<port>): keep its breaker out of the way.
+      DELIVERY_BREAKER_FAILURES: '1000',
+      SHUTDOWN_DEADLINE_MS: '3000',
+      ...env,
     },
-    async restartGateway() {
-      stack.gateway = start('gateway');
-      await waitForHttp(`${stack.gatewayUrl}/readyz/ingest`, (status) => status === 200, 20_000);
-    },
-    async stop() {
-      await Promise.all([stack.gateway.stop(), stack.worker.stop()]);
-    },
-  };
-  await waitForHttp(
-    `${stack.gatewayUrl}${options.gatewayReady ?? '/readyz'}`,
-    (status) => status === 200,
-    20_000,
-  );
-  await waitForHttp(`${stack.workerUrl}/readyz`, (status) => status === 200, 20_000);
-  return stack;
+    ...(options.gatewayReady && { gatewayReady: options.gatewayReady }),
+  });
 }
 
 /** What a pipeline received and verified. */

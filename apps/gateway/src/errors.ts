@@ -1,3 +1,5 @@
+import type { GatewayMetrics } from './metrics.js';
+
 /**
  * Every error the gateway's HTTP API answers, as `{ "error": "<code>", "message": "..." }`.
  * The codes are stable (clients branch on them) and documented in the README ("HTTP API").
@@ -51,4 +53,20 @@ export function storageUnavailable(): GatewayHttpError {
     {},
     { 'retry-after': String(STORAGE_RETRY_AFTER_S) },
   );
+}
+
+/**
+ * Runs storage work for a route: a Redis failure becomes `storage_unavailable` (503, nothing
+ * stored, counted by route); an API error thrown inside passes through as it is.
+ */
+export function storageGuard(metrics: GatewayMetrics, route: string) {
+  return async <T>(work: () => Promise<T>): Promise<T> => {
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof GatewayHttpError) throw error;
+      metrics.storageUnavailable.inc({ route });
+      throw storageUnavailable();
+    }
+  };
 }

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { GatewayContext } from '../context.js';
-import { GatewayHttpError, storageUnavailable } from '../errors.js';
+import { GatewayHttpError, storageGuard } from '../errors.js';
 
 const REPLAYABLE = new Set(['dead_lettered', 'delivered']);
 
@@ -53,15 +53,7 @@ export async function deliveryRoutes(app: FastifyInstance, context: GatewayConte
   const { deliveries, registrations, audit, metrics } = context;
   const client = (request: FastifyRequest) => context.auth.request(request);
   const api = app.withTypeProvider<ZodTypeProvider>();
-  const storage = async <T>(work: () => Promise<T>): Promise<T> => {
-    try {
-      return await work();
-    } catch (error) {
-      if (error instanceof GatewayHttpError) throw error;
-      metrics.storageUnavailable.inc({ route: 'deliveries' });
-      throw storageUnavailable();
-    }
-  };
+  const storage = storageGuard(metrics, 'deliveries');
 
   const replay = async (delivery: Delivery, actor: string, bulk: boolean) => {
     // An operator's replay also lets later callbacks of a registration that answered 410 flow.

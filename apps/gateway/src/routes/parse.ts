@@ -4,7 +4,7 @@ import type { NewSubmission, Submission } from '@callback-gateway/store';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { GatewayContext } from '../context.js';
-import { GatewayHttpError, storageUnavailable } from '../errors.js';
+import { GatewayHttpError, storageGuard } from '../errors.js';
 
 const fieldsSchema = z
   .object({
@@ -52,6 +52,7 @@ function submissionJson(submission: Submission) {
 export async function parseRoutes(app: FastifyInstance, context: GatewayContext) {
   const { submissions, parseQueue, outbound } = context;
   const client = (request: FastifyRequest) => context.auth.request(request);
+  const storage = storageGuard(context.metrics, 'parse');
   await app.register(multipart, {
     limits: {
       fileSize: context.settings.uploadLimitBytes,
@@ -137,8 +138,8 @@ export async function parseRoutes(app: FastifyInstance, context: GatewayContext)
           { code: error.code },
         );
       }
-      try {
-        const submission = await submissions.create({
+      const submission = await storage(async () => {
+        const created = await submissions.create({
           deliverTo: body.deliver_to,
           sourceUrl: body.source_url,
           api: body.api,
@@ -150,21 +151,18 @@ export async function parseRoutes(app: FastifyInstance, context: GatewayContext)
         });
         await parseQueue.add(
           'submit',
-          { submissionId: submission.id },
+          { submissionId: created.id },
           {
-            jobId: submission.id,
+            jobId: created.id,
             attempts: 1_000,
             backoff: { type: 'submission' },
             removeOnComplete: { age: 86_400 },
             removeOnFail: { age: 14 * 86_400 },
           },
         );
-        return reply.code(202).send(submissionJson(submission));
-      } catch (error) {
-        if (error instanceof GatewayHttpError) throw error;
-        context.metrics.storageUnavailable.inc({ route: 'parse' });
-        throw storageUnavailable();
-      }
+        return created;
+      });
+      return reply.code(202).send(submissionJson(submission));
     },
   );
 
@@ -178,12 +176,7 @@ export async function parseRoutes(app: FastifyInstance, context: GatewayContext)
     },
     async (request) => {
       client(request);
-      let submission;
-      try {
-        submission = await submissions.get(request.params.id);
-      } catch {
-        throw storageUnavailable();
-      }
+      const submission = await storage(() => submissions.get(request.params.id));
       if (!submission) throw new GatewayHttpError('not_found', 'no such parse submission');
       return submissionJson(submission);
     },

@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { GatewayContext } from '../context.js';
-import { GatewayHttpError, storageUnavailable } from '../errors.js';
+import { GatewayHttpError, storageGuard } from '../errors.js';
 import { deliveryJson } from './deliveries.js';
 
 const WHSEC = /^whsec_([A-Za-z0-9+/]+={0,2})$/;
@@ -87,14 +87,7 @@ export async function registrationRoutes(app: FastifyInstance, context: GatewayC
   const api = app.withTypeProvider<ZodTypeProvider>();
 
   const client = (request: FastifyRequest) => context.auth.request(request);
-  const storage = async <T>(work: () => Promise<T>): Promise<T> => {
-    try {
-      return await work();
-    } catch {
-      metrics.storageUnavailable.inc({ route: 'registrations' });
-      throw storageUnavailable();
-    }
-  };
+  const storage = storageGuard(metrics, 'registrations');
   /** The registration with its callbacks and their deliveries (what GET and PATCH answer). */
   const fullView = async (registration: Registration) => {
     const deliveries = await storage(() =>

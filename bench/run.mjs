@@ -74,6 +74,11 @@ console.log(
 console.log(textTable(results.rows));
 const profile = results.scenarios.ingest?.raw?.profile;
 if (profile) console.log(`\n${profileText(profile)}`);
+const workerProfile = results.scenarios.delivery?.raw?.profile;
+if (workerProfile) {
+  const title = 'Worker CPU profile while delivering a full queue (a separate, profiled run):';
+  console.log(`\n${profileText(workerProfile, title)}`);
+}
 if (process.env['BENCH_MARKDOWN'] === '1') console.log(`\n${markdownTable(results.rows)}`);
 console.log(`\nresults: ${out}`);
 process.exit(failed ? 1 : 0);

@@ -7,11 +7,11 @@ import { onCleanup } from './util.mjs';
  * channel, optionally under `taskset -c <cpus>`, and returns `call(cmd, args)` to talk to it.
  * The helper answers with {@link serve}. Stopped by the scenario's cleanup.
  */
-export async function startHelper(name, { cpus = '' } = {}) {
+export async function startHelper(name, { cpus = '', nodeArgs = [] } = {}) {
   const script = fileURLToPath(new URL(`./${name}.mjs`, import.meta.url));
   const [command, args] = cpus
-    ? ['taskset', ['-c', cpus, process.execPath, script]]
-    : [process.execPath, [script]];
+    ? ['taskset', ['-c', cpus, process.execPath, ...nodeArgs, script]]
+    : [process.execPath, [...nodeArgs, script]];
   const child = spawn(command, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const pending = new Map();
   let nextId = 0;

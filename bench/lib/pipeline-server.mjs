@@ -14,6 +14,7 @@ let firstAt = 0;
 let lastAt = 0;
 let records = [];
 let latencies = [];
+let deliveryLatencies = [];
 let warmReceived = 0;
 let times = [];
 
@@ -49,9 +50,14 @@ const server = createServer((request, response) => {
         body: Buffer.concat(chunks).toString('utf8'),
       });
     } else if (mode === 'latency') {
-      const data = JSON.parse(Buffer.concat(chunks).toString('utf8')).payload?.data;
-      if (data?.phase === 'measure') latencies.push(at - data.sent_at);
-      else warmReceived++;
+      const delivered = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      const data = delivered.payload?.data;
+      if (data?.phase === 'measure') {
+        latencies.push(at - data.sent_at);
+        // From the gateway's receipt (millisecond precision) on: the delivery side alone.
+        const received = Date.parse(delivered.received_at);
+        if (!Number.isNaN(received)) deliveryLatencies.push(at - received);
+      } else warmReceived++;
     }
   });
 });
@@ -67,6 +73,7 @@ serve({
     firstAt = lastAt = 0;
     records = [];
     latencies = [];
+    deliveryLatencies = [];
     warmReceived = 0;
     times = [];
   },
@@ -79,7 +86,10 @@ serve({
     lastAt,
     warmReceived,
     measuredReceived: latencies.length,
-    ...(withLatency && { latency: summarize(latencies) }),
+    ...(withLatency && {
+      latency: summarize(latencies),
+      deliveryLatency: summarize(deliveryLatencies),
+    }),
   }),
   async dump({ file }) {
     await writeFile(file, records.map((record) => JSON.stringify(record)).join('\n'));

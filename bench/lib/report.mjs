@@ -63,8 +63,11 @@ export async function writeResults(file, results) {
 }
 
 /** The gateway's CPU profile summary (see lib/cpuprofile.mjs) as text. */
-export function profileText(profile) {
-  const lines = ['Gateway CPU profile under the 2 KB ingest load (a separate, profiled run):'];
+export function profileText(
+  profile,
+  title = 'Gateway CPU profile under the 2 KB ingest load (a separate, profiled run):',
+) {
+  const lines = [title];
   const list = (title, rows, count) => {
     lines.push(`  ${title}:`);
     for (const row of rows.slice(0, count))

@@ -22,7 +22,8 @@ const FULL = {
   resolverFailures: 200,
   resolverCalls: 10_000,
   aof: 'off',
-  profile: false, // also profile the gateway during the 2 KB ingest run (--cpu-prof)
+  nodeArgs: '', // extra Node options of the gateway and worker processes (space-separated)
+  profile: false, // also profile the gateway (2 KB ingest) and the worker (delivery)
 };
 
 const QUICK = {

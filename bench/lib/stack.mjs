@@ -56,21 +56,29 @@ export async function startApps(
     DELIVERY_BREAKER_FAILURES: '1000',
     SHUTDOWN_DEADLINE_MS: '5000',
   };
+  // `--node-args`: how the processes are started (e.g. `--single-threaded-gc`).
+  const extraNodeArgs = settings.nodeArgs ? settings.nodeArgs.split(/\s+/).filter(Boolean) : [];
   const apps = {
     gatewayUrl: `http://127.0.0.1:${gatewayPort}`,
     workerUrl: `http://127.0.0.1:${workerPort}`,
     gateway: undefined,
     worker: undefined,
     async startGateway(nodeArgs = []) {
-      const proc = startProcess({ args: [...nodeArgs, `${root}apps/gateway/dist/main.js`], env });
+      const proc = startProcess({
+        args: [...extraNodeArgs, ...nodeArgs, `${root}apps/gateway/dist/main.js`],
+        env,
+      });
       onCleanup(() => proc.stop());
       apps.gateway = proc;
       pin(proc.child.pid, settings.cpus.servers);
       await ready(proc, `${apps.gatewayUrl}/readyz`);
       return proc;
     },
-    async startWorker() {
-      const proc = startProcess({ args: [`${root}apps/worker/dist/main.js`], env });
+    async startWorker(nodeArgs = []) {
+      const proc = startProcess({
+        args: [...extraNodeArgs, ...nodeArgs, `${root}apps/worker/dist/main.js`],
+        env,
+      });
       onCleanup(() => proc.stop());
       apps.worker = proc;
       pin(proc.child.pid, settings.cpus.servers);

@@ -1,6 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { cpuMeter, cpuPerItem } from '../lib/cpu-time.mjs';
+import { summarizeProfiles } from '../lib/cpuprofile.mjs';
 import { startHelper } from '../lib/ipc.mjs';
 import { figure } from '../lib/report.mjs';
 import { register, startApps, startBenchRedis } from '../lib/stack.mjs';
@@ -61,9 +63,15 @@ export async function delivery(settings) {
     log('delivery: starting the worker');
     const started = epochMs();
     await apps.startWorker();
+    const workerMeter = cpuMeter({
+      worker: apps.worker.child.pid,
+      redis: redis.pid,
+      pipeline: pipeline.pid,
+    });
     const timeoutMs = Math.max(120_000, count * 10);
     if (!(await drain(timeoutMs)))
       throw new Error('delivery: the worker did not deliver everything in time');
+    const workerCpu = cpuPerItem(workerMeter.stop(), count);
     const worker = await steadyRate();
     const wallPerSec = (count * 1000) / (worker.lastAt - started);
     await apps.worker.stop();
@@ -71,14 +79,21 @@ export async function delivery(settings) {
     log('delivery: raw undici loop');
     const file = join(dir, `deliveries-${round}.ndjson`);
     await pipeline.call('dump', { file });
-    await pipeline.call('reset', { mode: 'count' });
+    // The same pipeline work on both sides (it records what it receives in both runs).
+    await pipeline.call('reset', { mode: 'record' });
+    const loopMeter = cpuMeter({ loop: loop.pid, pipeline: pipeline.pid });
     const raw = await loop.call('run', { file, baseUrl: pipelineUrl, concurrency: CONCURRENCY });
     if (!(await drain(30_000)) || raw.failed)
       throw new Error('delivery: the raw loop did not finish');
+    const loopCpu = cpuPerItem(loopMeter.stop(), count);
     const baseline = await steadyRate();
-    rounds.push({ worker: { ...worker, wallPerSec }, raw: { ...raw, ...baseline } });
+    rounds.push({
+      worker: { ...worker, wallPerSec, cpuUsPerDelivery: workerCpu },
+      raw: { ...raw, ...baseline, cpuUsPerDelivery: loopCpu },
+    });
   }
 
+  const cpu = (side, name) => median(rounds.map((r) => r[side].cpuUsPerDelivery[name] ?? NaN));
   const rate = figure(
     'delivery',
     `deliveries/s (${count}, 2 KB, ${CONCURRENCY} in flight)`,
@@ -87,7 +102,10 @@ export async function delivery(settings) {
     {
       baseline: median(rounds.map((r) => r.raw.perSec)),
       baselineLabel: 'raw undici loop',
-      note: `duplicates ${rounds.reduce((s, r) => s + r.worker.duplicates, 0)}`,
+      note:
+        `duplicates ${rounds.reduce((s, r) => s + r.worker.duplicates, 0)}; CPU µs/delivery: ` +
+        `worker ${cpu('worker', 'worker')} + Redis ${cpu('worker', 'redis')} + pipeline ` +
+        `${cpu('worker', 'pipeline')}; raw loop ${cpu('raw', 'loop')} + pipeline ${cpu('raw', 'pipeline')}`,
     },
   );
   rate.ratio = median(rounds.map((r) => r.worker.perSec / r.raw.perSec));
@@ -102,9 +120,37 @@ export async function delivery(settings) {
       baselineLabel: 'raw undici loop',
     },
   );
+  // The profile comes from one more round, after the measured ones: the worker started with
+  // `--cpu-prof` on a full queue, stopped once everything arrived (the profile is written as
+  // it exits).
+  let profile;
+  if (settings.profile) {
+    const profileDir = await mkdtemp(join(tmpdir(), 'cbg-prof-'));
+    onCleanup(() => rm(profileDir, { recursive: true, force: true }));
+    await pipeline.call('reset', { mode: 'count' });
+    await load.call('run', {
+      baseUrl: apps.gatewayUrl,
+      paths,
+      kind: 'envelope',
+      bytes: settings.bodyBytes,
+      connections: settings.connections,
+      amount: count,
+      idPrefix: `delivery-profile-${Date.now().toString(36)}`,
+    });
+    log('delivery: profiling the worker while it delivers the queue');
+    await apps.startWorker(['--cpu-prof', `--cpu-prof-dir=${profileDir}`]);
+    await drain(Math.max(120_000, count * 10));
+    const { perSec } = await steadyRate();
+    await apps.worker.stop();
+    profile = { ...(await summarizeProfiles(profileDir)), deliveredPerSec: perSec };
+  }
+
   const strip = ({ timesAt, ...rest }) => rest;
   return {
     rows: [rate, wall],
-    raw: rounds.map((r) => ({ worker: strip(r.worker), raw: strip(r.raw) })),
+    raw: {
+      rounds: rounds.map((r) => ({ worker: strip(r.worker), raw: strip(r.raw) })),
+      profile,
+    },
   };
 }

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { cpuMeter, cpuPerItem } from '../lib/cpu-time.mjs';
 import { summarizeProfiles } from '../lib/cpuprofile.mjs';
 import { startHelper } from '../lib/ipc.mjs';
 import { figure } from '../lib/report.mjs';
@@ -24,13 +25,22 @@ export async function ingest(settings) {
   const nowhere = (i) => `http://127.0.0.1:9/hook/${i}`;
   const paths = await register(apps.gatewayUrl, settings.registrations, nowhere);
   const stamp = Date.now().toString(36);
-  const run = (label, baseUrl, options) =>
-    load.call('run', {
+  // CPU per acknowledged callback of each process taking part (the side not measured idles).
+  const run = async (label, baseUrl, options) => {
+    const meter = cpuMeter(
+      label === 'bare'
+        ? { server: bare.pid, loadgen: load.pid }
+        : { server: apps.gateway.child.pid, redis: redis.pid, loadgen: load.pid },
+    );
+    const result = await load.call('run', {
       baseUrl,
       connections: settings.connections,
       idPrefix: `${label}-${stamp}-${Math.random().toString(36).slice(2)}`,
       ...options,
     });
+    const cpu = meter.stop();
+    return { ...result, cpu, cpuUsPerAck: cpuPerItem(cpu, result.accepted) };
+  };
   const pair = async (options, round, perSide = () => ({})) => {
     const sides = [
       ['bare', bareUrl],
@@ -110,11 +120,15 @@ export async function ingest(settings) {
     const p99 = (r) => r.latencyMs.p99;
     const failures = runs.reduce((sum, r) => sum + r.gateway.requests - r.gateway.accepted, 0);
     const note = failures ? `${failures} requests not answered 202` : undefined;
+    const cpu = (side, name) => median(runs.map((r) => r[side].cpuUsPerAck[name] ?? NaN));
+    const cpuNote =
+      `CPU µs/ack: gateway ${cpu('gateway', 'server')} + Redis ${cpu('gateway', 'redis')}, ` +
+      `bare ${cpu('bare', 'server')}; loadgen ${cpu('gateway', 'loadgen')} vs ${cpu('bare', 'loadgen')}`;
     const add = (name, get, unit, goal) => {
       const row = figure('ingest', `${label}: ${name}`, pick('gateway', get), unit, {
         baseline: pick('bare', get),
         baselineLabel: 'bare Fastify',
-        note,
+        note: name === 'acked/s' ? [note, cpuNote].filter(Boolean).join('; ') : note,
       });
       row.ratio = ratio(get); // median of per-round ratios
       if (goal) row.goal = { text: goal.text, met: goal.check(row.ratio) };

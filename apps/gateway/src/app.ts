@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import swagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyError } from 'fastify';
 import {
@@ -9,6 +10,7 @@ import {
 import type { GatewayContext, GatewayDeps } from './context.js';
 import { createFailedAuthLimiter } from './auth-limiter.js';
 import { createAuth } from './auth.js';
+import { createRegistrationCache } from './callbacks/registration-cache.js';
 import { GatewayHttpError } from './errors.js';
 import { createGatewayMetrics } from './metrics.js';
 import { callbackRoutes } from './routes/callbacks.js';
@@ -28,6 +30,7 @@ export async function buildApp(deps: GatewayDeps) {
     auth: createAuth(deps.apiTokens),
     now: deps.now ?? (() => new Date()),
     callbackSource: 'llamaparse',
+    callbackTargets: createRegistrationCache({ registrations: deps.registrations }),
   };
   const app = Fastify({
     loggerInstance: deps.logger,
@@ -44,55 +47,73 @@ export async function buildApp(deps: GatewayDeps) {
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onRequest', async (_request, reply) => {
-    if (!closing) return;
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (!closing) return done();
     const error = new GatewayHttpError(
       'shutting_down',
       'this gateway instance is shutting down: nothing was stored; retry (another instance may answer)',
       {},
       { 'retry-after': '1', connection: 'close' },
     );
-    return reply.code(error.status).headers(error.headers).send(error.body());
+    reply.code(error.status).headers(error.headers).send(error.body());
   });
   // Token guessing on the bearer-authenticated API is slowed down per client address.
   const limiter = createFailedAuthLimiter(deps.authLimit);
   const limited = (url: string) =>
     (url.startsWith('/v1/') && !url.startsWith('/v1/callbacks/')) || url.startsWith('/dashboard');
-  app.addHook('onRequest', async (request, reply) => {
-    if (!limited(request.url)) return;
+  app.addHook('onRequest', (request, reply, done) => {
+    if (!limited(request.url)) return done();
     const wait = limiter.retryAfterSeconds(request.ip);
-    if (wait === 0) return;
+    if (wait === 0) return done();
     const error = new GatewayHttpError(
       'rate_limited',
       `too many failed authentications from this address: try again in ${wait} s`,
       {},
       { 'retry-after': String(wait) },
     );
-    return reply.code(error.status).headers(error.headers).send(error.body());
+    reply.code(error.status).headers(error.headers).send(error.body());
   });
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     if (reply.statusCode === 401 && limited(request.url)) {
       limiter.fail(request.ip);
       context.metrics.authFailures.inc();
     }
+    done();
   });
   // Node's requestTimeout does not bound a body trickled in once the handler started: a body
-  // must arrive whole within the same time, or the connection is dropped (slowloris).
+  // must arrive whole within the same time, or the connection is dropped (slowloris). One
+  // sweep over the bodies in flight (a timer per request would cost more than the check).
   const bodyDeadlineMs = deps.requestTimeoutMs ?? 30_000;
-  const bodyTimers = new WeakMap<object, NodeJS.Timeout>();
-  const clearBodyTimer = async (request: { raw: object }) => {
-    clearTimeout(bodyTimers.get(request.raw));
-    bodyTimers.delete(request.raw);
-  };
-  app.addHook('preParsing', async (request, _reply, payload) => {
-    const timer = setTimeout(() => request.raw.socket?.destroy?.(), bodyDeadlineMs);
-    timer.unref();
-    bodyTimers.set(request.raw, timer);
-    return payload;
+  const bodiesInFlight = new Map<IncomingMessage, number>();
+  const sweep = setInterval(
+    () => {
+      const now = Date.now();
+      for (const [raw, deadline] of bodiesInFlight) {
+        if (deadline > now) continue;
+        bodiesInFlight.delete(raw);
+        raw.socket.destroy();
+      }
+    },
+    Math.max(50, Math.min(1_000, Math.floor(bodyDeadlineMs / 4))),
+  );
+  sweep.unref();
+  app.addHook('onClose', (_instance, done) => {
+    clearInterval(sweep);
+    done();
+  });
+  app.addHook('preParsing', (request, _reply, payload, done) => {
+    bodiesInFlight.set(request.raw, Date.now() + bodyDeadlineMs);
+    done(null, payload);
   });
   // The body is in once validation starts; whatever happens, the response ends it.
-  app.addHook('preValidation', clearBodyTimer);
-  app.addHook('onResponse', clearBodyTimer);
+  app.addHook('preValidation', (request, _reply, done) => {
+    bodiesInFlight.delete(request.raw);
+    done();
+  });
+  app.addHook('onResponse', (request, _reply, done) => {
+    bodiesInFlight.delete(request.raw);
+    done();
+  });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 

@@ -14,6 +14,7 @@ import type { Queue } from 'bullmq';
 import type { WebhookUrlResolver } from '@callback-gateway/webhook-url';
 import type { Registry } from 'prom-client';
 import type { createAuth } from './auth.js';
+import type { RegistrationCache } from './callbacks/registration-cache.js';
 import type { FailedAuthLimiterOptions } from './auth-limiter.js';
 import type { GatewayMetrics } from './metrics.js';
 
@@ -71,4 +72,6 @@ export interface GatewayContext extends Omit<GatewayDeps, 'now'> {
   now: () => Date;
   /** The audit actor id of callbacks' senders. */
   callbackSource: string;
+  /** Registrations by callback token, kept in memory (see `registration-cache.ts`). */
+  callbackTargets: RegistrationCache;
 }

@@ -43,16 +43,23 @@ describe('callback intake', () => {
     );
     expect(response.statusCode).toBe(202);
     const { callback_id: callbackId } = response.json();
-    expect(await gateway.redis.hget(gateway.keys.callback(callbackId), 'event_type')).toBe(
-      'parse.success',
-    );
+    expect(await gateway.stored(callbackId)).toMatchObject({
+      registrationId: registration.id,
+      eventType: 'parse.success',
+      jobId: 'job-1',
+      signature: 'absent',
+      final: true,
+    });
+    // Queued: its entry carries the header the worker records `callback.received` from (with
+    // this receipt time; the worker's tests check that record).
     const entries = await gateway.redis.xrange(gateway.keys.ingest, '-', '+');
-    expect(entries.some(([, fields]) => fields.includes(callbackId))).toBe(true);
-    const received = gateway.audit.find((event) => event.type === 'callback.received');
-    expect(received?.correlation).toMatchObject({
+    const entry = entries.find(([, fields]) => fields.includes(callbackId));
+    expect(JSON.parse(entry?.[1][5] ?? '{}')).toMatchObject({
+      id: callbackId,
       registration_id: registration.id,
-      callback_id: callbackId,
-      parse_job_id: 'job-1',
+      job_id: 'job-1',
+      event_type: 'parse.success',
+      bytes: Buffer.byteLength(JSON.stringify(envelope('e-1'))),
     });
   });
 
@@ -61,17 +68,13 @@ describe('callback intake', () => {
     const path = callbackPath(registration.callback_url);
     const stringEncoded = await post(path, JSON.stringify(JSON.stringify(envelope('e-str'))));
     expect(stringEncoded.statusCode).toBe(202);
-    const stored = await gateway.redis.hgetall(
-      gateway.keys.callback(stringEncoded.json().callback_id),
-    );
-    expect(stored).toMatchObject({ format: 'event', string_encoded: '1', event_id: 'e-str' });
-    expect(JSON.parse(stored['payload'] ?? '')).toEqual(envelope('e-str'));
+    const stored = await gateway.stored(stringEncoded.json().callback_id);
+    expect(stored).toMatchObject({ format: 'event', stringEncoded: true, eventId: 'e-str' });
+    expect(JSON.parse(stored?.payloadJson ?? '')).toEqual(envelope('e-str'));
     const other = await register(gateway);
     const full = await post(callbackPath(other.callback_url), JSON.stringify(legacy));
     expect(full.statusCode).toBe(202);
-    expect(await gateway.redis.hget(gateway.keys.callback(full.json().callback_id), 'format')).toBe(
-      'legacy',
-    );
+    expect((await gateway.stored(full.json().callback_id))?.format).toBe('legacy');
   });
 
   it('stores a body with a UTF-8 byte order mark as clean JSON', async () => {
@@ -82,11 +85,8 @@ describe('callback intake', () => {
     ]);
     const response = await post(callbackPath(registration.callback_url), body);
     expect(response.statusCode).toBe(202);
-    const stored = await gateway.redis.hget(
-      gateway.keys.callback(response.json().callback_id),
-      'payload',
-    );
-    expect(JSON.parse(stored ?? '')).toEqual(envelope('e-bom'));
+    const stored = await gateway.stored(response.json().callback_id);
+    expect(JSON.parse(stored?.payloadJson ?? '')).toEqual(envelope('e-bom'));
   });
 
   it('answers duplicates with 200 and stores them once, and takes one final callback per registration', async () => {
@@ -145,9 +145,7 @@ describe('callback intake', () => {
       'lc-signature': sign(body, registration.signing_secret),
     });
     expect(good.statusCode).toBe(202);
-    expect(
-      await gateway.redis.hget(gateway.keys.callback(good.json().callback_id), 'signature'),
-    ).toBe('verified');
+    expect((await gateway.stored(good.json().callback_id))?.signature).toBe('verified');
     const tampered = await post(path, body.replace('e-signed', 'e-other'), {
       ...JSON_HEADERS,
       'lc-signature': sign(body, registration.signing_secret),

@@ -1,5 +1,9 @@
 import { existsSync } from 'node:fs';
-import { createDeliveryStore } from '@callback-gateway/store';
+import {
+  createDeliveryBatches,
+  createDeliveryStore,
+  parseCallbackHeader,
+} from '@callback-gateway/store';
 import { startRedis, type TestRedis } from '@callback-gateway/testing';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -54,6 +58,22 @@ describe('the on-call dashboard in headless Chromium', () => {
       }),
     });
     const id = response.json().callback_id as string;
+    // What the worker's pump does with the ingest entry, then what its give-up does.
+    const entries = await gateway.redis.xrange(gateway.keys.ingest, '-', '+');
+    const [entryId = '', fields = []] = entries.find(([, f]) => f[1] === id) ?? [];
+    await createDeliveryBatches({ redis: gateway.redis, keys: gateway.keys }).materialize(
+      [
+        {
+          entryId,
+          callbackId: id,
+          registrationId: registration.id,
+          round: 0,
+          header: parseCallbackHeader(fields[5] ?? ''),
+        },
+      ],
+      `b-${entryId}`,
+    );
+    await gateway.redis.xdel(gateway.keys.ingest, entryId);
     const deliveries = createDeliveryStore({ redis: gateway.redis, keys: gateway.keys });
     await deliveries.transition({ id, registrationId: registration.id }, 'dead_lettered', {
       last_error: 'HTTP 500; gave up after 9 attempts',
@@ -97,7 +117,7 @@ describe('the on-call dashboard in headless Chromium', () => {
     expect(entries.some(([, fields]) => fields[1] === first.id && fields.includes('replay'))).toBe(
       true,
     );
-    expect(await gateway.redis.hget(gateway.keys.callback(first.id), 'delivery_state')).toBe(
+    expect(await gateway.redis.hget(gateway.keys.delivery(first.id), 'delivery_state')).toBe(
       'queued',
     );
     await page.close();

@@ -8,7 +8,9 @@ import {
   createIntake,
   createRegistrationStore,
   createSubmissionStore,
+  decodeCallbackRecord,
   storeKeys,
+  type CallbackRecord,
   type ParseSubmissionJob,
 } from '@callback-gateway/store';
 import { Queue } from 'bullmq';
@@ -40,6 +42,8 @@ export interface TestGateway {
   logs: string[];
   keys: ReturnType<typeof storeKeys>;
   parseQueue: Queue<ParseSubmissionJob>;
+  /** A stored callback as the intake wrote it (undefined when there is none). */
+  stored(callbackId: string): Promise<CallbackRecord | undefined>;
   close(): Promise<void>;
 }
 
@@ -131,6 +135,10 @@ export async function startGateway(options: TestGatewayOptions): Promise<TestGat
     logs,
     keys,
     parseQueue,
+    async stored(callbackId) {
+      const text = await redis.get(keys.callback(callbackId));
+      return text === null ? undefined : decodeCallbackRecord(text);
+    },
     async close() {
       await app.close();
       await parseQueue.close();

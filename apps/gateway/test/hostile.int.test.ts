@@ -56,11 +56,8 @@ describe('hostile input', () => {
         });
         expect(response.statusCode).toBeLessThan(500);
         if (response.statusCode === 202) {
-          const stored = await gateway.redis.hget(
-            gateway.keys.callback(response.json().callback_id),
-            'payload',
-          );
-          const value = JSON.parse(stored ?? 'null') as unknown;
+          const stored = await gateway.stored(response.json().callback_id);
+          const value = JSON.parse(stored?.payloadJson ?? 'null') as unknown;
           expect(typeof value === 'object' && value !== null && !Array.isArray(value)).toBe(true);
         }
       }),

@@ -145,7 +145,8 @@ function eventSchema<T extends AuditEventType>(type: T) {
 }
 
 type EventSchemas = { [T in AuditEventType]: ReturnType<typeof eventSchema<T>> };
-const eventSchemas = Object.fromEntries(
+/** The schema of each event type (what `record()` validates against: no union to search). */
+export const eventSchemas = Object.fromEntries(
   AUDIT_EVENT_TYPES.map((type) => [type, eventSchema(type)]),
 ) as EventSchemas;
 

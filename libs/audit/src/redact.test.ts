@@ -1,7 +1,8 @@
 import { Writable } from 'node:stream';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from './logger.js';
-import { REDACTED, redact, redactText } from './redact.js';
+import { REDACTED, SECRET_TEXT, redact, redactText } from './redact.js';
 
 const SECRETS = {
   bearer: 'gw_live_4f9c2b7e1a3d5f6081c2',
@@ -98,5 +99,40 @@ describe('createLogger', () => {
     }
     expect(output).toContain('"name":"test"');
     expect(output).toContain('[REDACTED]');
+  });
+
+  it('masks exactly what every pattern would, also for text it lets through after one test', () => {
+    // Text made of pieces each pattern looks for, mixed with ordinary text.
+    const piece = fc.oneof(
+      fc.string(),
+      fc.constantFrom(
+        SECRETS.whsec,
+        `Bearer ${SECRETS.bearer}`,
+        `basic ${SECRETS.bearer}`,
+        SECRETS.llamaKey,
+        `https://gw.example.com/v1/callbacks/llamaparse/${SECRETS.callbackToken}`,
+        'https://user:pa55word@host.example.com/x',
+        'https://host.example.com/?token=abc&key=def',
+        'http://127.0.0.1:9000/hook',
+        'cb_0123456789abcdef0123456789abcdef',
+        '2026-11-30T01:02:03.456Z',
+        '://',
+        '@',
+        '?',
+        '&',
+        'whsec_',
+        'llx-',
+        '/v1/callbacks/',
+      ),
+    );
+    const everyPattern = (text: string) =>
+      SECRET_TEXT.reduce((out, [pattern, replace]) => out.replace(pattern, replace), text);
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 6 }), (pieces) => {
+        const text = pieces.join(' ');
+        expect(redactText(text)).toBe(everyPattern(text));
+      }),
+      { numRuns: 2_000 },
+    );
   });
 });

@@ -91,18 +91,28 @@ function streamMs(id: string): number {
   return Number(id.split('-')[0]);
 }
 
-/** KEYS: main stream, registration stream prefix. ARGV: trim, caps, ttl, then (id, json) pairs. */
+/**
+ * KEYS: main stream, registration stream prefix. ARGV: trim, caps, ttl, then the batch as one
+ * string: a line per event, `<registration id or nothing>\t<event JSON>` (JSON text holds no
+ * raw tab or newline), so a batch costs the client one argument to encode.
+ */
 const APPEND_SCRIPT = `
-for i = 5, #ARGV, 2 do
-  local registration, json = ARGV[i], ARGV[i + 1]
+local touched = {}
+local batch, pos = ARGV[5], 1
+while pos <= #batch do
+  local tab = string.find(batch, '\\t', pos, true)
+  local stop = string.find(batch, '\\n', tab, true) or (#batch + 1)
+  local registration, json = string.sub(batch, pos, tab - 1), string.sub(batch, tab + 1, stop - 1)
+  pos = stop + 1
   redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[1], ARGV[2], '*', 'e', json)
   if registration ~= '' then
     local key = KEYS[2] .. registration
     redis.call('XADD', key, 'MAXLEN', ARGV[1], ARGV[3], '*', 'e', json)
-    redis.call('EXPIRE', key, tonumber(ARGV[4]))
+    touched[key] = true
   end
 end
-return #ARGV
+for key in pairs(touched) do redis.call('EXPIRE', key, tonumber(ARGV[4])) end
+return 1
 `;
 
 type AuditRedis = (Redis | Cluster) & {
@@ -133,9 +143,14 @@ export function createRedisAuditStore(options: RedisAuditStoreOptions): RedisAud
     async write(events) {
       // One script call per batch (not three commands per event): the audit trail must stay
       // cheap at callback rates.
-      const args: string[] = [];
-      for (const event of events)
-        args.push(event.correlation.registration_id ?? '', JSON.stringify(event));
+      let batch = '';
+      for (const event of events) {
+        const registration = event.correlation.registration_id ?? '';
+        // An id that could break the framing is not used as a key (the event still goes to
+        // the main stream).
+        const key = /[\t\n]/.test(registration) ? '' : registration;
+        batch += `${batch === '' ? '' : '\n'}${key}\t${JSON.stringify(event)}`;
+      }
       await (redis as AuditRedis).cbgwAuditAppend(
         mainKey,
         `${prefix}:reg:`,
@@ -143,7 +158,7 @@ export function createRedisAuditStore(options: RedisAuditStoreOptions): RedisAud
         maxLength,
         perRegistrationMaxLength,
         ttl,
-        ...args,
+        batch,
       );
     },
   };

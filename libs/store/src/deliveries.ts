@@ -1,4 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
+import { decodeCallbackRecord, type CallbackRecord } from './callback-record.js';
 import type { StoreKeys } from './keys.js';
 
 /** Where the delivery of one callback to its pipeline stands. */
@@ -51,18 +52,18 @@ export interface StoredCallback extends Delivery {
 
 /**
  * Moves a delivery to a state and keeps the per-state index in step (one script: the hash and
- * the indexes never disagree). KEYS: callback hash, registration hash, state index prefix (the
+ * the indexes never disagree). KEYS: delivery hash, registration hash, state index prefix (the
  * key of state S is `<prefix>S`). ARGV: new state, now (ms), then field/value pairs to set.
  * The registration's state follows its newest delivery.
  */
 const TRANSITION_SCRIPT = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local old = redis.call('HGET', KEYS[1], 'delivery_state')
-if old then redis.call('ZREM', KEYS[3] .. old, redis.call('HGET', KEYS[1], 'id')) end
+if not old then return 0 end
+local id = redis.call('HGET', KEYS[1], 'id')
+redis.call('ZREM', KEYS[3] .. old, id)
 local fields = {'delivery_state', ARGV[1]}
 for i = 3, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], unpack(fields))
-local id = redis.call('HGET', KEYS[1], 'id')
 redis.call('ZADD', KEYS[3] .. ARGV[1], tonumber(ARGV[2]), id)
 if ARGV[1] == 'delivered' then
   redis.call('ZREMRANGEBYRANK', KEYS[3] .. 'delivered', 0, -10001)
@@ -75,38 +76,107 @@ end
 return 1
 `;
 
+/**
+ * Puts a delivery back on the ingest stream for another round (replay): counts the round, moves
+ * it to `queued` (so a second replay is refused until this one is picked up) and appends the
+ * round to the stream. KEYS: record, delivery hash, state index prefix, ingest stream.
+ * ARGV: now (ms). Returns the round, or false when the callback (or its delivery) is unknown.
+ */
+const REQUEUE_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local d = redis.call('HMGET', KEYS[2], 'delivery_state', 'registration_id', 'id')
+if not d[1] then return false end
+local round = redis.call('HINCRBY', KEYS[2], 'replays', 1)
+redis.call('HSET', KEYS[2], 'delivery_state', 'queued', 'job', '', 'next_attempt_at', '')
+redis.call('ZREM', KEYS[3] .. d[1], d[3])
+redis.call('ZADD', KEYS[3] .. 'queued', tonumber(ARGV[1]), d[3])
+redis.call('XADD', KEYS[4], '*', 'cb', d[3], 'reg', d[2], 'replay', round)
+return round
+`;
+
 type DeliveryRedis = (Redis | Cluster) & {
   cbgwTransition(...args: (string | number)[]): Promise<number>;
+  cbgwRequeue(...args: (string | number)[]): Promise<number | null>;
 };
 
-function fromHash(raw: Record<string, string>): StoredCallback | undefined {
-  if (!raw['id'] || !raw['registration_id'] || raw['payload'] === undefined) return undefined;
-  const number = (value: string | undefined) => (value === undefined ? undefined : Number(value));
+/** The delivery hash's fields a summary shows. */
+export const DELIVERY_SUMMARY_FIELDS = [
+  'id',
+  'registration_id',
+  'delivery_state',
+  'format',
+  'event_type',
+  'event_id',
+  'job_id',
+  'received_at',
+  'attempts',
+  'last_status',
+  'last_error',
+  'next_attempt_at',
+  'delivered_at',
+  'replays',
+  'reconciled',
+] as const;
+
+/** A delivery from its hash's fields (`''` counts as absent). */
+export function deliveryFromHash(raw: Record<string, string | undefined>): Delivery | undefined {
+  const text = (name: string) => {
+    const value = raw[name];
+    return value === undefined || value === '' ? undefined : value;
+  };
+  const id = text('id');
+  const registrationId = text('registration_id');
+  if (!id || !registrationId) return undefined;
+  const number = (name: string) => {
+    const value = text(name);
+    return value === undefined ? undefined : Number(value);
+  };
   return {
-    id: raw['id'],
-    registrationId: raw['registration_id'],
-    state: (raw['delivery_state'] as DeliveryState | undefined) ?? 'queued',
-    format: raw['format'] ?? 'other',
-    eventType: raw['event_type'],
-    eventId: raw['event_id'],
-    jobId: raw['job_id'],
-    receivedAt: raw['received_at'] ?? '',
-    attempts: number(raw['attempts']) ?? 0,
-    lastStatus: number(raw['last_status']),
-    lastError: raw['last_error'],
-    nextAttemptAt: raw['next_attempt_at'],
-    deliveredAt: raw['delivered_at'],
-    replays: number(raw['replays']) ?? 0,
-    reconciled: raw['reconciled'] === '1',
-    payloadJson: raw['payload'],
+    id,
+    registrationId,
+    state: (text('delivery_state') as DeliveryState | undefined) ?? 'queued',
+    format: text('format') ?? 'other',
+    eventType: text('event_type'),
+    eventId: text('event_id'),
+    jobId: text('job_id'),
+    receivedAt: text('received_at') ?? '',
+    attempts: number('attempts') ?? 0,
+    lastStatus: number('last_status'),
+    lastError: text('last_error'),
+    nextAttemptAt: text('next_attempt_at'),
+    deliveredAt: text('delivered_at'),
+    replays: number('replays') ?? 0,
+    reconciled: text('reconciled') === '1',
+  };
+}
+
+/** The delivery of a callback the worker has not picked up yet (its record alone). */
+function notYetPickedUp(record: CallbackRecord): Delivery {
+  return {
+    id: record.id,
+    registrationId: record.registrationId,
+    state: 'queued',
+    format: record.format,
+    eventType: record.eventType,
+    eventId: record.eventId,
+    jobId: record.jobId,
+    receivedAt: record.receivedAt,
+    attempts: 0,
+    lastStatus: undefined,
+    lastError: undefined,
+    nextAttemptAt: undefined,
+    deliveredAt: undefined,
+    replays: 0,
+    reconciled: record.reconciled,
   };
 }
 
 /** Reads and moves deliveries. Shared by the worker (which moves them) and the gateway
  * (which lists them and asks for replays). */
 export interface DeliveryStore {
+  /** A stored callback and where its delivery stands (`queued` until a worker picked it up). */
   get(id: string): Promise<StoredCallback | undefined>;
-  /** The newest callbacks of a registration (newest last), without payloads' size concerns. */
+  /** The newest callbacks of a registration a worker picked up (newest last). */
   listForRegistration(registrationId: string, limit?: number): Promise<Delivery[]>;
   /** Deliveries in a state, newest first. */
   listByState(state: DeliveryState, limit?: number): Promise<Delivery[]>;
@@ -118,11 +188,9 @@ export interface DeliveryStore {
     state: DeliveryState,
     fields?: Record<string, string>,
   ): Promise<boolean>;
-  /** Appends an attempt to the delivery's log (capped at 50) and counts it. */
-  recordAttempt(id: string, attempt: DeliveryAttempt): Promise<void>;
   /**
-   * Puts a delivery back on the ingest stream for another round (replay). Returns the replay
-   * number, or undefined when the callback is unknown (expired).
+   * Puts a delivery back on the ingest stream for another round (replay) and moves it to
+   * `queued`. Returns the round, or undefined when the callback is unknown (expired).
    */
   requeue(id: string): Promise<number | undefined>;
 }
@@ -135,6 +203,8 @@ export interface DeliveryStoreOptions {
   now?: () => number;
 }
 
+const CALLBACK_ID = /^cb_[0-9a-f]{32}$/;
+
 /** Creates the delivery store on a borrowed connection. */
 export function createDeliveryStore(options: DeliveryStoreOptions): DeliveryStore {
   const redis = options.redis as DeliveryRedis;
@@ -143,50 +213,45 @@ export function createDeliveryStore(options: DeliveryStoreOptions): DeliveryStor
   if (typeof redis.cbgwTransition !== 'function') {
     redis.defineCommand('cbgwTransition', { numberOfKeys: 3, lua: TRANSITION_SCRIPT });
   }
-  const summaryFields = [
-    'id',
-    'registration_id',
-    'delivery_state',
-    'format',
-    'event_type',
-    'event_id',
-    'job_id',
-    'received_at',
-    'attempts',
-    'last_status',
-    'last_error',
-    'next_attempt_at',
-    'delivered_at',
-    'replays',
-    'reconciled',
-  ];
+  if (typeof redis.cbgwRequeue !== 'function') {
+    redis.defineCommand('cbgwRequeue', { numberOfKeys: 4, lua: REQUEUE_SCRIPT });
+  }
   const summaries = async (ids: readonly string[]): Promise<Delivery[]> => {
     if (ids.length === 0) return [];
     const pipeline = redis.pipeline();
-    for (const id of ids) pipeline.hmget(keys.callback(id), ...summaryFields);
+    for (const id of ids) pipeline.hmget(keys.delivery(id), ...DELIVERY_SUMMARY_FIELDS);
     const results = (await pipeline.exec()) ?? [];
     const out: Delivery[] = [];
     for (const [error, values] of results) {
       if (error || !Array.isArray(values)) continue;
-      const raw: Record<string, string> = { payload: '' };
-      summaryFields.forEach((field, index) => {
+      const raw: Record<string, string | undefined> = {};
+      DELIVERY_SUMMARY_FIELDS.forEach((field, index) => {
         const value = values[index] as string | null;
         if (value !== null) raw[field] = value;
       });
-      const parsed = fromHash(raw);
-      if (parsed) {
-        const { payloadJson: _payload, ...delivery } = parsed;
-        out.push(delivery);
-      }
+      const delivery = deliveryFromHash(raw);
+      if (delivery) out.push(delivery);
     }
     return out;
   };
 
   return {
     async get(id) {
-      if (!/^cb_[0-9a-f]{32}$/.test(id)) return undefined;
-      const raw = await redis.hgetall(keys.callback(id));
-      return fromHash(raw);
+      if (!CALLBACK_ID.test(id)) return undefined;
+      const [[, stored], [, hash]] = ((await redis
+        .pipeline()
+        .get(keys.callback(id))
+        .hgetall(keys.delivery(id))
+        .exec()) ?? [
+        [null, null],
+        [null, {}],
+      ]) as [[unknown, string | null], [unknown, Record<string, string> | null]];
+      const record = typeof stored === 'string' ? decodeCallbackRecord(stored) : undefined;
+      if (!record) return undefined;
+      const delivery =
+        (hash && Object.keys(hash).length > 0 ? deliveryFromHash(hash) : undefined) ??
+        notYetPickedUp(record);
+      return { ...delivery, payloadJson: record.payloadJson };
     },
     async listForRegistration(registrationId, limit = 100) {
       const ids = await redis.lrange(keys.registrationCallbacks(registrationId), -limit, -1);
@@ -210,7 +275,7 @@ export function createDeliveryStore(options: DeliveryStoreOptions): DeliveryStor
     async transition(delivery, state, fields = {}) {
       const pairs = Object.entries(fields).flat();
       const done = await redis.cbgwTransition(
-        keys.callback(delivery.id),
+        keys.delivery(delivery.id),
         keys.registration(delivery.registrationId),
         keys.deliveryState(''),
         state,
@@ -219,22 +284,16 @@ export function createDeliveryStore(options: DeliveryStoreOptions): DeliveryStor
       );
       return done === 1;
     },
-    async recordAttempt(id, attempt) {
-      await redis
-        .multi()
-        .rpush(keys.deliveryAttempts(id), JSON.stringify(attempt))
-        .ltrim(keys.deliveryAttempts(id), -50, -1)
-        .expire(keys.deliveryAttempts(id), 1_209_600)
-        .hset(keys.callback(id), 'attempts', String(attempt.attempt))
-        .exec();
-    },
     async requeue(id) {
-      const registrationId = await redis.hget(keys.callback(id), 'registration_id');
-      if (!registrationId) return undefined;
-      // The replay number makes the queue job unique; the webhook-id stays the callback id.
-      const replay = await redis.hincrby(keys.callback(id), 'replays', 1);
-      await redis.xadd(keys.ingest, '*', 'cb', id, 'reg', registrationId, 'replay', String(replay));
-      return replay;
+      if (!CALLBACK_ID.test(id)) return undefined;
+      const round = await redis.cbgwRequeue(
+        keys.callback(id),
+        keys.delivery(id),
+        keys.deliveryState(''),
+        keys.ingest,
+        now(),
+      );
+      return round === null ? undefined : Number(round);
     },
   };
 }

@@ -20,8 +20,31 @@ export {
   type IntakeResult,
 } from './intake.js';
 export {
+  decodeCallbackRecord,
+  decodeCallbackRecordBytes,
+  encodeCallbackRecord,
+  parseCallbackHeader,
+  type CallbackHeader,
+  type CallbackRecord,
+  type DeliverableCallback,
+} from './callback-record.js';
+export {
+  createDeliveryBatches,
+  type AttemptOutcome,
+  type DeliveryBatches,
+  type DeliveryBatchesOptions,
+  type DeliveryTarget,
+  type IngestEntry,
+  type JobDelivery,
+  type Materialized,
+  type Started,
+} from './delivery-batches.js';
+export { groupCommit, type GroupCommitOptions } from './group-commit.js';
+export {
   DELIVERY_STATES,
+  DELIVERY_SUMMARY_FIELDS,
   createDeliveryStore,
+  deliveryFromHash,
   type Delivery,
   type DeliveryAttempt,
   type DeliveryState,

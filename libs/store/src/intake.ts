@@ -1,59 +1,81 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
+import { encodeCallbackRecord } from './callback-record.js';
+import { groupCommit } from './group-commit.js';
+import { LUA_UNPACKER, packFields } from './pack.js';
 import type { StoreKeys } from './keys.js';
 
 /**
- * One atomic step per callback: refuse it if the registration is gone, answer "duplicate" if its
- * dedup key was seen, otherwise store it, count it, and append it to the ingest stream. Run as
- * one script, a callback is either wholly stored and queued or not at all: a 2xx can follow.
+ * The atomic intake of a batch of callbacks (group commit: the callbacks that arrive while the
+ * previous batch is being written go to Redis together, as one script call with one packed
+ * argument). Per callback, in order: refuse it if its registration or callback token is gone;
+ * answer "duplicate" if its dedup key was seen; for a final callback, answer "duplicate" if the
+ * registration already has its final one (and point the dedup key there); otherwise store the
+ * record, count it on the registration, and append its header to the ingest stream, from which
+ * the worker takes it. A callback is wholly stored and queued or not at all: a 2xx can follow.
  *
- * A final callback (the job's outcome, or a reconciled one) is also the registration's only
- * final one: a second final callback, whatever its id, is answered as a duplicate, so a late
- * real callback and a reconciled one reach the pipeline once.
- *
- * KEYS: registration, dedup, callback, registration callbacks list, ingest stream, the index
- *       of queued deliveries, the final marker, waiting set, overdue set, reconcile set
- * ARGV: callback id, dedup ttl s, callback ttl s, received at (ISO), registration id,
- *       received at (ms), final ('1' or '0'), then the callback hash's field/value pairs
+ * KEYS: ingest stream, waiting set, overdue set, reconcile set. The other keys (all under the
+ * same hash tag, so on one Redis Cluster slot, as a BullMQ queue's are) come in the batch.
+ * ARGV: dedup ttl s, record ttl s, the batch ({@link packFields}), its size. Per callback, the
+ * batch holds its registration
+ * key, token key ('' when not checked), dedup key, record key, final marker key, callback id,
+ * registration id, received at (ISO), final ('1'/'0'), record (header line, newline, payload).
+ * Returns outcome/detail pairs: stored/<stream entry id>, duplicate/<callback id>, gone/''.
  */
-const INTAKE_SCRIPT = `
-local state = redis.call('HGET', KEYS[1], 'state')
-if not state then return {'gone', ''} end
-local existing = redis.call('GET', KEYS[2])
-if existing then return {'duplicate', existing} end
-if ARGV[7] == '1' then
-  local final = redis.call('GET', KEYS[7])
-  if final then return {'duplicate', final} end
-  redis.call('SET', KEYS[7], ARGV[1], 'EX', tonumber(ARGV[2]))
-  redis.call('ZREM', KEYS[8], ARGV[5])
-  redis.call('ZREM', KEYS[9], ARGV[5])
-  redis.call('ZREM', KEYS[10], ARGV[5])
+const INTAKE_BATCH_SCRIPT = `${LUA_UNPACKER}
+local out = {}
+local take = unpacker(ARGV[3])
+for _ = 1, tonumber(ARGV[4]) do
+  local reg, tok, dedup, cb, finalKey = take(), take(), take(), take(), take()
+  local id, regId, at, isFinal, record = take(), take(), take(), take(), take()
+  local state = redis.call('HGET', reg, 'state')
+  if not state or (tok ~= '' and redis.call('EXISTS', tok) == 0) then
+    out[#out + 1] = 'gone'
+    out[#out + 1] = ''
+  else
+    local seen = redis.call('SET', dedup, id, 'NX', 'GET', 'EX', ARGV[1])
+    local final = nil
+    if not seen and isFinal == '1' then
+      final = redis.call('SET', finalKey, id, 'NX', 'GET', 'EX', ARGV[1])
+      if final then
+        redis.call('SET', dedup, final, 'EX', ARGV[1])
+      else
+        redis.call('ZREM', KEYS[2], regId)
+        redis.call('ZREM', KEYS[3], regId)
+        redis.call('ZREM', KEYS[4], regId)
+      end
+    end
+    if seen or final then
+      out[#out + 1] = 'duplicate'
+      out[#out + 1] = seen or final
+    else
+      redis.call('SET', cb, record, 'EX', ARGV[2])
+      redis.call('HINCRBY', reg, 'callbacks_received', 1)
+      if state == 'waiting' or state == 'overdue' then
+        redis.call('HSET', reg, 'last_callback_at', at, 'state', 'received')
+      else
+        redis.call('HSET', reg, 'last_callback_at', at)
+      end
+      local header = string.sub(record, 1, string.find(record, '\\n', 1, true) - 1)
+      out[#out + 1] = 'stored'
+      out[#out + 1] = redis.call('XADD', KEYS[1], '*', 'cb', id, 'reg', regId, 'h', header)
+    end
+  end
 end
-redis.call('SET', KEYS[2], ARGV[1], 'EX', tonumber(ARGV[2]))
-local fields = {}
-for i = 8, #ARGV do fields[#fields + 1] = ARGV[i] end
-redis.call('HSET', KEYS[3], unpack(fields))
-redis.call('EXPIRE', KEYS[3], tonumber(ARGV[3]))
-redis.call('RPUSH', KEYS[4], ARGV[1])
-redis.call('LTRIM', KEYS[4], -100, -1)
-redis.call('EXPIRE', KEYS[4], tonumber(ARGV[3]))
-redis.call('HINCRBY', KEYS[1], 'callbacks_received', 1)
-redis.call('HSET', KEYS[1], 'last_callback_at', ARGV[4])
-if state == 'waiting' or state == 'overdue' then redis.call('HSET', KEYS[1], 'state', 'received') end
-redis.call('ZADD', KEYS[6], tonumber(ARGV[6]), ARGV[1])
-local entry = redis.call('XADD', KEYS[5], '*', 'cb', ARGV[1], 'reg', ARGV[5])
-return {'stored', entry}
+return out
 `;
 
-/** A callback to store, as recognised by the gateway. */
+/** A callback to store, as recognised by the gateway (or found by reconciliation). */
 export interface IncomingCallback {
   registrationId: string;
   format: string;
-  /** The payload's JSON text as received (inner text for a string-encoded envelope); the
-   * request's own bytes when they are that text (no re-encoding on the way to Redis). */
+  /** The payload's JSON text as received (inner text for a string-encoded envelope), or the
+   * request's own bytes when they are exactly that text (they go to Redis as they are). */
   payloadJson: string | Buffer;
   contentType: string;
   receivedAt: string;
+  /** Size of the body as received, in bytes. @defaultValue the payload's UTF-8 length */
+  bytes?: number | undefined;
   dedupKey: string;
   eventType?: string | undefined;
   eventId?: string | undefined;
@@ -64,6 +86,9 @@ export interface IncomingCallback {
   final: boolean;
   /** Found by asking the parser, not sent by it. */
   reconciled?: boolean;
+  /** SHA-256 of the callback token it came with: checked to still exist (not expired), in
+   * the same atomic step. Absent for reconciled callbacks. */
+  tokenHash?: string | undefined;
 }
 
 /** What became of a callback. */
@@ -72,15 +97,14 @@ export type IntakeResult =
   | { outcome: 'duplicate'; callbackId: string }
   | { outcome: 'registration_gone' };
 
-/** Stores callbacks atomically; see {@link INTAKE_SCRIPT}. */
+/** Stores callbacks atomically, in group commits; see {@link INTAKE_BATCH_SCRIPT}. */
 export interface Intake {
   store(callback: IncomingCallback): Promise<IntakeResult>;
 }
 
 /** Options for {@link createIntake}. */
 export interface IntakeOptions {
-  /** A borrowed connection. Give the gateway's one `enableAutoPipelining: true`: the scripts of
-   * concurrent requests then share network writes (group commit) with no code of ours. */
+  /** A borrowed connection. */
   redis: Redis | Cluster;
   keys: StoreKeys;
   /**
@@ -93,75 +117,110 @@ export interface IntakeOptions {
    * @defaultValue 1_209_600 (14 days)
    */
   callbackTtlSeconds?: number;
+  /**
+   * Most callbacks in one script call; more waiting go in the next one at once.
+   * @defaultValue 256
+   */
+  maxBatchCallbacks?: number;
+  /**
+   * Most payload characters in one script call (Redis runs one script at a time: a huge batch
+   * would hold every other client back).
+   * @defaultValue 4_194_304
+   */
+  maxBatchChars?: number;
 }
 
 type IntakeRedis = (Redis | Cluster) & {
-  cbgwIntake(...args: (string | number | Buffer)[]): Promise<[string, string]>;
+  cbgwIntakeBatch(...args: (string | Buffer)[]): Promise<string[]>;
 };
 
-/** Creates the intake on a borrowed connection (defines its script there once). */
+interface Prepared {
+  callback: IncomingCallback;
+  callbackId: string;
+  /** The record's header line, newline included; the payload follows it. */
+  header: string;
+}
+
+/**
+ * Creates the intake on a borrowed connection (defines its script there once). Callbacks given
+ * to `store()` during one turn of the event loop are written by one script call after it; each
+ * still gets its own answer. A failed call rejects every callback of its batch: none of them
+ * was acknowledged.
+ */
 export function createIntake(options: IntakeOptions): Intake {
   const redis = options.redis as IntakeRedis;
   const { keys } = options;
-  const dedupTtl = options.dedupTtlSeconds ?? 604_800;
-  const callbackTtl = options.callbackTtlSeconds ?? 1_209_600;
-  if (typeof redis.cbgwIntake !== 'function') {
-    redis.defineCommand('cbgwIntake', { numberOfKeys: 10, lua: INTAKE_SCRIPT });
+  const dedupTtl = String(options.dedupTtlSeconds ?? 604_800);
+  const callbackTtl = String(options.callbackTtlSeconds ?? 1_209_600);
+  if (typeof redis.cbgwIntakeBatch !== 'function') {
+    redis.defineCommand('cbgwIntakeBatch', { numberOfKeys: 4, lua: INTAKE_BATCH_SCRIPT });
   }
 
-  return {
-    async store(callback) {
-      const callbackId = `cb_${randomUUID().replaceAll('-', '')}`;
+  const write = async (batch: Prepared[]): Promise<IntakeResult[]> => {
+    const fields: (string | Buffer | (string | Buffer)[])[] = [];
+    for (const { callback, callbackId, header } of batch) {
       const dedupHash = createHash('sha256').update(callback.dedupKey).digest('hex');
-      const fields: (string | Buffer)[] = [
-        'id',
-        callbackId,
-        'registration_id',
-        callback.registrationId,
-        'format',
-        callback.format,
-        'payload',
-        callback.payloadJson,
-        'content_type',
-        callback.contentType,
-        'received_at',
-        callback.receivedAt,
-        'dedup_key',
-        callback.dedupKey,
-        'string_encoded',
-        callback.stringEncoded ? '1' : '0',
-        'signature',
-        callback.signature,
-        'delivery_state',
-        'queued',
-      ];
-      if (callback.eventType !== undefined) fields.push('event_type', callback.eventType);
-      if (callback.eventId !== undefined) fields.push('event_id', callback.eventId);
-      if (callback.jobId !== undefined) fields.push('job_id', callback.jobId);
-      if (callback.reconciled) fields.push('reconciled', '1');
-      const [outcome, detail] = await redis.cbgwIntake(
+      fields.push(
         keys.registration(callback.registrationId),
+        callback.tokenHash === undefined ? '' : keys.token(callback.tokenHash),
         keys.dedup(callback.registrationId, dedupHash),
         keys.callback(callbackId),
-        keys.registrationCallbacks(callback.registrationId),
-        keys.ingest,
-        keys.deliveryState('queued'),
         keys.final(callback.registrationId),
-        keys.waiting,
-        keys.overdue,
-        keys.reconcile,
         callbackId,
-        dedupTtl,
-        callbackTtl,
-        callback.receivedAt,
         callback.registrationId,
-        Date.parse(callback.receivedAt),
+        callback.receivedAt,
         callback.final ? '1' : '0',
-        ...fields,
+        [header, callback.payloadJson],
       );
-      if (outcome === 'stored') return { outcome, callbackId, entryId: detail };
+    }
+    const out = await redis.cbgwIntakeBatch(
+      keys.ingest,
+      keys.waiting,
+      keys.overdue,
+      keys.reconcile,
+      dedupTtl,
+      callbackTtl,
+      packFields(fields),
+      String(batch.length),
+    );
+    return batch.map((item, i): IntakeResult => {
+      const outcome = out[i * 2];
+      const detail = out[i * 2 + 1] ?? '';
+      if (outcome === 'stored') return { outcome, callbackId: item.callbackId, entryId: detail };
       if (outcome === 'duplicate') return { outcome, callbackId: detail };
       return { outcome: 'registration_gone' };
+    });
+  };
+  const commit = groupCommit(write, {
+    maxItems: options.maxBatchCallbacks ?? 256,
+    maxWeight: options.maxBatchChars ?? 4_194_304,
+    weight: (item) => item.header.length + item.callback.payloadJson.length,
+  });
+
+  return {
+    store(callback) {
+      const callbackId = `cb_${randomUUID().replaceAll('-', '')}`;
+      const header = encodeCallbackRecord({
+        id: callbackId,
+        registrationId: callback.registrationId,
+        format: callback.format,
+        contentType: callback.contentType,
+        receivedAt: callback.receivedAt,
+        bytes:
+          callback.bytes ??
+          (typeof callback.payloadJson === 'string'
+            ? Buffer.byteLength(callback.payloadJson)
+            : callback.payloadJson.length),
+        dedupKey: callback.dedupKey,
+        stringEncoded: callback.stringEncoded,
+        signature: callback.signature,
+        eventType: callback.eventType,
+        eventId: callback.eventId,
+        jobId: callback.jobId,
+        final: callback.final,
+        reconciled: callback.reconciled === true,
+      });
+      return commit({ callback, callbackId, header });
     },
   };
 }

@@ -9,8 +9,10 @@ export interface StoreKeys {
   registration(id: string): string;
   /** String: registration id, by SHA-256 of its callback token (the token itself is never stored). */
   token(tokenHash: string): string;
-  /** Hash: one stored callback (raw payload and what was recognised). */
+  /** String: one stored callback, as received (see `encodeCallbackRecord`); never changed. */
   callback(id: string): string;
+  /** Hash: the delivery of one callback (state, attempts, last answer); written by the worker. */
+  delivery(id: string): string;
   /** List: ids of a registration's callbacks, newest last (capped). */
   registrationCallbacks(id: string): string;
   /** String: callback id, by registration and dedup key hash. */
@@ -19,7 +21,8 @@ export interface StoreKeys {
   deliveryState(state: string): string;
   /** List: a delivery's attempts (JSON), oldest first (capped). */
   deliveryAttempts(id: string): string;
-  /** Stream: callbacks stored and waiting to be handed to the delivery queue. */
+  /** Stream: callbacks stored and waiting to be handed to the delivery queue (each entry: the
+   * callback id, its registration id, its record's header line; or a replay round). */
   readonly ingest: string;
   /** Sorted set: registration ids waiting for their final callback, scored by deadline (ms). */
   readonly waiting: string;
@@ -47,10 +50,11 @@ export function storeKeys(prefix = 'cbgw'): StoreKeys {
     registration: (id) => `${p}:reg:${id}`,
     token: (tokenHash) => `${p}:tok:${tokenHash}`,
     callback: (id) => `${p}:cb:${id}`,
+    delivery: (id) => `${p}:dl:${id}`,
     registrationCallbacks: (id) => `${p}:reg:${id}:cbs`,
     dedup: (registrationId, dedupHash) => `${p}:dedup:${registrationId}:${dedupHash}`,
     deliveryState: (state) => `${p}:state:${state}`,
-    deliveryAttempts: (id) => `${p}:cb:${id}:attempts`,
+    deliveryAttempts: (id) => `${p}:dl:${id}:attempts`,
     ingest: `${p}:ingest`,
     waiting: `${p}:waiting`,
     final: (registrationId) => `${p}:final:${registrationId}`,
@@ -63,7 +67,7 @@ export function storeKeys(prefix = 'cbgw'): StoreKeys {
 
 /** BullMQ queue names (their keys share the store's hash tag: `{<prefix>}:<queue>:*`). */
 export const QUEUES = {
-  /** Callbacks on their way to pipelines (job id: the callback id). */
+  /** Callbacks on their way to pipelines: a job delivers a batch of them (see the worker). */
   deliveries: 'deliveries',
   /** Documents to submit to the parser (job id: the submission id). */
   parseSubmissions: 'parse-submissions',

@@ -1,6 +1,7 @@
 import { startRedis, type TestRedis } from '@callback-gateway/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDeliveryBatches } from './delivery-batches.js';
 import { createDeliveryStore } from './deliveries.js';
 import { createIntake, type IncomingCallback } from './intake.js';
 import { storeKeys } from './keys.js';
@@ -110,13 +111,49 @@ describe('store', () => {
     const entries = await redis.xrange(keys.ingest, '-', '+');
     const mine = entries.filter(([, fields]) => fields[3] === registration.id);
     expect(mine).toHaveLength(2);
+    if (first.outcome !== 'stored') throw new Error('unreachable');
+    // The entry carries the record's header: the worker needs nothing else to queue it.
+    const [, fields] = mine[0] ?? ['', []];
+    expect(fields.slice(0, 4)).toEqual(['cb', first.callbackId, 'reg', registration.id]);
+    expect(JSON.parse(fields[5] ?? '')).toMatchObject({
+      id: first.callbackId,
+      registration_id: registration.id,
+      event_id: 'e1',
+      format: 'event',
+    });
     const updated = await store.get(registration.id);
     expect(updated?.state).toBe('received');
     expect(updated?.callbacksReceived).toBe(2);
-    if (first.outcome !== 'stored') throw new Error('unreachable');
-    expect(await redis.hget(keys.callback(first.callbackId), 'payload')).toBe(
-      '{"event_id":"e1","event_type":"parse.success"}',
+    const stored = await createDeliveryStore({ redis, keys }).get(first.callbackId);
+    expect(stored).toMatchObject({
+      state: 'queued',
+      eventId: 'e1',
+      registrationId: registration.id,
+    });
+    expect(stored?.payloadJson).toBe('{"event_id":"e1","event_type":"parse.success"}');
+  });
+
+  it('stores the request bytes it is given exactly as they came, UTF-8 included', async () => {
+    const store = createRegistrationStore({ redis, keys });
+    const intake = createIntake({ redis, keys });
+    const deliveries = createDeliveryStore({ redis, keys });
+    const registration = await store.create(newRegistration(), newCallbackToken());
+    const text = '{"event_id":"ü-1","data":{"text":"Grüße, 東京 \\n 🚀"}}';
+    const fromBytes = await intake.store(
+      callback(registration.id, {
+        payloadJson: Buffer.from(text),
+        dedupKey: 'event:ü-1',
+        eventId: 'ü-1',
+      }),
     );
+    const fromText = await intake.store(
+      callback(registration.id, { payloadJson: text, dedupKey: 'event:ü-2', eventId: 'ü-2' }),
+    );
+    if (fromBytes.outcome !== 'stored' || fromText.outcome !== 'stored')
+      throw new Error('not stored');
+    expect((await deliveries.get(fromBytes.callbackId))?.payloadJson).toBe(text);
+    expect((await deliveries.get(fromText.callbackId))?.payloadJson).toBe(text);
+    expect((await deliveries.get(fromBytes.callbackId))?.eventId).toBe('ü-1');
   });
 
   it('takes one final callback per registration: a reconciled one and a late real one make one', async () => {
@@ -141,19 +178,53 @@ describe('store', () => {
       callbackId: reconciled.outcome === 'stored' ? reconciled.callbackId : '',
     });
     if (reconciled.outcome !== 'stored') throw new Error('unreachable');
-    expect(await redis.hget(keys.callback(reconciled.callbackId), 'reconciled')).toBe('1');
+    const stored = await createDeliveryStore({ redis, keys }).get(reconciled.callbackId);
+    expect(stored?.reconciled).toBe(true);
+    // The real one's retries point at the registration's final callback too.
+    expect(
+      await intake.store(
+        callback(registration.id, { dedupKey: 'event:real', eventId: 'real', final: true }),
+      ),
+    ).toEqual({ outcome: 'duplicate', callbackId: reconciled.callbackId });
   });
 
   it('keeps the per-state delivery indexes in step with each transition', async () => {
     const store = createRegistrationStore({ redis, keys });
     const intake = createIntake({ redis, keys });
     const deliveries = createDeliveryStore({ redis, keys });
+    const batches = createDeliveryBatches({ redis, keys });
     const registration = await store.create(newRegistration(), newCallbackToken());
     const stored = await intake.store(
       callback(registration.id, { dedupKey: 'event:idx', eventId: 'idx' }),
     );
     if (stored.outcome !== 'stored') throw new Error('not stored');
     const member = (state: string) => redis.zscore(keys.deliveryState(state), stored.callbackId);
+    // Indexed once the worker's pump picked it up.
+    expect(await member('queued')).toBeNull();
+    expect(
+      await batches.materialize(
+        [
+          {
+            entryId: stored.entryId,
+            callbackId: stored.callbackId,
+            registrationId: registration.id,
+            round: 0,
+            header: {
+              id: stored.callbackId,
+              registration_id: registration.id,
+              format: 'event',
+              content_type: 'application/json',
+              received_at: new Date().toISOString(),
+              bytes: 10,
+              dedup_key: 'event:idx',
+              signature: 'absent',
+              event_id: 'idx',
+            },
+          },
+        ],
+        'b-1',
+      ),
+    ).toEqual([{ outcome: 'owned', jobId: 'b-1', isNew: true }]);
     expect(await member('queued')).not.toBeNull();
     await deliveries.transition(
       { id: stored.callbackId, registrationId: registration.id },
@@ -201,7 +272,8 @@ describe('store', () => {
     await server.start();
     const again = new Redis(server.url);
     if (stored.outcome !== 'stored') throw new Error('not stored');
-    expect(await again.hget(keys.callback(stored.callbackId), 'event_id')).toBe('crash');
+    const record = await createDeliveryStore({ redis: again, keys }).get(stored.callbackId);
+    expect(record?.eventId).toBe('crash');
     expect((await again.xrange(keys.ingest, stored.entryId, stored.entryId)).length).toBe(1);
     again.disconnect();
   });

@@ -141,7 +141,7 @@ export function decodeCallback(raw: Buffer, contentType: string | undefined): De
       `expected a JSON object (an event envelope or a parse result), got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}`,
     );
   }
-  const bodyHash = `body:${createHash('sha256').update(raw).digest('hex')}`;
+  const bodyHash = () => `body:${createHash('sha256').update(raw).digest('hex')}`;
   const eventType = shortString(value['event_type']);
   const eventId = shortString(value['event_id']);
   if (eventType !== undefined || eventId !== undefined) {
@@ -155,7 +155,7 @@ export function decodeCallback(raw: Buffer, contentType: string | undefined): De
       ...(eventType !== undefined && { eventType }),
       ...(eventId !== undefined && { eventId }),
       ...(jobId !== undefined && { jobId }),
-      dedupKey: eventId !== undefined ? `event:${eventId}` : bodyHash,
+      dedupKey: eventId !== undefined ? `event:${eventId}` : bodyHash(),
       final: eventType !== undefined && TERMINAL_EVENT_TYPES.has(eventType),
     };
   }
@@ -167,7 +167,7 @@ export function decodeCallback(raw: Buffer, contentType: string | undefined): De
     payloadJson,
     stringEncoded,
     ...(jobId !== undefined && { jobId }),
-    dedupKey: bodyHash,
+    dedupKey: bodyHash(),
     final: format === 'legacy',
   };
 }

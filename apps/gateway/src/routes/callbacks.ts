@@ -7,12 +7,16 @@ import type { GatewayContext } from '../context.js';
 
 const hasBom = (raw: Buffer) => raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf;
 
+const notFound = () => new GatewayHttpError('not_found', 'unknown or expired callback URL');
+
 /**
  * `POST /v1/callbacks/llamaparse/:token`: what the external parser calls. The token
- * authenticates; `202` is sent only once the callback is stored and queued in Redis.
+ * authenticates; `202` is sent only once the callback is stored and queued in Redis (the
+ * intake's group commit). Its `callback.received` audit record is written by the worker when
+ * it takes the callback from the ingest stream, with the time it was received here.
  */
 export async function callbackRoutes(app: FastifyInstance, context: GatewayContext) {
-  const { audit, metrics, registrations, intake } = context;
+  const { audit, metrics, callbackTargets, intake } = context;
 
   // This plugin takes every body as raw bytes (signatures are over the exact bytes, and the
   // decoder decides what is JSON), up to the configured limit (413 beyond it).
@@ -23,6 +27,21 @@ export async function callbackRoutes(app: FastifyInstance, context: GatewayConte
     (_request, body, done) => done(null, body),
   );
 
+  // Metric children by label values, looked up once (a callback costs no label hashing).
+  const counted = new Map<string, { inc(): void }>();
+  const count = (format: string, eventType: string, outcome: string) => {
+    const key = `${format}\n${eventType}\n${outcome}`;
+    let child = counted.get(key);
+    if (!child) {
+      child = metrics.callbacks.labels({ format, event_type: eventType, outcome });
+      counted.set(key, child);
+    }
+    child.inc();
+  };
+  const ackStored = metrics.ackDuration.labels({ outcome: 'stored' });
+  const ackDuplicate = metrics.ackDuration.labels({ outcome: 'duplicate' });
+  const ackRejected = metrics.ackDuration.labels({ outcome: 'rejected' });
+
   const reject = (
     reply: FastifyReply,
     started: number,
@@ -30,8 +49,8 @@ export async function callbackRoutes(app: FastifyInstance, context: GatewayConte
     registrationId?: string,
   ): FastifyReply => {
     metrics.rejections.inc({ reason: error.error });
-    metrics.callbacks.inc({ format: 'unknown', event_type: 'none', outcome: 'rejected' });
-    metrics.ackDuration.observe({ outcome: 'rejected' }, (performance.now() - started) / 1000);
+    count('unknown', 'none', 'rejected');
+    ackRejected.observe((performance.now() - started) / 1000);
     if (error.error !== 'storage_unavailable') {
       audit.record({
         type: 'callback.rejected',
@@ -52,18 +71,12 @@ export async function callbackRoutes(app: FastifyInstance, context: GatewayConte
 
       let registration;
       try {
-        registration = await registrations.findByToken(request.params.token);
+        registration = await callbackTargets.find(request.params.token);
       } catch {
         metrics.storageUnavailable.inc({ route: 'callback' });
         return reject(reply, started, storageUnavailable());
       }
-      if (!registration) {
-        return reject(
-          reply,
-          started,
-          new GatewayHttpError('not_found', 'unknown or expired callback URL'),
-        );
-      }
+      if (!registration) return reject(reply, started, notFound());
 
       const header = request.headers['lc-signature'];
       const signatureHeader = Array.isArray(header) ? header[0] : header;
@@ -109,17 +122,18 @@ export async function callbackRoutes(app: FastifyInstance, context: GatewayConte
         );
       }
 
-      const receivedAt = context.now().toISOString();
       let result;
       try {
         result = await intake.store({
           registrationId: registration.id,
+          tokenHash: registration.tokenHash,
           format: decoded.format,
           // The request's bytes when they are the payload's text (no BOM to drop): Redis gets
-          // them as they are, without a re-encoding per callback.
+          // them as they are, with no re-encoding per callback.
           payloadJson: decoded.stringEncoded || hasBom(raw) ? decoded.payloadJson : raw,
           contentType: request.headers['content-type'] ?? 'application/json',
-          receivedAt,
+          receivedAt: context.now().toISOString(),
+          bytes: raw.length,
           dedupKey: decoded.dedupKey,
           eventType: decoded.eventType,
           eventId: decoded.eventId,
@@ -133,22 +147,18 @@ export async function callbackRoutes(app: FastifyInstance, context: GatewayConte
         return reject(reply, started, storageUnavailable(), registration.id);
       }
 
-      const labels = { format: decoded.format, event_type: eventTypeLabel(decoded.eventType) };
       const seconds = (performance.now() - started) / 1000;
-      const actor = { kind: 'parser' as const, id: context.callbackSource };
       if (result.outcome === 'registration_gone') {
-        return reject(
-          reply,
-          started,
-          new GatewayHttpError('not_found', 'unknown or expired callback URL'),
-        );
+        callbackTargets.forget(registration.tokenHash);
+        return reject(reply, started, notFound());
       }
+      const eventType = eventTypeLabel(decoded.eventType);
       if (result.outcome === 'duplicate') {
-        metrics.callbacks.inc({ ...labels, outcome: 'duplicate' });
-        metrics.ackDuration.observe({ outcome: 'duplicate' }, seconds);
+        count(decoded.format, eventType, 'duplicate');
+        ackDuplicate.observe(seconds);
         audit.record({
           type: 'callback.duplicate',
-          actor,
+          actor: { kind: 'parser', id: context.callbackSource },
           correlation: { registration_id: registration.id, callback_id: result.callbackId },
           data: {
             dedup_key: decoded.dedupKey.slice(0, 300),
@@ -157,25 +167,13 @@ export async function callbackRoutes(app: FastifyInstance, context: GatewayConte
         });
         return reply.code(200).send({ duplicate: true, callback_id: result.callbackId });
       }
-      metrics.callbacks.inc({ ...labels, outcome: 'stored' });
-      metrics.ackDuration.observe({ outcome: 'stored' }, seconds);
-      audit.record({
-        type: 'callback.received',
-        actor,
-        correlation: {
-          registration_id: registration.id,
-          callback_id: result.callbackId,
-          ...(decoded.jobId !== undefined && { parse_job_id: decoded.jobId }),
-        },
-        data: {
-          format: decoded.format,
-          bytes: raw.length,
-          signature,
-          ...(decoded.eventType !== undefined && { event_type: decoded.eventType }),
-          ...(decoded.eventId !== undefined && { event_id: decoded.eventId }),
-        },
-      });
-      return reply.code(202).send({ accepted: true, callback_id: result.callbackId });
+      count(decoded.format, eventType, 'stored');
+      ackStored.observe(seconds);
+      // The id is [a-z0-9_]: the answer needs no serializer.
+      return reply
+        .code(202)
+        .type('application/json; charset=utf-8')
+        .send(`{"accepted":true,"callback_id":"${result.callbackId}"}`);
     },
   );
 }

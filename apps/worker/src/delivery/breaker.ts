@@ -25,10 +25,18 @@ export interface BreakerTransition {
   reason: string;
 }
 
+/** Results of one slice of the window. */
+interface Bucket {
+  slot: number;
+  ok: number;
+  failed: number;
+}
+
 interface Circuit {
   state: BreakerState;
   consecutive: number;
-  results: { at: number; ok: boolean }[];
+  /** The window as a ring of slices: counting costs the same at any request rate. */
+  buckets: Bucket[];
   openUntil: number;
   openMs: number;
   probing: boolean;
@@ -42,6 +50,9 @@ interface Circuit {
 export class Breakers {
   private readonly circuits = new Map<string, Circuit>();
   private readonly options: Required<BreakerOptions>;
+  /** One slice of the window: a second, or a tenth of a shorter window. */
+  private readonly sliceMs: number;
+  private readonly slices: number;
 
   constructor(
     options: BreakerOptions = {},
@@ -56,6 +67,36 @@ export class Breakers {
       openMs: options.openMs ?? 30_000,
       maxOpenMs: options.maxOpenMs ?? 300_000,
     };
+    this.sliceMs = Math.max(1, Math.min(1_000, Math.floor(this.options.windowMs / 10)));
+    this.slices = Math.ceil(this.options.windowMs / this.sliceMs);
+  }
+
+  private emptyWindow(): Bucket[] {
+    return Array.from({ length: this.slices }, () => ({ slot: -1, ok: 0, failed: 0 }));
+  }
+
+  private count(circuit: Circuit, now: number, ok: boolean): void {
+    const slot = Math.floor(now / this.sliceMs);
+    const bucket = circuit.buckets[slot % this.slices] as Bucket;
+    if (bucket.slot !== slot) {
+      bucket.slot = slot;
+      bucket.ok = 0;
+      bucket.failed = 0;
+    }
+    if (ok) bucket.ok++;
+    else bucket.failed++;
+  }
+
+  private window(circuit: Circuit, now: number): { total: number; failed: number } {
+    const oldest = Math.floor(now / this.sliceMs) - this.slices;
+    let total = 0;
+    let failed = 0;
+    for (const bucket of circuit.buckets) {
+      if (bucket.slot <= oldest) continue;
+      total += bucket.ok + bucket.failed;
+      failed += bucket.failed;
+    }
+    return { total, failed };
   }
 
   private circuit(origin: string): Circuit {
@@ -64,7 +105,7 @@ export class Breakers {
       circuit = {
         state: 'closed',
         consecutive: 0,
-        results: [],
+        buckets: this.emptyWindow(),
         openUntil: 0,
         openMs: this.options.openMs,
         probing: false,
@@ -114,14 +155,13 @@ export class Breakers {
   record(origin: string, ok: boolean): void {
     const circuit = this.circuit(origin);
     const now = this.now();
-    circuit.results = circuit.results.filter((result) => now - result.at < this.options.windowMs);
-    circuit.results.push({ at: now, ok });
+    this.count(circuit, now, ok);
     circuit.consecutive = ok ? 0 : circuit.consecutive + 1;
     if (circuit.state === 'half_open') {
       circuit.probing = false;
       if (ok) {
         circuit.openMs = this.options.openMs;
-        circuit.results = [];
+        circuit.buckets = this.emptyWindow();
         this.move(origin, circuit, 'closed', 'the probe succeeded');
       } else {
         circuit.openMs = Math.min(this.options.maxOpenMs, circuit.openMs * 2);
@@ -131,16 +171,13 @@ export class Breakers {
       return;
     }
     if (ok || circuit.state !== 'closed') return;
-    const failures = circuit.results.filter((result) => !result.ok).length;
-    const ratio = failures / circuit.results.length;
+    const { total, failed } = this.window(circuit, now);
+    const ratio = total === 0 ? 0 : failed / total;
     let reason: string | undefined;
     if (circuit.consecutive >= this.options.consecutiveFailures) {
       reason = `${circuit.consecutive} consecutive failures`;
-    } else if (
-      circuit.results.length >= this.options.minimumRequests &&
-      ratio >= this.options.failureRatio
-    ) {
-      reason = `${Math.round(ratio * 100)} % of ${circuit.results.length} requests failed in ${this.options.windowMs / 1000} s`;
+    } else if (total >= this.options.minimumRequests && ratio >= this.options.failureRatio) {
+      reason = `${Math.round(ratio * 100)} % of ${total} requests failed in ${this.options.windowMs / 1000} s`;
     }
     if (reason) {
       circuit.openUntil = now + circuit.openMs;

@@ -1,37 +1,31 @@
 import type { AuditLog, Logger } from '@callback-gateway/audit';
 import type { OutboundPolicy } from '@callback-gateway/outbound';
 import type {
-  DeliveryStore,
-  Registration,
-  RegistrationStore,
-  StoredCallback,
+  AttemptOutcome,
+  DeliverableCallback,
+  DeliveryAttempt,
+  DeliveryBatches,
+  DeliveryTarget,
+  JobDelivery,
 } from '@callback-gateway/store';
-import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 import type { Dispatcher } from 'undici';
 import type { WorkerMetrics } from '../metrics.js';
 import type { Breakers } from './breaker.js';
-import type { DeliveryJobData } from './pump.js';
+import { addFollowUp, deliveryOfJobId, jobIds, type DeliveryJobData } from './jobs.js';
+import type { Limit } from './limit.js';
 import { retryAfterMs, retryDelayMs, type RetryPolicy } from './schedule.js';
 import { sendDelivery, type DeliveryTimeouts, type SendResult } from './send.js';
 
-/** A failed attempt that will be retried after `delayMs` (read by the queue's backoff). */
-export class RetryDeliveryError extends Error {
-  constructor(
-    message: string,
-    readonly delayMs: number,
-  ) {
-    super(message);
-    this.name = 'RetryDeliveryError';
-  }
-}
-
 /** What the delivery processor needs. */
 export interface ProcessorDeps {
-  deliveries: DeliveryStore;
-  registrations: RegistrationStore;
+  batches: DeliveryBatches;
+  queue: Queue<DeliveryJobData>;
   policy: OutboundPolicy;
   dispatcher: Dispatcher;
   breakers: Breakers;
+  /** Deliveries in flight at once, across every job of this worker. */
+  limit: Limit;
   retry: RetryPolicy;
   timeouts: DeliveryTimeouts;
   audit: AuditLog;
@@ -99,100 +93,155 @@ function decide(result: SendResult, attempt: number, deps: ProcessorDeps, now: n
   }
 }
 
+const origins = new Map<string, string>();
+/** The origin of a destination URL (parsed once per URL). */
+function originOf(url: string): string {
+  let origin = origins.get(url);
+  if (origin === undefined) {
+    origin = new URL(url).origin;
+    if (origins.size >= 10_000) origins.clear();
+    origins.set(url, origin);
+  }
+  return origin;
+}
+
 /**
- * Delivers one callback: the BullMQ processor of the delivery queue. Throws
- * {@link RetryDeliveryError} to retry on the schedule, `UnrecoverableError` once dead-lettered,
- * and `DelayedError` (no attempt spent) while the destination's breaker is open.
+ * The processor of the delivery queue. A job owns deliveries (a batch of first attempts from
+ * the pump, or one retry or wait); a run asks the store which it still owns, attempts those
+ * (at most `limit` in flight across the worker), commits each outcome, and hands a delivery it
+ * could not finish to a follow-up job (retry on the schedule, or wait for the breaker). A run
+ * that fails (Redis away) is run again later: deliveries it already moved on are skipped, and
+ * the follow-up jobs it named are added again if missing. Never throws for a pipeline's
+ * answer: every outcome is committed.
  */
 export function createDeliveryProcessor(deps: ProcessorDeps) {
   const now = deps.now ?? (() => new Date());
-  const { deliveries, registrations, audit, metrics } = deps;
+  const { batches, audit, metrics, queue } = deps;
+
+  const commit = async (outcome: AttemptOutcome) => {
+    const result = await batches.commit(outcome);
+    if (result !== 'ok') {
+      deps.logger.debug(
+        { delivery: outcome.callbackId, result },
+        'attempt outcome not applied: the delivery moved on meanwhile (replayed or expired)',
+      );
+    }
+    return result === 'ok';
+  };
+
+  const correlation = (record: DeliverableCallback, target: DeliveryTarget | undefined) => ({
+    registration_id: record.registrationId,
+    delivery_id: record.id,
+    callback_id: record.id,
+    ...(target?.parseJobId !== undefined && { parse_job_id: target.parseJobId }),
+  });
 
   const deadLetter = async (
-    callback: StoredCallback,
-    registration: Registration | undefined,
+    jobId: string,
+    delivery: JobDelivery,
+    record: DeliverableCallback,
+    target: DeliveryTarget | undefined,
     reason: string,
     attempts: number,
+    extra: Partial<AttemptOutcome> = {},
   ) => {
-    await deliveries.transition(callback, 'dead_lettered', { last_error: reason.slice(0, 2_000) });
+    const applied = await commit({
+      callbackId: delivery.callbackId,
+      registrationId: delivery.registrationId,
+      jobId,
+      round: delivery.round,
+      state: 'dead_lettered',
+      attempts,
+      attemptJson: undefined,
+      nextJobId: undefined,
+      lastError: reason.slice(0, 2_000),
+      ...extra,
+    });
+    if (!applied) return;
     metrics.deliveries.inc({ outcome: 'dead_lettered' });
     audit.record({
       type: 'delivery.dead_lettered',
-      correlation: {
-        registration_id: callback.registrationId,
-        delivery_id: callback.id,
-        callback_id: callback.id,
-        ...(registration?.parseJobId !== undefined && { parse_job_id: registration.parseJobId }),
-      },
+      correlation: correlation(record, target),
       data: { attempts, last_error: reason.slice(0, 2_000) },
     });
     deps.logger.warn(
-      { delivery: callback.id, registration: callback.registrationId },
+      { delivery: delivery.callbackId, registration: delivery.registrationId },
       `delivery dead-lettered: ${reason}`,
     );
-    throw new UnrecoverableError(reason);
   };
 
-  return async (job: Job<DeliveryJobData>, token?: string): Promise<void> => {
-    const { callbackId, registrationId } = job.data;
-    const callback = await deliveries.get(callbackId);
-    if (!callback) {
-      deps.logger.warn({ delivery: callbackId }, 'delivery skipped: the stored callback expired');
-      return;
-    }
-    const registration = await registrations.get(registrationId);
-    const attempt = job.attemptsMade + 1;
-    if (!registration) {
+  const attempt = async (
+    jobId: string,
+    delivery: JobDelivery,
+    record: DeliverableCallback,
+    target: DeliveryTarget | undefined,
+  ): Promise<void> => {
+    const number = delivery.attempt;
+    if (!target) {
       return deadLetter(
-        callback,
-        undefined,
+        jobId,
+        delivery,
+        record,
+        target,
         'the registration no longer exists (expired)',
-        attempt - 1,
+        number - 1,
       );
     }
-    if (registration.deliveryStopped && job.data.replay === 0) {
+    if (target.deliveryStopped !== undefined && delivery.round === 0) {
       return deadLetter(
-        callback,
-        registration,
-        `deliveries stopped: ${registration.deliveryStopped}`,
-        attempt - 1,
+        jobId,
+        delivery,
+        record,
+        target,
+        `deliveries stopped: ${target.deliveryStopped}`,
+        number - 1,
       );
     }
-    const origin = new URL(registration.deliverTo).origin;
+    const origin = originOf(target.deliverTo);
     const wait = deps.breakers.admit(origin);
     if (wait > 0) {
       const at = Date.now() + wait;
-      await deliveries.transition(callback, 'retrying', {
-        next_attempt_at: new Date(at).toISOString(),
+      const nextJobId = jobIds.wait(delivery, at);
+      const applied = await commit({
+        callbackId: delivery.callbackId,
+        registrationId: delivery.registrationId,
+        jobId,
+        round: delivery.round,
+        state: 'retrying',
+        attempts: number - 1,
+        attemptJson: undefined,
+        nextJobId,
+        nextAttemptAt: new Date(at).toISOString(),
       });
-      await job.moveToDelayed(at, token);
-      throw new DelayedError();
+      if (applied) await addFollowUp(queue, nextJobId, delivery, at);
+      return;
     }
 
-    const correlation = {
-      registration_id: registration.id,
-      delivery_id: callback.id,
-      callback_id: callback.id,
-      ...(registration.parseJobId !== undefined && { parse_job_id: registration.parseJobId }),
-    };
-    await deliveries.transition(callback, 'delivering');
+    const ids = correlation(record, target);
     audit.record({
       type: 'delivery.attempted',
-      correlation,
-      data: { attempt, destination_origin: origin },
+      correlation: ids,
+      data: { attempt: number, destination_origin: origin },
     });
-    const result = await sendDelivery({ ...deps, callback, registration, now });
+    const result = await sendDelivery({
+      callback: record,
+      target,
+      dispatcher: deps.dispatcher,
+      policy: deps.policy,
+      timeouts: deps.timeouts,
+      now,
+    });
     const at = now();
     deps.breakers.record(origin, !isOutage(result));
     metrics.attempts.inc({
       result: 'status' in result ? `${Math.floor(result.status / 100)}xx` : result.kind,
     });
     metrics.attemptDuration.observe(result.latencyMs / 1000);
-    const decision = decide(result, attempt, deps, at.getTime());
+    const decision = decide(result, number, deps, at.getTime());
     const status = 'status' in result ? result.status : undefined;
     const error = result.kind === 'delivered' ? undefined : result.detail;
-    await deliveries.recordAttempt(callback.id, {
-      attempt,
+    const logEntry: DeliveryAttempt = {
+      attempt: number,
       at: at.toISOString(),
       latencyMs: result.latencyMs,
       outcome:
@@ -200,38 +249,53 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
           ? 'delivered'
           : decision.action === 'retry'
             ? 'retry'
-            : decision.action === 'dead_letter' && decision.gone
+            : decision.gone
               ? 'gone'
               : 'dead_lettered',
       ...(status !== undefined && { status }),
       ...(error !== undefined && { error: error.slice(0, 500) }),
-    });
+    };
+    const attemptJson = JSON.stringify(logEntry);
+    const base = {
+      callbackId: delivery.callbackId,
+      registrationId: delivery.registrationId,
+      jobId,
+      round: delivery.round,
+      attempts: number,
+      attemptJson,
+      ...(status !== undefined && { lastStatus: String(status) }),
+    };
 
     if (decision.action === 'delivered') {
-      await deliveries.transition(callback, 'delivered', {
-        delivered_at: at.toISOString(),
-        last_status: String(status ?? 200),
+      const applied = await commit({
+        ...base,
+        state: 'delivered',
+        nextJobId: undefined,
+        deliveredAt: at.toISOString(),
+        lastStatus: String(status ?? 200),
       });
+      if (!applied) return;
       metrics.deliveries.inc({ outcome: 'delivered' });
-      const received = Date.parse(callback.receivedAt);
-      if (!Number.isNaN(received) && job.data.replay === 0) {
+      const received = Date.parse(record.receivedAt);
+      if (!Number.isNaN(received) && delivery.round === 0) {
         metrics.endToEnd.observe(Math.max(0, at.getTime() - received) / 1000);
       }
       audit.record({
         type: 'delivery.succeeded',
-        correlation,
-        data: { attempt, status: status ?? 200, latency_ms: result.latencyMs },
+        correlation: ids,
+        data: { attempt: number, status: status ?? 200, latency_ms: result.latencyMs },
       });
       return;
     }
 
     const willRetry = decision.action === 'retry';
-    const nextAt = willRetry ? new Date(at.getTime() + decision.delayMs).toISOString() : undefined;
+    const nextAtMs = willRetry ? at.getTime() + decision.delayMs : undefined;
+    const nextAt = nextAtMs === undefined ? undefined : new Date(nextAtMs).toISOString();
     audit.record({
       type: 'delivery.failed',
-      correlation,
+      correlation: ids,
       data: {
-        attempt,
+        attempt: number,
         reason: decision.reason.slice(0, 2_000),
         latency_ms: result.latencyMs,
         will_retry: willRetry,
@@ -241,15 +305,59 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
       },
     });
     if (decision.action === 'dead_letter') {
-      if (decision.gone) await registrations.stopDeliveries(registration.id, decision.reason);
-      return deadLetter(callback, registration, decision.reason, attempt);
+      return deadLetter(jobId, delivery, record, target, decision.reason, number, {
+        attemptJson,
+        ...(status !== undefined && { lastStatus: String(status) }),
+        ...(decision.gone && { stopDeliveries: decision.reason.slice(0, 500) }),
+      });
     }
-    await deliveries.transition(callback, 'retrying', {
-      next_attempt_at: nextAt ?? '',
-      last_error: decision.reason.slice(0, 2_000),
-      ...(status !== undefined && { last_status: String(status) }),
+    const next: JobDelivery = { ...delivery, attempt: number + 1 };
+    const nextJobId = jobIds.retry(next);
+    const applied = await commit({
+      ...base,
+      state: 'retrying',
+      nextJobId,
+      nextAttemptAt: nextAt,
+      lastError: decision.reason.slice(0, 2_000),
     });
+    if (!applied) return;
     metrics.deliveries.inc({ outcome: 'retry' });
-    throw new RetryDeliveryError(decision.reason, decision.delayMs);
+    await addFollowUp(queue, nextJobId, next, nextAtMs ?? Date.now());
+  };
+
+  return async (job: Job<DeliveryJobData>): Promise<{ attempted: number; skipped: number }> => {
+    const jobId = job.id ?? '';
+    const deliveries = job.data.deliveries;
+    const started = await batches.start(jobId, deliveries);
+    let attempted = 0;
+    let skipped = 0;
+    const work: Promise<void>[] = [];
+    started.forEach((step, index) => {
+      const delivery = deliveries[index];
+      if (!delivery) return;
+      if (step.action === 'skip') {
+        skipped++;
+        if (step.reason === 'expired') {
+          deps.logger.warn(
+            { delivery: delivery.callbackId },
+            'delivery skipped: the stored callback expired',
+          );
+        }
+      } else if (step.action === 'ensure') {
+        // This job handed the delivery on, then its run failed: make sure the follow-up exists.
+        const next = deliveryOfJobId(step.jobId, delivery.registrationId);
+        const due = step.nextAttemptAt === undefined ? Date.now() : Date.parse(step.nextAttemptAt);
+        if (next) work.push(addFollowUp(queue, step.jobId, next, due));
+      } else {
+        attempted++;
+        work.push(deps.limit(() => attempt(jobId, delivery, step.record, step.target)));
+      }
+    });
+    // Every delivery of the run settles before the run ends: a failed run is run again later,
+    // and must not find one of its own attempts still in flight.
+    const settled = await Promise.allSettled(work);
+    const failure = settled.find((result) => result.status === 'rejected');
+    if (failure) throw failure.reason;
+    return { attempted, skipped };
   };
 }

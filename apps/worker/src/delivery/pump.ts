@@ -1,37 +1,46 @@
 import { hostname } from 'node:os';
-import type { Logger } from '@callback-gateway/audit';
-import type { StoreKeys } from '@callback-gateway/store';
+import type { AuditLog, Logger } from '@callback-gateway/audit';
+import {
+  parseCallbackHeader,
+  type DeliveryBatches,
+  type IngestEntry,
+  type JobDelivery,
+  type StoreKeys,
+} from '@callback-gateway/store';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-
-/** What a delivery job carries: ids only; the callback itself stays in its hash. */
-export interface DeliveryJobData {
-  callbackId: string;
-  registrationId: string;
-  /** 0 for the first round, n for the n-th replay. */
-  replay: number;
-}
+import { DELIVERY_JOB, DELIVERY_JOB_OPTIONS, jobIds, type DeliveryJobData } from './jobs.js';
 
 /** Options for {@link startIngestPump}. */
 export interface IngestPumpOptions {
   /** A connection of its own: the pump blocks on it (`XREADGROUP BLOCK`). Owned by the caller. */
   redis: Redis;
   keys: StoreKeys;
+  batches: DeliveryBatches;
   queue: Queue<DeliveryJobData>;
+  audit: AuditLog;
   logger: Logger;
-  /** Max attempts of a delivery job (the retry schedule's length). */
-  attempts: number;
+  /** Who sends callbacks (the audit actor of `callback.received`). @defaultValue `'llamaparse'` */
+  callbackSource?: string;
   /** @defaultValue `<host>-<pid>` */
   consumer?: string;
   /** Entries another consumer read but did not hand over for this long are taken over. @defaultValue 30_000 */
   claimIdleMs?: number;
-  /** @defaultValue 500 */
+  /** Most deliveries in one job. @defaultValue 50 */
+  jobSize?: number;
+  /** Most entries read at once. @defaultValue 4 × `jobSize` */
   batchSize?: number;
+  /**
+   * How long to wait for more after reading fewer than `jobSize` entries (adds at most this
+   * to a delivery's latency; saves queue work per delivery at moderate rates).
+   * @defaultValue 5
+   */
+  lingerMs?: number;
 }
 
 /** A running pump. */
 export interface IngestPump {
-  /** Entries handed to the queue since start. */
+  /** Deliveries handed to the queue since start. */
   readonly moved: number;
   /** Stops after the current batch. Idempotent. */
   close(): Promise<void>;
@@ -39,26 +48,31 @@ export interface IngestPump {
 
 export const PUMP_GROUP = 'pump';
 
-type Entries = [id: string, fields: string[]][];
+type Entries = ([id: string, fields: string[]] | null)[];
 
 function field(fields: string[], name: string): string | undefined {
-  const index = fields.indexOf(name);
-  return index >= 0 && index % 2 === 0 ? fields[index + 1] : undefined;
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+  return undefined;
 }
 
 /**
- * Moves stored callbacks from the ingest stream (where the gateway appended them atomically
- * with their storage) into the BullMQ delivery queue. At-least-once and idempotent: an entry is
- * acknowledged and deleted only after the queue accepted its job, and the job id is the
- * callback id (or `<callback id>-r<n>` for the n-th replay), so a re-read entry never makes a
- * second job. Entries left by a crashed consumer are taken over after `claimIdleMs`; a stream
- * or group lost with a non-persistent Redis is created again (no NOGROUP wedge).
+ * Hands stored callbacks from the ingest stream (where the gateway appended them atomically
+ * with their storage) to the delivery queue, in batches: each batch of entries gets its
+ * delivery hashes and one job that owns their first attempts (`b-<first entry id>`), then the
+ * entries are acknowledged and deleted. At-least-once and idempotent: an entry read again
+ * (this pump died between the steps) keeps the owner it got the first time, and that job is
+ * added again (a no-op when it exists). Entries left by a crashed consumer are taken over after
+ * `claimIdleMs`; a stream or group lost with a non-persistent Redis is created again (no
+ * NOGROUP wedge). Records `callback.received` for each new callback, with its receipt time.
  */
 export function startIngestPump(options: IngestPumpOptions): IngestPump {
-  const { redis, keys, queue, logger } = options;
+  const { redis, keys, queue, logger, batches, audit } = options;
   const consumer = options.consumer ?? `${hostname()}-${process.pid}`;
   const claimIdleMs = options.claimIdleMs ?? 30_000;
-  const batchSize = options.batchSize ?? 500;
+  const jobSize = options.jobSize ?? 50;
+  const batchSize = options.batchSize ?? jobSize * 4;
+  const lingerMs = options.lingerMs ?? 5;
+  const actor = { kind: 'parser' as const, id: options.callbackSource ?? 'llamaparse' };
   let running = true;
   let moved = 0;
   let lastClaim = 0;
@@ -71,35 +85,86 @@ export function startIngestPump(options: IngestPumpOptions): IngestPump {
     }
   };
 
-  const handOver = async (entries: Entries) => {
-    if (entries.length === 0) return;
-    const jobs = entries.flatMap(([, fields]) => {
+  const received = (entry: IngestEntry) => {
+    const h = entry.header;
+    if (!h || entry.round !== 0 || h.reconciled === 1) return;
+    audit.record({
+      type: 'callback.received',
+      actor,
+      at: new Date(h.received_at),
+      correlation: {
+        registration_id: h.registration_id,
+        callback_id: h.id,
+        ...(h.job_id !== undefined && { parse_job_id: h.job_id }),
+      },
+      data: {
+        format: h.format === 'legacy' || h.format === 'event' ? h.format : 'other',
+        bytes: h.bytes,
+        signature:
+          h.signature === 'verified' || h.signature === 'not_configured' ? h.signature : 'absent',
+        ...(h.event_type !== undefined && { event_type: h.event_type }),
+        ...(h.event_id !== undefined && { event_id: h.event_id }),
+      },
+    });
+  };
+
+  const handOver = async (read: Entries) => {
+    const ids: string[] = [];
+    const entries: IngestEntry[] = [];
+    for (const item of read) {
+      if (!item) continue;
+      const [entryId, fields] = item;
+      ids.push(entryId);
       const callbackId = field(fields, 'cb');
       const registrationId = field(fields, 'reg');
-      if (!callbackId || !registrationId) return [];
-      const replay = Number(field(fields, 'replay') ?? '0');
-      return [
-        {
-          name: 'deliver',
-          data: { callbackId, registrationId, replay },
-          opts: {
-            jobId: replay > 0 ? `${callbackId}-r${replay}` : callbackId,
-            attempts: options.attempts,
-            backoff: { type: 'schedule' },
-            removeOnComplete: { age: 86_400, count: 10_000 },
-            removeOnFail: { age: 14 * 86_400 },
-          },
-        },
-      ];
-    });
-    if (jobs.length > 0) await queue.addBulk(jobs);
-    const ids = entries.map(([id]) => id);
+      if (!callbackId || !registrationId) continue;
+      const round = Number(field(fields, 'replay') ?? '0');
+      const headerLine = field(fields, 'h');
+      entries.push({
+        entryId,
+        callbackId,
+        registrationId,
+        round,
+        header: headerLine === undefined ? undefined : parseCallbackHeader(headerLine),
+      });
+    }
+    if (ids.length === 0) return;
+    const jobs = new Map<string, JobDelivery[]>();
+    for (let from = 0; from < entries.length; from += jobSize) {
+      const chunk = entries.slice(from, from + jobSize);
+      const jobId = jobIds.batch((chunk[0] as IngestEntry).entryId);
+      const owners = await batches.materialize(chunk, jobId);
+      owners.forEach((owner, i) => {
+        const entry = chunk[i] as IngestEntry;
+        if (owner.outcome !== 'owned') return;
+        if (owner.isNew) received(entry);
+        // Retry and wait jobs are the business of the job that handed the delivery on.
+        if (!jobIds.isBatch(owner.jobId)) return;
+        const list = jobs.get(owner.jobId) ?? [];
+        list.push({
+          callbackId: entry.callbackId,
+          registrationId: entry.registrationId,
+          round: entry.round,
+          attempt: 1,
+        });
+        jobs.set(owner.jobId, list);
+      });
+    }
+    if (jobs.size > 0) {
+      await queue.addBulk(
+        [...jobs].map(([jobId, deliveries]) => ({
+          name: DELIVERY_JOB,
+          data: { deliveries },
+          opts: { ...DELIVERY_JOB_OPTIONS, jobId },
+        })),
+      );
+    }
     await redis
       .multi()
       .xack(keys.ingest, PUMP_GROUP, ...ids)
       .xdel(keys.ingest, ...ids)
       .exec();
-    moved += jobs.length;
+    for (const list of jobs.values()) moved += list.length;
   };
 
   const loop = async () => {
@@ -135,21 +200,30 @@ export function startIngestPump(options: IngestPumpOptions): IngestPump {
             'COUNT',
             batchSize,
           )) as [string, Entries];
-          await handOver((claimed?.[1] ?? []).filter((entry) => entry !== null));
+          await handOver(claimed?.[1] ?? []);
         }
-        const read = (await redis.xreadgroup(
-          'GROUP',
-          PUMP_GROUP,
-          consumer,
-          'COUNT',
-          batchSize,
-          'BLOCK',
-          1_000,
-          'STREAMS',
-          keys.ingest,
-          '>',
-        )) as [string, Entries][] | null;
-        await handOver(read?.[0]?.[1] ?? []);
+        const readNew = async (count: number, blockMs?: number) =>
+          ((
+            (await redis.xreadgroup(
+              'GROUP',
+              PUMP_GROUP,
+              consumer,
+              'COUNT',
+              count,
+              ...((blockMs === undefined ? [] : ['BLOCK', blockMs]) as ['BLOCK', number]),
+              'STREAMS',
+              keys.ingest,
+              '>',
+            )) as [string, Entries][] | null
+          )?.[0]?.[1] ?? []) as Entries;
+        const read = await readNew(batchSize, 1_000);
+        // A short batch at a steady trickle: linger a moment for the next ones, so a job
+        // carries several deliveries (each job costs queue round trips) rather than one.
+        if (read.length > 0 && read.length < jobSize && lingerMs > 0) {
+          await new Promise((resolve) => setTimeout(resolve, lingerMs));
+          read.push(...(await readNew(batchSize - read.length)));
+        }
+        await handOver(read);
         backoff = 100;
         if (complained) {
           logger.info('ingest pump: handing callbacks to the delivery queue again');

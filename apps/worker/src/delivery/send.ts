@@ -1,8 +1,9 @@
 import type { OutboundPolicy } from '@callback-gateway/outbound';
 import { OutboundRefusedError } from '@callback-gateway/outbound';
-import type { Registration, StoredCallback } from '@callback-gateway/store';
-import { Webhook } from 'standardwebhooks';
+import type { DeliverableCallback, DeliveryTarget } from '@callback-gateway/store';
+import { EventEmitter } from 'node:events';
 import { request, type Dispatcher } from 'undici';
+import { signStandardWebhook } from './sign.js';
 
 /** Timeouts of one delivery request. */
 export interface DeliveryTimeouts {
@@ -31,22 +32,73 @@ export type SendResult =
  * The JSON envelope a pipeline receives, built around the parser's payload bytes as stored
  * (never re-serialised): `{ type, registration_id, parse_job_id, received_at, format, payload }`.
  */
-export function deliveryBody(callback: StoredCallback, registration: Registration): string {
+export function deliveryBody(callback: DeliverableCallback, target: DeliveryTarget): Buffer {
   const type = callback.eventType ?? (callback.format === 'legacy' ? 'parse.result' : 'callback');
   const head = {
     type,
-    registration_id: registration.id,
-    parse_job_id: callback.jobId ?? registration.parseJobId ?? null,
+    registration_id: callback.registrationId,
+    parse_job_id: callback.jobId ?? target.parseJobId ?? null,
     received_at: callback.receivedAt,
     format: callback.format,
     ...(callback.eventId !== undefined && { event_id: callback.eventId }),
     ...(callback.reconciled && { reconciled: true }),
-    ...(registration.metadata !== undefined && { metadata: registration.metadata }),
+    ...(target.metadata !== undefined && { metadata: target.metadata }),
   };
-  return `${JSON.stringify(head).slice(0, -1)},"payload":${callback.payloadJson}}`;
+  const prefix = `${JSON.stringify(head).slice(0, -1)},"payload":`;
+  const body = Buffer.allocUnsafe(Buffer.byteLength(prefix) + callback.payload.length + 1);
+  const at = body.write(prefix);
+  callback.payload.copy(body, at);
+  body[body.length - 1] = 0x7d; // }
+  return body;
 }
 
 const MAX_ERROR_BODY = 2_048;
+
+/**
+ * The whole-request deadline, as the abort signal undici also accepts (an emitter of `abort`):
+ * one timer, where `AbortSignal.timeout` costs a signal, a timer and a finalizer per request
+ * (more than the rest of a delivery's bookkeeping, measured).
+ */
+class RequestDeadline extends EventEmitter {
+  aborted = false;
+  reason: Error | undefined;
+  private readonly timer: NodeJS.Timeout;
+  constructor(ms: number) {
+    super();
+    this.timer = setTimeout(() => {
+      this.aborted = true;
+      this.reason = Object.assign(new Error(`no complete answer within ${ms} ms`), {
+        name: 'TimeoutError',
+      });
+      this.emit('abort');
+    }, ms);
+  }
+  clear(): void {
+    clearTimeout(this.timer);
+  }
+}
+
+const checked = new WeakMap<OutboundPolicy, Map<string, OutboundRefusedError | undefined>>();
+/** The policy's verdict on a URL's form, taken once per URL (it depends on nothing else; the
+ * addresses a name resolves to are checked again at connect time). */
+function checkUrlOnce(policy: OutboundPolicy, url: string): OutboundRefusedError | undefined {
+  let verdicts = checked.get(policy);
+  if (!verdicts) {
+    verdicts = new Map();
+    checked.set(policy, verdicts);
+  }
+  if (verdicts.has(url)) return verdicts.get(url);
+  let verdict: OutboundRefusedError | undefined;
+  try {
+    policy.checkUrl(url);
+  } catch (error) {
+    if (!(error instanceof OutboundRefusedError)) throw error;
+    verdict = error;
+  }
+  if (verdicts.size >= 10_000) verdicts.clear();
+  verdicts.set(url, verdict);
+  return verdict;
+}
 
 /**
  * POSTs one delivery, signed per Standard Webhooks with the registration's delivery secret.
@@ -54,42 +106,38 @@ const MAX_ERROR_BODY = 2_048;
  * deduplicate. Never throws: every outcome is a {@link SendResult}.
  */
 export async function sendDelivery(options: {
-  callback: StoredCallback;
-  registration: Registration;
+  callback: DeliverableCallback;
+  target: DeliveryTarget;
   dispatcher: Dispatcher;
   policy: OutboundPolicy;
   timeouts: DeliveryTimeouts;
   now?: () => Date;
 }): Promise<SendResult> {
-  const { callback, registration } = options;
+  const { callback, target } = options;
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
+  const refusal = checkUrlOnce(options.policy, target.deliverTo);
+  if (refusal)
+    return { kind: 'refused', latencyMs: 0, code: refusal.code, detail: refusal.message };
+  const body = deliveryBody(callback, target);
+  const seconds = Math.floor((options.now ?? (() => new Date()))().getTime() / 1000);
+  const signature = signStandardWebhook(target.deliverySecret, callback.id, seconds, body);
+  const deadline = new RequestDeadline(options.timeouts.totalMs);
   try {
-    options.policy.checkUrl(registration.deliverTo);
-  } catch (error) {
-    if (error instanceof OutboundRefusedError) {
-      return { kind: 'refused', latencyMs: 0, code: error.code, detail: error.message };
-    }
-    throw error;
-  }
-  const body = deliveryBody(callback, registration);
-  const timestamp = (options.now ?? (() => new Date()))();
-  const signature = new Webhook(registration.deliverySecret).sign(callback.id, timestamp, body);
-  try {
-    const response = await request(registration.deliverTo, {
+    const response = await request(target.deliverTo, {
       method: 'POST',
       dispatcher: options.dispatcher,
       headers: {
         'content-type': 'application/json',
         'user-agent': 'callback-gateway/0.1 (+delivery)',
         'webhook-id': callback.id,
-        'webhook-timestamp': String(Math.floor(timestamp.getTime() / 1000)),
+        'webhook-timestamp': String(seconds),
         'webhook-signature': signature,
       },
       body,
       headersTimeout: options.timeouts.headersMs,
       bodyTimeout: options.timeouts.totalMs,
-      signal: AbortSignal.timeout(options.timeouts.totalMs),
+      signal: deadline,
     });
     let detail = '';
     if (response.statusCode >= 300) {
@@ -132,5 +180,7 @@ export async function sendDelivery(options: {
           ? `no complete answer within ${options.timeouts.totalMs} ms`
           : `${code}: ${message}`,
     };
+  } finally {
+    deadline.clear();
   }
 }

@@ -1,8 +1,8 @@
 import type { AuditLog, Logger } from '@callback-gateway/audit';
 import { createGuardedAgent, type OutboundPolicy } from '@callback-gateway/outbound';
 import {
+  createDeliveryBatches,
   createDeliveryStore,
-  createRegistrationStore,
   type StoreKeys,
 } from '@callback-gateway/store';
 import { Queue, Worker, type ConnectionOptions } from 'bullmq';
@@ -10,9 +10,11 @@ import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { createWorkerMetrics, type WorkerGaugeSources } from '../metrics.js';
 import { Breakers, type BreakerOptions } from './breaker.js';
-import { RetryDeliveryError, createDeliveryProcessor } from './processor.js';
-import { startIngestPump, type DeliveryJobData, type IngestPump } from './pump.js';
-import { retryDelayMs, type RetryPolicy } from './schedule.js';
+import { jobRunBackoffMs, type DeliveryJobData } from './jobs.js';
+import { createLimit } from './limit.js';
+import { createDeliveryProcessor } from './processor.js';
+import { startIngestPump, type IngestPump } from './pump.js';
+import type { RetryPolicy } from './schedule.js';
 import type { DeliveryTimeouts } from './send.js';
 
 /** The delivery queue's name (keys `{<prefix>}:deliveries:*`, one slot with the store's keys). */
@@ -31,7 +33,8 @@ export interface DeliveryServiceOptions {
   retry: RetryPolicy;
   timeouts: DeliveryTimeouts;
   breaker?: BreakerOptions;
-  /** Deliveries in flight at once. @defaultValue 50 */
+  /** Deliveries in flight at once (also the most deliveries one job from the pump carries).
+   * @defaultValue 50 */
   concurrency?: number;
   /**
    * How long a job's lock lasts without renewal: a worker that died (SIGKILL) gives its jobs
@@ -62,7 +65,8 @@ export function startDeliveryService(options: DeliveryServiceOptions): DeliveryS
   const { keys, logger, audit } = options;
   const prefix = `{${keys.prefix}}`;
   const deliveries = createDeliveryStore({ redis: options.storeRedis, keys });
-  const registrations = createRegistrationStore({ redis: options.storeRedis, keys });
+  const batches = createDeliveryBatches({ redis: options.storeRedis, keys });
+  const concurrency = options.concurrency ?? 50;
   const queue = new Queue<DeliveryJobData>(DELIVERY_QUEUE, {
     connection: options.connection,
     prefix,
@@ -93,8 +97,9 @@ export function startDeliveryService(options: DeliveryServiceOptions): DeliveryS
     connections: 64,
   });
   const processor = createDeliveryProcessor({
-    deliveries,
-    registrations,
+    batches,
+    queue,
+    limit: createLimit(concurrency),
     policy: options.policy,
     dispatcher,
     breakers,
@@ -109,26 +114,28 @@ export function startDeliveryService(options: DeliveryServiceOptions): DeliveryS
   const worker = new Worker<DeliveryJobData>(DELIVERY_QUEUE, processor, {
     connection: options.connection,
     prefix,
-    concurrency: options.concurrency ?? 50,
+    // Jobs at once: batches wait for the shared limit of deliveries in flight, so there are
+    // always jobs ready when a slot frees up; retries and waits are jobs of one delivery.
+    concurrency,
     lockDuration,
     // Look for expired locks (a dead worker's jobs) as often as a lock lasts, not every 30 s.
     stalledInterval: Math.min(30_000, lockDuration),
-    // A job whose worker died is retried, never failed for stalling.
+    // A job whose worker died is run again, never failed for stalling.
     maxStalledCount: 1_000,
     settings: {
-      backoffStrategy: (attemptsMade: number, _type?: string, error?: Error) =>
-        error instanceof RetryDeliveryError
-          ? error.delayMs
-          : retryDelayMs(options.retry, attemptsMade, options.random),
+      // A run that failed (Redis away): again after 0.5 s, doubling, at most 30 s.
+      backoffStrategy: (attemptsMade: number) => jobRunBackoffMs(attemptsMade),
     },
   });
   worker.on('error', (error) => logger.debug({ err: error }, 'delivery worker error'));
   const pump = startIngestPump({
     redis: options.pumpRedis,
     keys,
+    batches,
     queue,
+    audit,
     logger,
-    attempts: options.retry.scheduleSeconds.length,
+    jobSize: concurrency,
     // Entries a dead worker's pump read but never queued are taken over as soon as its locks
     // would have expired.
     claimIdleMs: Math.min(30_000, lockDuration),

@@ -1,0 +1,68 @@
+import type { JobDelivery } from '@callback-gateway/store';
+import type { JobsOptions, Queue } from 'bullmq';
+
+/** What a delivery job carries: the deliveries it owns (ids only; the callbacks stay in
+ * Redis). A job from the pump carries a batch of first attempts; a retry or a breaker wait
+ * carries one delivery. */
+export interface DeliveryJobData {
+  deliveries: JobDelivery[];
+}
+
+/** The name of every delivery job (bull-board shows it). */
+export const DELIVERY_JOB = 'deliver';
+
+/**
+ * Job ids say what a job is, and are the same whenever the same job is asked for again (after
+ * a crash), so adding it twice makes one job:
+ * - `b-<first stream entry id>`: a batch of first attempts from the pump;
+ * - `r-<callback id>-<round>-<attempt>`: a retry, making attempt `<attempt>` of a round;
+ * - `w-<callback id>-<round>-<attempt>-<until ms>`: a wait while the destination's breaker is
+ *   open (no attempt spent).
+ */
+export const jobIds = {
+  batch: (firstEntryId: string) => `b-${firstEntryId}`,
+  retry: (d: JobDelivery) => `r-${d.callbackId}-${d.round}-${d.attempt}`,
+  wait: (d: JobDelivery, untilMs: number) => `w-${d.callbackId}-${d.round}-${d.attempt}-${untilMs}`,
+  isBatch: (id: string) => id.startsWith('b-'),
+};
+
+/** The delivery a retry or wait job id stands for (with its registration), or undefined. */
+export function deliveryOfJobId(id: string, registrationId: string): JobDelivery | undefined {
+  const match = /^[rw]-(cb_[0-9a-f]{32})-(\d+)-(\d+)(?:-\d+)?$/.exec(id);
+  if (!match) return undefined;
+  return {
+    callbackId: match[1] as string,
+    registrationId,
+    round: Number(match[2]),
+    attempt: Number(match[3]),
+  };
+}
+
+/** Job options shared by every delivery job. A job whose run failed (Redis away, a bug) runs
+ * again later: every step of a run can be repeated without doing its work twice. */
+export const DELIVERY_JOB_OPTIONS: JobsOptions = {
+  attempts: 1_000_000,
+  backoff: { type: 'delivery-job' },
+  removeOnComplete: { age: 3_600, count: 10_000 },
+  removeOnFail: { age: 14 * 86_400 },
+};
+
+/** Backoff of a job whose run failed: 0.5 s, doubling, at most 30 s. */
+export function jobRunBackoffMs(attemptsMade: number): number {
+  return Math.min(30_000, 500 * 2 ** Math.min(10, Math.max(0, attemptsMade - 1)));
+}
+
+/** Adds a one-delivery follow-up job (retry or wait), due at `atMs`; a no-op if it exists. */
+export async function addFollowUp(
+  queue: Queue<DeliveryJobData>,
+  jobId: string,
+  delivery: JobDelivery,
+  atMs: number,
+  now: number = Date.now(),
+): Promise<void> {
+  await queue.add(
+    DELIVERY_JOB,
+    { deliveries: [delivery] },
+    { ...DELIVERY_JOB_OPTIONS, jobId, delay: Math.max(0, atMs - now) },
+  );
+}

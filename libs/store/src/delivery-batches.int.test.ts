@@ -1,0 +1,249 @@
+import { startRedis, type TestRedis } from '@callback-gateway/testing';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CallbackHeader } from './callback-record.js';
+import {
+  createDeliveryBatches,
+  type AttemptOutcome,
+  type IngestEntry,
+} from './delivery-batches.js';
+import { createDeliveryStore } from './deliveries.js';
+import { createIntake } from './intake.js';
+import { storeKeys } from './keys.js';
+import { createRegistrationStore, newCallbackToken } from './registrations.js';
+
+const hour = 3_600_000;
+
+describe('deliveries in batches (materialize, start, commit)', () => {
+  let server: TestRedis;
+  let redis: Redis;
+  const keys = storeKeys(`b${Math.random().toString(36).slice(2, 8)}`);
+  beforeAll(async () => {
+    server = await startRedis();
+    redis = new Redis(server.url, { enableOfflineQueue: false });
+    await new Promise((resolve) => redis.once('ready', resolve));
+  });
+  afterAll(async () => {
+    redis.disconnect();
+    await server.close();
+  });
+
+  /** A registration and `count` stored callbacks, as their ingest entries. */
+  const setUp = async (count: number) => {
+    const registrations = createRegistrationStore({ redis, keys });
+    const intake = createIntake({ redis, keys });
+    const now = Date.now();
+    const registration = await registrations.create(
+      {
+        source: 'llamaparse',
+        deliverTo: 'https://pipeline.example.com/hooks',
+        parseJobId: 'job-1',
+        metadata: { doc: 'a.pdf' },
+        signingSecret: 'signing-secret-0123456789',
+        deliverySecret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+        requireSignature: false,
+        callbackBaseUrl: 'https://hooks.example.com',
+        callbackUrlSource: 'cloud_config',
+        apiClient: 'token-1',
+        createdAt: new Date(now).toISOString(),
+        expiresAt: new Date(now + 24 * hour).toISOString(),
+        expectCallbackBy: new Date(now + hour).toISOString(),
+      },
+      newCallbackToken(),
+    );
+    const entries: IngestEntry[] = [];
+    for (let i = 0; i < count; i++) {
+      const stored = await intake.store({
+        registrationId: registration.id,
+        format: 'event',
+        payloadJson: `{"event_id":"e${i}","event_type":"parse.running"}`,
+        contentType: 'application/json',
+        receivedAt: new Date().toISOString(),
+        dedupKey: `event:e${i}`,
+        eventType: 'parse.running',
+        eventId: `e${i}`,
+        stringEncoded: false,
+        signature: 'absent',
+        final: false,
+      });
+      if (stored.outcome !== 'stored') throw new Error('not stored');
+      const [[, fields] = ['', []]] = await redis.xrange(
+        keys.ingest,
+        stored.entryId,
+        stored.entryId,
+      );
+      entries.push({
+        entryId: stored.entryId,
+        callbackId: stored.callbackId,
+        registrationId: registration.id,
+        round: 0,
+        header: JSON.parse(fields[5] ?? '') as CallbackHeader,
+      });
+    }
+    return { registration, entries };
+  };
+
+  const outcome = (
+    entry: IngestEntry,
+    jobId: string,
+    overrides: Partial<AttemptOutcome> = {},
+  ): AttemptOutcome => ({
+    callbackId: entry.callbackId,
+    registrationId: entry.registrationId,
+    jobId,
+    round: entry.round,
+    state: 'delivered',
+    attempts: 1,
+    attemptJson: JSON.stringify({
+      attempt: 1,
+      at: new Date().toISOString(),
+      latencyMs: 3,
+      outcome: 'delivered',
+      status: 200,
+    }),
+    nextJobId: undefined,
+    lastStatus: '200',
+    deliveredAt: new Date().toISOString(),
+    ...overrides,
+  });
+
+  it('gives each new delivery its hash and owner, and keeps the first owner when an entry is read again', async () => {
+    const batches = createDeliveryBatches({ redis, keys });
+    const deliveries = createDeliveryStore({ redis, keys });
+    const { registration, entries } = await setUp(3);
+    expect(await batches.materialize(entries, 'b-first')).toEqual([
+      { outcome: 'owned', jobId: 'b-first', isNew: true },
+      { outcome: 'owned', jobId: 'b-first', isNew: true },
+      { outcome: 'owned', jobId: 'b-first', isNew: true },
+    ]);
+    // The pump died before acknowledging: the same entries, read again in another batch.
+    expect(await batches.materialize(entries.slice(1), 'b-second')).toEqual([
+      { outcome: 'owned', jobId: 'b-first', isNew: false },
+      { outcome: 'owned', jobId: 'b-first', isNew: false },
+    ]);
+    const listed = await deliveries.listForRegistration(registration.id);
+    expect(listed.map((delivery) => delivery.id)).toEqual(entries.map((entry) => entry.callbackId));
+    expect(
+      listed.every(
+        (delivery) => delivery.state === 'queued' && delivery.eventType === 'parse.running',
+      ),
+    ).toBe(true);
+    expect(await deliveries.countByState('queued')).toBeGreaterThanOrEqual(3);
+  });
+
+  it('lets only the owning job attempt a delivery, with its record and destination', async () => {
+    const batches = createDeliveryBatches({ redis, keys });
+    const deliveries = createDeliveryStore({ redis, keys });
+    const { registration, entries } = await setUp(2);
+    await batches.materialize(entries, 'b-own');
+    const deliveriesOf = entries.map((entry) => ({ ...entry, attempt: 1 }));
+    expect((await batches.start('b-other', deliveriesOf)).map((step) => step.action)).toEqual([
+      'skip',
+      'skip',
+    ]);
+    const started = await batches.start('b-own', deliveriesOf);
+    expect(started[0]).toMatchObject({
+      action: 'deliver',
+      record: { id: entries[0]?.callbackId, eventId: 'e0' },
+      target: {
+        deliverTo: 'https://pipeline.example.com/hooks',
+        parseJobId: 'job-1',
+        metadata: { doc: 'a.pdf' },
+        deliveryStopped: undefined,
+      },
+    });
+    // The payload as the bytes Redis holds, never decoded on the way.
+    const [first] = started;
+    expect(first?.action === 'deliver' && first.record.payload.toString()).toBe(
+      '{"event_id":"e0","event_type":"parse.running"}',
+    );
+    expect((await deliveries.get(entries[0]?.callbackId ?? ''))?.state).toBe('delivering');
+    expect((await createRegistrationStore({ redis, keys }).get(registration.id))?.state).toBe(
+      'delivering',
+    );
+  });
+
+  it('commits outcomes in one group, moves the indexes, and skips a delivery that is done', async () => {
+    const batches = createDeliveryBatches({ redis, keys });
+    const deliveries = createDeliveryStore({ redis, keys });
+    const { entries } = await setUp(2);
+    const [a, b] = entries as [IngestEntry, IngestEntry];
+    await batches.materialize(entries, 'b-c');
+    await batches.start(
+      'b-c',
+      entries.map((entry) => ({ ...entry, attempt: 1 })),
+    );
+    const results = await Promise.all([
+      batches.commit(outcome(a, 'b-c')),
+      batches.commit(
+        outcome(b, 'b-c', {
+          state: 'retrying',
+          nextJobId: `r-${b.callbackId}-0-2`,
+          nextAttemptAt: new Date(Date.now() + 5_000).toISOString(),
+          lastStatus: '503',
+          lastError: 'HTTP 503',
+          deliveredAt: undefined,
+        }),
+      ),
+    ]);
+    expect(results).toEqual(['ok', 'ok']);
+    expect(await deliveries.get(a.callbackId)).toMatchObject({
+      state: 'delivered',
+      attempts: 1,
+      lastStatus: 200,
+    });
+    expect(await deliveries.get(b.callbackId)).toMatchObject({
+      state: 'retrying',
+      lastError: 'HTTP 503',
+    });
+    expect(await redis.zscore(keys.deliveryState('delivered'), a.callbackId)).not.toBeNull();
+    expect(await redis.zscore(keys.deliveryState('delivering'), a.callbackId)).toBeNull();
+    expect((await deliveries.attempts(a.callbackId)).map((attempt) => attempt.status)).toEqual([
+      200,
+    ]);
+    // Run again (after a crash): the delivered one is done; the other was handed to its retry.
+    expect(
+      await batches.start(
+        'b-c',
+        entries.map((entry) => ({ ...entry, attempt: 1 })),
+      ),
+    ).toEqual([
+      { action: 'skip', reason: 'done' },
+      { action: 'ensure', jobId: `r-${b.callbackId}-0-2`, nextAttemptAt: expect.any(String) },
+    ]);
+    // The retry job owns it now: it attempts; the batch job no longer can commit for it.
+    const retry = await batches.start(`r-${b.callbackId}-0-2`, [{ ...b, attempt: 2 }]);
+    expect(retry[0]?.action).toBe('deliver');
+    expect(await batches.commit(outcome(b, 'b-c'))).toBe('stale');
+  });
+
+  it('starts a replay round that the old round can no longer touch', async () => {
+    const batches = createDeliveryBatches({ redis, keys });
+    const deliveries = createDeliveryStore({ redis, keys });
+    const { entries } = await setUp(1);
+    const [entry] = entries as [IngestEntry];
+    await batches.materialize(entries, 'b-r0');
+    await batches.start('b-r0', [{ ...entry, attempt: 1 }]);
+    await batches.commit(
+      outcome(entry, 'b-r0', {
+        state: 'dead_lettered',
+        lastError: 'gave up',
+        deliveredAt: undefined,
+      }),
+    );
+    expect(await deliveries.requeue(entry.callbackId)).toBe(1);
+    expect((await deliveries.get(entry.callbackId))?.state).toBe('queued');
+    const replay: IngestEntry = { ...entry, round: 1, header: undefined };
+    expect(await batches.materialize([replay], 'b-r1')).toEqual([
+      { outcome: 'owned', jobId: 'b-r1', isNew: true },
+    ]);
+    expect((await batches.start('b-r0', [{ ...entry, attempt: 1 }]))[0]?.action).toBe('skip');
+    expect((await batches.start('b-r1', [{ ...replay, attempt: 1 }]))[0]?.action).toBe('deliver');
+    expect(await batches.commit(outcome(replay, 'b-r1'))).toBe('ok');
+    expect(await deliveries.get(entry.callbackId)).toMatchObject({
+      state: 'delivered',
+      replays: 1,
+    });
+    expect(await deliveries.requeue('cb_00000000000000000000000000000000')).toBeUndefined();
+  });
+});

@@ -1,0 +1,398 @@
+import type { Cluster, Redis } from 'ioredis';
+import {
+  decodeCallbackRecordBytes,
+  type CallbackHeader,
+  type DeliverableCallback,
+} from './callback-record.js';
+import type { DeliveryState } from './deliveries.js';
+import type { StoreKeys } from './keys.js';
+import { groupCommit } from './group-commit.js';
+
+/*
+ * How a delivery moves, in batches (each step one script call for many deliveries):
+ *
+ * 1. materialize: the worker's pump took entries from the ingest stream; each delivery gets its
+ *    hash (state `queued`) and the id of the queue job that owns its next attempt. An entry
+ *    read again (the pump died before acknowledging it) keeps the owner it got the first time.
+ * 2. start: a job begins; of its deliveries it attempts those it still owns (state `delivering`,
+ *    with the record and the registration's delivery fields in the answer), skips the others
+ *    (done, replayed since, or owned by another job) and names the follow-up jobs it handed its
+ *    deliveries to, so a job that runs again after a crash can make sure they exist.
+ * 3. commit: an attempt's outcome (group commit over the attempts that ended in one turn of the
+ *    event loop): the attempt is logged, the state and indexes move, the owner becomes the
+ *    follow-up job (a retry, or a wait while the destination's breaker is open), or none once
+ *    delivered or dead-lettered.
+ */
+
+/** An entry of the ingest stream, as the pump read it. */
+export interface IngestEntry {
+  /** The stream entry id. */
+  entryId: string;
+  callbackId: string;
+  registrationId: string;
+  /** 0 for the first round, n for the n-th replay. */
+  round: number;
+  /** The record's header (first round only). */
+  header: CallbackHeader | undefined;
+}
+
+/** What became of an entry the pump materialized. */
+export type Materialized =
+  /** Owned by `jobId` (this call's job, or the one it got when first read). */
+  | { outcome: 'owned'; jobId: string; isNew: boolean }
+  /** Nothing to do: superseded by a newer round, already done, or its callback expired. */
+  | { outcome: 'skip' };
+
+/** A delivery a job carries: its callback, round and attempt number within the round. */
+export interface JobDelivery {
+  callbackId: string;
+  registrationId: string;
+  round: number;
+  attempt: number;
+}
+
+/** The registration fields a delivery needs (undefined when the registration expired). */
+export interface DeliveryTarget {
+  deliverTo: string;
+  deliverySecret: string;
+  parseJobId: string | undefined;
+  metadata: Record<string, unknown> | undefined;
+  deliveryStopped: string | undefined;
+}
+
+/** What a job does with each of its deliveries. */
+export type Started =
+  | { action: 'deliver'; record: DeliverableCallback; target: DeliveryTarget | undefined }
+  /** Handed to a follow-up job by an earlier run of this job: make sure it exists. */
+  | { action: 'ensure'; jobId: string; nextAttemptAt: string | undefined }
+  | { action: 'skip'; reason: 'not_owner' | 'done' | 'expired' };
+
+/** The outcome of one attempt, to commit. */
+export interface AttemptOutcome {
+  callbackId: string;
+  registrationId: string;
+  /** The job that made the attempt (it must still own the delivery to move it). */
+  jobId: string;
+  round: number;
+  state: Extract<DeliveryState, 'delivered' | 'retrying' | 'dead_lettered'>;
+  /** The attempt number (within the round) the delivery has now used. */
+  attempts: number;
+  /** The attempt's log entry (JSON), or undefined when no attempt was made (breaker wait). */
+  attemptJson: string | undefined;
+  /** The follow-up job that owns the delivery now (retry or wait), when there is one. */
+  nextJobId: string | undefined;
+  lastStatus?: string | undefined;
+  lastError?: string | undefined;
+  nextAttemptAt?: string | undefined;
+  deliveredAt?: string | undefined;
+  /** Set on the registration: deliveries to it stop (its pipeline answered 410). */
+  stopDeliveries?: string | undefined;
+}
+
+/**
+ * KEYS: queued index, then per entry: delivery hash, registration's callback list.
+ * ARGV: job id, ttl s, now ms, then per entry (stride 9): callback id, registration id,
+ *       round, has header ('1'/'0'), format, event type, event id, job id, received at
+ *       (plus reconciled as the 10th: stride 10).
+ * Returns per entry: the owning job id, or '' when there is nothing to do.
+ */
+const MATERIALIZE_SCRIPT = `
+local out = {}
+local items = (#KEYS - 1) / 2
+for i = 0, items - 1 do
+  local dl, list, a = KEYS[2 + i * 2], KEYS[3 + i * 2], 3 + i * 10
+  local id, round = ARGV[a + 1], tonumber(ARGV[a + 3])
+  local cur = redis.call('HMGET', dl, 'replays', 'job', 'delivery_state')
+  if cur[3] then
+    local curRound = tonumber(cur[1] or '0')
+    if curRound ~= round or cur[3] == 'delivered' or cur[3] == 'dead_lettered' then
+      out[#out + 1] = ''
+    elseif cur[2] and cur[2] ~= '' then
+      out[#out + 1] = cur[2]
+    else
+      redis.call('HSET', dl, 'job', ARGV[1])
+      out[#out + 1] = ARGV[1]
+    end
+  elseif ARGV[a + 4] == '1' and round == 0 then
+    redis.call('HSET', dl, 'id', id, 'registration_id', ARGV[a + 2], 'delivery_state', 'queued',
+      'format', ARGV[a + 5], 'event_type', ARGV[a + 6], 'event_id', ARGV[a + 7],
+      'job_id', ARGV[a + 8], 'received_at', ARGV[a + 9], 'reconciled', ARGV[a + 10],
+      'replays', '0', 'attempts', '0', 'job', ARGV[1])
+    redis.call('EXPIRE', dl, tonumber(ARGV[2]))
+    redis.call('ZADD', KEYS[1], tonumber(ARGV[3]), id)
+    redis.call('RPUSH', list, id)
+    redis.call('LTRIM', list, -100, -1)
+    redis.call('EXPIRE', list, tonumber(ARGV[2]))
+    out[#out + 1] = ARGV[1]
+  else
+    out[#out + 1] = ''
+  end
+end
+return out
+`;
+
+/**
+ * KEYS: state index prefix, then per delivery: delivery hash, record, registration.
+ * ARGV: job id, now ms, then per delivery: callback id, round.
+ * Returns per delivery: {'deliver', record, deliver_to, delivery_secret, parse_job_id,
+ * metadata, delivery_stopped} | {'ensure', job id, next attempt at} | {'skip', reason}.
+ */
+const START_SCRIPT = `
+local out = {}
+local items = (#KEYS - 1) / 3
+for i = 0, items - 1 do
+  local dl, cb, reg, a = KEYS[2 + i * 3], KEYS[3 + i * 3], KEYS[4 + i * 3], 2 + i * 2
+  local id, round = ARGV[a + 1], tonumber(ARGV[a + 2])
+  local d = redis.call('HMGET', dl, 'replays', 'job', 'delivery_state', 'job_parent',
+    'next_attempt_at')
+  if not d[3] or tonumber(d[1] or '0') ~= round then
+    out[#out + 1] = {'skip', 'not_owner'}
+  elseif d[3] == 'delivered' or d[3] == 'dead_lettered' then
+    out[#out + 1] = {'skip', 'done'}
+  elseif d[2] == ARGV[1] then
+    local record = redis.call('GET', cb)
+    if not record then
+      out[#out + 1] = {'skip', 'expired'}
+    else
+      if d[3] ~= 'delivering' then
+        redis.call('ZREM', KEYS[1] .. d[3], id)
+        redis.call('ZADD', KEYS[1] .. 'delivering', tonumber(ARGV[2]), id)
+        redis.call('HSET', dl, 'delivery_state', 'delivering')
+        local regState = redis.call('HGET', reg, 'state')
+        if regState and regState ~= 'delivering' then
+          redis.call('HSET', reg, 'state', 'delivering')
+        end
+      end
+      local r = redis.call('HMGET', reg, 'deliver_to', 'delivery_secret', 'parse_job_id',
+        'metadata', 'delivery_stopped')
+      out[#out + 1] = {'deliver', record, r[1] or '', r[2] or '', r[3] or '', r[4] or '',
+        r[5] or ''}
+    end
+  elseif d[4] == ARGV[1] and d[3] == 'retrying' and d[2] then
+    out[#out + 1] = {'ensure', d[2], d[5] or ''}
+  else
+    out[#out + 1] = {'skip', 'not_owner'}
+  end
+end
+return out
+`;
+
+/**
+ * KEYS: state index prefix, then per outcome: delivery hash, attempt log, registration.
+ * ARGV: now ms, ttl s, then per outcome (stride 12): callback id, job id, round, state,
+ *       attempts, attempt json, next job id, last status, last error, next attempt at,
+ *       delivered at, stop deliveries reason.
+ * Returns per outcome: 'ok', 'stale' (no longer owned: logged only) or 'gone'.
+ */
+const COMMIT_SCRIPT = `
+local out = {}
+local items = (#KEYS - 1) / 3
+local regStates = {delivered = 'delivered', dead_lettered = 'dead_lettered',
+  retrying = 'delivering'}
+for i = 0, items - 1 do
+  local dl, log, reg, a = KEYS[2 + i * 3], KEYS[3 + i * 3], KEYS[4 + i * 3], 2 + i * 12
+  local id, job, state = ARGV[a + 1], ARGV[a + 2], ARGV[a + 4]
+  local d = redis.call('HMGET', dl, 'replays', 'job', 'delivery_state')
+  if not d[3] then
+    out[#out + 1] = 'gone'
+  else
+    if ARGV[a + 6] ~= '' then
+      redis.call('RPUSH', log, ARGV[a + 6])
+      redis.call('LTRIM', log, -50, -1)
+      redis.call('EXPIRE', log, tonumber(ARGV[2]))
+    end
+    if tonumber(d[1] or '0') ~= tonumber(ARGV[a + 3]) or d[2] ~= job then
+      out[#out + 1] = 'stale'
+    else
+      redis.call('HSET', dl, 'delivery_state', state, 'attempts', ARGV[a + 5],
+        'job', ARGV[a + 7], 'job_parent', job, 'last_status', ARGV[a + 8],
+        'last_error', ARGV[a + 9], 'next_attempt_at', ARGV[a + 10],
+        'delivered_at', ARGV[a + 11])
+      if d[3] ~= state then
+        redis.call('ZREM', KEYS[1] .. d[3], id)
+        redis.call('ZADD', KEYS[1] .. state, tonumber(ARGV[1]), id)
+        -- The delivered index keeps the newest 10,000 (trimmed in steps of 100).
+        if state == 'delivered' and redis.call('ZCARD', KEYS[1] .. 'delivered') > 10100 then
+          redis.call('ZREMRANGEBYRANK', KEYS[1] .. 'delivered', 0, -10001)
+        end
+      end
+      local regState = redis.call('HGET', reg, 'state')
+      if regState then
+        if regState ~= regStates[state] then redis.call('HSET', reg, 'state', regStates[state]) end
+        if ARGV[a + 12] ~= '' then redis.call('HSET', reg, 'delivery_stopped', ARGV[a + 12]) end
+      end
+      out[#out + 1] = 'ok'
+    end
+  end
+end
+return out
+`;
+
+type BatchRedis = (Redis | Cluster) & {
+  cbgwMaterialize(...args: string[]): Promise<string[]>;
+  cbgwStartBuffer(...args: string[]): Promise<Buffer[][]>;
+  cbgwCommit(...args: string[]): Promise<string[]>;
+};
+
+/** The worker's batched steps of deliveries; see the comment at the top of this file. */
+export interface DeliveryBatches {
+  /** Gives the entries' deliveries their hash and `jobId` as owner (unless they have one). */
+  materialize(entries: readonly IngestEntry[], jobId: string): Promise<Materialized[]>;
+  /** What job `jobId` does with each of its deliveries (one answer per delivery, in order). */
+  start(jobId: string, deliveries: readonly JobDelivery[]): Promise<Started[]>;
+  /** Commits an attempt's outcome (group commit); resolves to `ok`, `stale` or `gone`. */
+  commit(outcome: AttemptOutcome): Promise<'ok' | 'stale' | 'gone'>;
+}
+
+/** Options for {@link createDeliveryBatches}. */
+export interface DeliveryBatchesOptions {
+  /** A borrowed connection. */
+  redis: Redis | Cluster;
+  keys: StoreKeys;
+  /** How long delivery hashes and attempt logs are kept. @defaultValue 1_209_600 (14 days) */
+  ttlSeconds?: number;
+  /** @defaultValue `() => Date.now()` */
+  now?: () => number;
+}
+
+function parseMetadata(text: string): Record<string, unknown> | undefined {
+  if (text === '') return undefined;
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Creates the batched delivery steps on a borrowed connection. */
+export function createDeliveryBatches(options: DeliveryBatchesOptions): DeliveryBatches {
+  const redis = options.redis as BatchRedis;
+  const { keys } = options;
+  const ttl = String(options.ttlSeconds ?? 1_209_600);
+  const now = options.now ?? (() => Date.now());
+  if (typeof redis.cbgwMaterialize !== 'function') {
+    redis.defineCommand('cbgwMaterialize', { lua: MATERIALIZE_SCRIPT });
+    redis.defineCommand('cbgwStart', { lua: START_SCRIPT });
+    redis.defineCommand('cbgwCommit', { lua: COMMIT_SCRIPT });
+  }
+
+  const writeOutcomes = async (outcomes: AttemptOutcome[]) => {
+    const keyArgs = [keys.deliveryState('')];
+    const argv = [String(now()), ttl];
+    for (const o of outcomes) {
+      keyArgs.push(
+        keys.delivery(o.callbackId),
+        keys.deliveryAttempts(o.callbackId),
+        keys.registration(o.registrationId),
+      );
+      argv.push(
+        o.callbackId,
+        o.jobId,
+        String(o.round),
+        o.state,
+        String(o.attempts),
+        o.attemptJson ?? '',
+        o.nextJobId ?? '',
+        o.lastStatus ?? '',
+        o.lastError ?? '',
+        o.nextAttemptAt ?? '',
+        o.deliveredAt ?? '',
+        o.stopDeliveries ?? '',
+      );
+    }
+    const out = await redis.cbgwCommit(String(keyArgs.length), ...keyArgs, ...argv);
+    return out as ('ok' | 'stale' | 'gone')[];
+  };
+
+  return {
+    async materialize(entries, jobId) {
+      if (entries.length === 0) return [];
+      const keyArgs = [keys.deliveryState('queued')];
+      const argv = [jobId, ttl, String(now())];
+      for (const entry of entries) {
+        const h = entry.header;
+        keyArgs.push(
+          keys.delivery(entry.callbackId),
+          keys.registrationCallbacks(entry.registrationId),
+        );
+        argv.push(
+          entry.callbackId,
+          entry.registrationId,
+          String(entry.round),
+          h ? '1' : '0',
+          h?.format ?? '',
+          h?.event_type ?? '',
+          h?.event_id ?? '',
+          h?.job_id ?? '',
+          h?.received_at ?? '',
+          h?.reconciled === 1 ? '1' : '0',
+        );
+      }
+      const out = await redis.cbgwMaterialize(String(keyArgs.length), ...keyArgs, ...argv);
+      return out.map((owner): Materialized =>
+        owner === ''
+          ? { outcome: 'skip' }
+          : { outcome: 'owned', jobId: owner, isNew: owner === jobId },
+      );
+    },
+
+    async start(jobId, deliveries) {
+      if (deliveries.length === 0) return [];
+      const keyArgs = [keys.deliveryState('')];
+      const argv = [jobId, String(now())];
+      for (const d of deliveries) {
+        keyArgs.push(
+          keys.delivery(d.callbackId),
+          keys.callback(d.callbackId),
+          keys.registration(d.registrationId),
+        );
+        argv.push(d.callbackId, String(d.round));
+      }
+      // As bytes: the payload goes to the pipeline as Redis holds it, never decoded.
+      const out = await redis.cbgwStartBuffer(String(keyArgs.length), ...keyArgs, ...argv);
+      return out.map((answer): Started => {
+        const [first, ...rest] = answer;
+        const action = first?.toString();
+        const text = (index: number) => rest[index]?.toString() ?? '';
+        if (action === 'deliver') {
+          const record = rest[0] ? decodeCallbackRecordBytes(rest[0]) : undefined;
+          if (!record) return { action: 'skip', reason: 'expired' };
+          const [deliverTo, secret, parseJobId, metadata, stopped] = [1, 2, 3, 4, 5].map(text);
+          return {
+            action: 'deliver',
+            record,
+            target:
+              !deliverTo || !secret
+                ? undefined
+                : {
+                    deliverTo,
+                    deliverySecret: secret,
+                    parseJobId: parseJobId === '' ? undefined : parseJobId,
+                    metadata: parseMetadata(metadata ?? ''),
+                    deliveryStopped: stopped === '' ? undefined : stopped,
+                  },
+          };
+        }
+        if (action === 'ensure') {
+          const nextAttemptAt = text(1);
+          return {
+            action: 'ensure',
+            jobId: text(0),
+            nextAttemptAt: nextAttemptAt === '' ? undefined : nextAttemptAt,
+          };
+        }
+        const reason = text(0);
+        return {
+          action: 'skip',
+          reason: reason === 'done' || reason === 'expired' ? reason : 'not_owner',
+        };
+      });
+    },
+
+    // The pipeline has its answer by then: outcomes may wait a few ms to go in larger groups.
+    commit: groupCommit(writeOutcomes, { maxItems: 256, lingerMs: 5 }),
+  };
+}

@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { groupCommit } from './group-commit.js';
+import { packFields } from './pack.js';
+
+/** A writer whose calls the test finishes by hand. */
+function manualWriter() {
+  const calls: { items: number[]; finish(error?: Error): void }[] = [];
+  const write = (items: number[]) =>
+    new Promise<number[]>((resolve, reject) => {
+      calls.push({
+        items,
+        finish: (error) => (error ? reject(error) : resolve(items.map((item) => item * 10))),
+      });
+    });
+  return { calls, write };
+}
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('group commit', () => {
+  it('writes the items of one turn of the event loop in one call, answering each its own result', async () => {
+    const { calls, write } = manualWriter();
+    const add = groupCommit(write, { maxItems: 100 });
+    const answers = Promise.all([add(1), add(2), add(3)]);
+    expect(calls).toHaveLength(0);
+    await tick();
+    expect(calls.map((call) => call.items)).toEqual([[1, 2, 3]]);
+    calls[0]?.finish();
+    expect(await answers).toEqual([10, 20, 30]);
+  });
+
+  it('splits by item count and by weight, in order', async () => {
+    const { calls, write } = manualWriter();
+    const add = groupCommit(write, {
+      maxItems: 2,
+      maxWeight: 10,
+      weight: (n) => n,
+      maxInFlight: 10,
+    });
+    const answers = Promise.all([add(1), add(2), add(3), add(9), add(1)]);
+    await tick();
+    expect(calls.map((call) => call.items)).toEqual([[1, 2], [3, 9], [1]]);
+    for (const call of calls) call.finish();
+    expect(await answers).toEqual([10, 20, 30, 90, 10]);
+  });
+
+  it('lets items wait while calls are in flight, then sends them together at once', async () => {
+    const { calls, write } = manualWriter();
+    const add = groupCommit(write, { maxItems: 100, maxInFlight: 1 });
+    const first = add(1);
+    await tick();
+    const later = [add(2), add(3), add(4)];
+    await tick();
+    expect(calls.map((call) => call.items)).toEqual([[1]]);
+    calls[0]?.finish();
+    expect(await first).toBe(10);
+    expect(calls.map((call) => call.items)).toEqual([[1], [2, 3, 4]]);
+    calls[1]?.finish();
+    expect(await Promise.all(later)).toEqual([20, 30, 40]);
+  });
+
+  it('rejects every item of a failed call and none of the others', async () => {
+    const { calls, write } = manualWriter();
+    const add = groupCommit(write, { maxItems: 2, maxInFlight: 5 });
+    const results = Promise.allSettled([add(1), add(2), add(3)]);
+    await tick();
+    calls[0]?.finish(new Error('Redis went away'));
+    calls[1]?.finish();
+    expect((await results).map((result) => result.status)).toEqual([
+      'rejected',
+      'rejected',
+      'fulfilled',
+    ]);
+  });
+});
+
+describe('packFields', () => {
+  it('writes each field as a big-endian length and its UTF-8 bytes, parts joined', () => {
+    const packed = packFields(['ab', Buffer.from([1, 2, 3]), ['ü', Buffer.from('!')], '']);
+    expect([...packed]).toEqual([
+      0, 0, 0, 2, 0x61, 0x62, 0, 0, 0, 3, 1, 2, 3, 0, 0, 0, 3, 0xc3, 0xbc, 0x21, 0, 0, 0, 0,
+    ]);
+  });
+});

@@ -236,6 +236,14 @@ export async function startGateway(
       ),
     );
     webhookUrlRef.resolver = resolver;
+    // A tunnel back after a reconnect (often under a new URL): verify it now, so readiness, the
+    // cached URL (the worker's reconciler compares pending registrations with it) and the
+    // on-call notifications follow at once, not at the next registration.
+    resolver.onStatusChange((state, previous) => {
+      if (state !== 'up' || previous !== 'reconnecting') return;
+      // A failure is logged and audited by the resolver; the next registration tries again.
+      resolver.resolve({ purpose: 'tunnel-reconnected' }).catch(() => undefined);
+    });
     if (!config.PUBLIC_BASE_URL && !config.NGROK_AUTHTOKEN) return;
     try {
       const resolution = await resolver.resolve({ purpose: 'start-up' });

@@ -1,7 +1,9 @@
 import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import { startRedis, waitForHttp, type TestRedis } from '@callback-gateway/testing';
+import { readCachedResolution } from '@callback-gateway/webhook-url';
 import { fakeNgrok, staticLookup } from '@callback-gateway/webhook-url/testing';
+import { Redis } from 'ioredis';
 import { Agent } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadGatewayConfig, startGateway, type StartedGateway } from '../src/index.js';
@@ -80,5 +82,50 @@ describe('startGateway, in-process with injected dependencies', () => {
     await Promise.all([gateway.close(), gateway.close()]);
     expect(ngrok.listeners[0]?.closed).toBe(true);
     await expect(fetch(`${gateway.url}/healthz`)).rejects.toThrow();
+  });
+
+  it('verifies the new URL of a reconnected tunnel at once: ready again, and cached for the worker, before any registration', async () => {
+    redis = await startRedis();
+    const ngrok = fakeNgrok(TUNNEL_URL);
+    const at: { port?: number } = {};
+    edge = new Agent({
+      connect: (_options, callback) => {
+        const socket = connect(at.port ?? 0, '127.0.0.1');
+        socket.once('connect', () => callback(null, socket));
+        socket.once('error', (error) => callback(error, null));
+      },
+    });
+    gateway = await startGateway(
+      loadGatewayConfig({
+        REDIS_URL: redis.url,
+        GATEWAY_PORT: '0',
+        GATEWAY_API_TOKENS: API_TOKEN,
+        NGROK_AUTHTOKEN: 'fake-ngrok-authtoken-0123456789',
+        LOG_LEVEL: 'silent',
+      }),
+      {
+        webhookUrl: {
+          ngrok: { forward: ngrok.forward },
+          lookup: staticLookup(() => ['93.184.215.14']),
+          dispatcher: edge,
+        },
+      },
+    );
+    at.port = gateway.port;
+    await waitForHttp(`${gateway.url}/readyz`, (status) => status === 200, 15_000);
+    const store = new Redis(redis.url);
+    try {
+      expect((await readCachedResolution(store))?.baseUrl).toBe(TUNNEL_URL);
+      ngrok.emitStatus('closed');
+      await waitForHttp(`${gateway.url}/readyz`, (status) => status === 503, 5_000);
+      ngrok.setUrl('https://start-test-2.ngrok-free.app');
+      ngrok.emitStatus('connected');
+      await waitForHttp(`${gateway.url}/readyz`, (status) => status === 200, 5_000);
+      expect((await readCachedResolution(store))?.baseUrl).toBe(
+        'https://start-test-2.ngrok-free.app',
+      );
+    } finally {
+      store.disconnect();
+    }
   });
 });

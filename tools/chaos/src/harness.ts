@@ -101,7 +101,7 @@ export async function openWorld(options: WorldOptions = {}): Promise<World> {
 }
 
 /** Dead-lettered delivery ids the gateway lists (up to 1000, newest first). */
-export async function deadLetters(stack: Stack): Promise<Set<string>> {
+export async function deadLetters(stack: Pick<Stack, 'gatewayUrl'>): Promise<Set<string>> {
   const { status, body } = await gatewayApi<{ deliveries?: { id: string }[] }>(
     stack,
     'GET',

@@ -9,6 +9,8 @@ import prettier from 'eslint-config-prettier';
  *   type:app     -> may use type:lib (and type:testing in tests), never another app
  *   type:lib     -> may use type:lib, never an app
  *   type:testing -> test harnesses; may use type:lib
+ *   type:tool    -> test projects; may use type:lib and type:testing, and start an app in-process
+ *                   through its package entry (the chaos suite injects the ngrok SDK that way)
  */
 export default [
   {
@@ -59,7 +61,10 @@ export default [
             { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib', 'type:testing'] },
             { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib', 'type:testing'] },
             { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:lib', 'type:testing'] },
-            { sourceTag: 'type:tool', onlyDependOnLibsWithTags: ['type:lib', 'type:testing'] },
+            {
+              sourceTag: 'type:tool',
+              onlyDependOnLibsWithTags: ['type:lib', 'type:testing', 'type:app'],
+            },
           ],
         },
       ],

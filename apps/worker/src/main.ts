@@ -23,6 +23,7 @@ import { startSubmissionService } from './submission/service.js';
 import { createLlamaCloudClient } from '@callback-gateway/llamacloud';
 import {
   createWebhookUrlResolver,
+  readCachedResolution,
   resolverOptionsFromEnv,
   sharedProbeKey,
   type UrlSourceName,
@@ -190,7 +191,9 @@ async function main(): Promise<void> {
     redis: auditRedis.client,
     keys: storeKeys(),
     llamaCloud,
-    currentBaseUrl: async () => webhookUrlRef.resolver?.current()?.baseUrl,
+    // The URL the gateway last verified (it owns the tunnel and writes the cache): the worker's
+    // own resolver only learns a new URL when it next submits a document.
+    currentBaseUrl: async () => (await readCachedResolution(auditRedis.client))?.baseUrl,
     audit,
     logger,
     registry,

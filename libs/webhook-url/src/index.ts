@@ -58,7 +58,12 @@ export {
   type WebhookUrlStatus,
 } from './resolver-options.js';
 export { createWebhookUrlResolver } from './resolver.js';
-export { DEFAULT_CACHE_KEY, type CacheRedis, type CachedResolution } from './url-cache.js';
+export {
+  DEFAULT_CACHE_KEY,
+  readCachedResolution,
+  type CacheRedis,
+  type CachedResolution,
+} from './url-cache.js';
 export {
   backoffDelay,
   systemClock,

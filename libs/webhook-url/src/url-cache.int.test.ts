@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { captureLogger } from '../test/helpers.js';
 import { WebhookUrlResolveError } from './errors.js';
 import { createWebhookUrlResolver } from './resolver.js';
+import { readCachedResolution } from './url-cache.js';
 import type { WebhookUrlResolverOptions } from './resolver-options.js';
 import { staticLookup } from './testing.js';
 
@@ -200,5 +201,24 @@ describe('the cache source', () => {
       code: 'WEBHOOK_URL_NOT_CONFIGURED',
       reason: expect.stringContaining('REDIS_URL'),
     });
+  });
+
+  it('lets another process read the last verified URL without verifying it, and says when there is none', async () => {
+    const cacheKey = `test:${randomUUID()}`;
+    await expect(readCachedResolution(client, { key: cacheKey })).resolves.toBeUndefined();
+    const writer = resolverWith({
+      publicBaseUrl: 'https://gw.example.com',
+      lookup: publicLookup,
+      cacheKey,
+    });
+    await writer.resolve();
+    // No lookup, no probe: the entry as the writer verified it.
+    await expect(readCachedResolution(client, { key: cacheKey })).resolves.toMatchObject({
+      baseUrl: 'https://gw.example.com',
+      source: 'cloud_config',
+      verifiedBy: 'dns',
+    });
+    await client.set(cacheKey, '{"baseUrl":');
+    await expect(readCachedResolution(client, { key: cacheKey })).resolves.toBeUndefined();
   });
 });

@@ -96,3 +96,28 @@ export function createUrlCache(redis: CacheRedis, key: string, ttlSeconds: numbe
     },
   };
 }
+
+/**
+ * The last verified URL in the cache, as the process that verified it wrote it, without
+ * verifying it again: for comparing (a worker finding registrations issued under an older public
+ * URL), never for handing out a callback URL. Undefined when nothing valid is cached.
+ * @throws WebhookUrlError `WEBHOOK_URL_CACHE_UNAVAILABLE` when Redis does not answer in time
+ */
+export async function readCachedResolution(
+  redis: CacheRedis,
+  options: {
+    /** @defaultValue `DEFAULT_CACHE_KEY` */
+    key?: string;
+    /** @defaultValue a 2 s timeout */
+    signal?: AbortSignal;
+  } = {},
+): Promise<CachedResolution | undefined> {
+  const cache = createUrlCache(redis, options.key ?? DEFAULT_CACHE_KEY, 1);
+  try {
+    return await cache.read(options.signal ?? AbortSignal.timeout(2_000));
+  } catch (error) {
+    if (error instanceof WebhookUrlError && error.code === 'WEBHOOK_URL_CACHE_MISS')
+      return undefined;
+    throw error;
+  }
+}

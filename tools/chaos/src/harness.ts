@@ -1,4 +1,10 @@
+import {
+  createRedisAuditStore,
+  type AuditEvent,
+  type AuditEventType,
+} from '@callback-gateway/audit';
 import { startRedis, type TestRedis } from '@callback-gateway/testing';
+import { Redis } from 'ioredis';
 import { Ledger, type Accounting } from './ledger.js';
 import { startPipeline, type ChaosPipeline } from './pipeline.js';
 import { gatewayApi, register, sleep, startStack, type Registration, type Stack } from './stack.js';
@@ -101,7 +107,7 @@ export async function openWorld(options: WorldOptions = {}): Promise<World> {
 }
 
 /** Dead-lettered delivery ids the gateway lists (up to 1000, newest first). */
-export async function deadLetters(stack: Stack): Promise<Set<string>> {
+export async function deadLetters(stack: Pick<Stack, 'gatewayUrl'>): Promise<Set<string>> {
   const { status, body } = await gatewayApi<{ deliveries?: { id: string }[] }>(
     stack,
     'GET',
@@ -161,4 +167,33 @@ export async function metric(url: string, name: string, labels = ''): Promise<nu
     if (Number.isFinite(value)) total += value;
   }
   return total;
+}
+
+/** Every audit event of these types in the Redis stream at `redisUrl`, oldest first. */
+export async function auditEvents(
+  redisUrl: string,
+  types: readonly AuditEventType[],
+): Promise<AuditEvent[]> {
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  try {
+    const store = createRedisAuditStore({ redis });
+    const seen = new Map<string, AuditEvent>();
+    let from: Date | undefined;
+    // A query answers at most 1000 events: page on by time, the page's last instant included.
+    for (;;) {
+      const page = await store.query({ types, limit: 1_000, ...(from && { from }) });
+      let fresh = 0;
+      for (const event of page) {
+        if (seen.has(event.id)) continue;
+        seen.set(event.id, event);
+        fresh += 1;
+      }
+      const last = page.at(-1);
+      if (page.length < 1_000 || fresh === 0 || !last) break;
+      from = new Date(last.at);
+    }
+    return [...seen.values()].sort((a, b) => a.at.localeCompare(b.at));
+  } finally {
+    redis.disconnect();
+  }
 }

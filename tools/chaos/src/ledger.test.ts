@@ -70,4 +70,32 @@ describe('the zero-loss ledger', () => {
     ledger.recordSend({ eventId: 'x', path: '/in', outcome: 'duplicate', status: 200, at: 0 });
     expect(ledger.account(new Set())).toMatchObject({ acknowledged: 1, lost: 1 });
   });
+
+  it('keeps final deliveries per registration, telling a repeat from a second final', () => {
+    const ledger = new Ledger();
+    const detail = (registrationId: string, type: string, reconciled = false) => ({
+      registrationId,
+      type,
+      reconciled,
+    });
+    ledger.recordReceipt('progress', 1, detail('r1', 'parse.running'));
+    ledger.recordReceipt('final-1', 2, detail('r1', 'parse.success'));
+    ledger.recordReceipt('final-1', 3, detail('r1', 'parse.success'));
+    ledger.recordReceipt('final-2', 4, detail('r2', 'parse.error', true));
+    ledger.recordReceipt('final-3', 5, detail('r2', 'parse.success'));
+    const r1 = ledger.finals.get('r1');
+    expect(r1 && { ids: [...r1.webhookIds], receipts: r1.receipts, firstAt: r1.firstAt }).toEqual({
+      ids: ['final-1'],
+      receipts: 2,
+      firstAt: 2,
+    });
+    const r2 = ledger.finals.get('r2');
+    expect(r2 && { ids: r2.webhookIds.size, reconciled: r2.reconciled }).toEqual({
+      ids: 2,
+      reconciled: true,
+    });
+    // A receipt without detail (the load driver's pipelines of other scenarios) is not a final.
+    ledger.recordReceipt('plain');
+    expect(ledger.finals.size).toBe(2);
+  });
 });

@@ -23,6 +23,35 @@ export interface SendRecord {
   at: number;
 }
 
+/** What a pipeline read in one verified delivery, beyond its `webhook-id`. */
+export interface ReceiptDetail {
+  registrationId: string;
+  /** The delivery's `type` (`parse.running`, `parse.success`, ...). */
+  type: string;
+  /** True when the worker recovered it from the parser rather than from a callback. */
+  reconciled: boolean;
+}
+
+/** The event types that end a parse job: a registration takes one of them, once. */
+export const FINAL_EVENT_TYPES: ReadonlySet<string> = new Set([
+  'parse.success',
+  'parse.partial_success',
+  'parse.error',
+  'parse.cancelled',
+]);
+
+/** The final deliveries one registration's pipeline received. */
+export interface FinalReceipts {
+  /** Distinct `webhook-id`s of final deliveries (more than one is a second final callback). */
+  webhookIds: Set<string>;
+  /** Final receipts, repeats of one `webhook-id` included. */
+  receipts: number;
+  /** Whether a final delivery was a reconciled one. */
+  reconciled: boolean;
+  /** First receipt of a final delivery. */
+  firstAt: number;
+}
+
 /** What one scenario proved, after the system drained. */
 export interface Accounting {
   /** Callbacks posted. */
@@ -58,14 +87,27 @@ export class Ledger {
   readonly receipts = new Map<string, number>();
   /** First receipt time per `webhook-id`. */
   readonly firstReceiptAt = new Map<string, number>();
+  /** Final deliveries per registration (receipts recorded with a {@link ReceiptDetail}). */
+  readonly finals = new Map<string, FinalReceipts>();
 
   recordSend(record: SendRecord): void {
     this.sends.push(record);
   }
 
-  recordReceipt(webhookId: string, at = Date.now()): void {
+  recordReceipt(webhookId: string, at = Date.now(), detail?: ReceiptDetail): void {
     this.receipts.set(webhookId, (this.receipts.get(webhookId) ?? 0) + 1);
     if (!this.firstReceiptAt.has(webhookId)) this.firstReceiptAt.set(webhookId, at);
+    if (!detail || !FINAL_EVENT_TYPES.has(detail.type)) return;
+    const entry = this.finals.get(detail.registrationId) ?? {
+      webhookIds: new Set<string>(),
+      receipts: 0,
+      reconciled: false,
+      firstAt: at,
+    };
+    entry.webhookIds.add(webhookId);
+    entry.receipts += 1;
+    entry.reconciled ||= detail.reconciled;
+    this.finals.set(detail.registrationId, entry);
   }
 
   /** Callback ids of every `202`. */

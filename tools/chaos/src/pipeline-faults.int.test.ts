@@ -26,6 +26,18 @@ describe('Redis and pipeline faults, short sizes', () => {
     expectZeroLoss(result);
     expect(result.accounting.deadLettered).toBe(0);
     expect(result.accounting.delivered).toBe(result.accounting.acknowledged);
+    // The order is measured over the backlog: most of the load came due while it was down.
+    expect(result.observations['deliveredAfterBack']).toBeGreaterThan(50);
+  });
+
+  // Known defect (docs/reliability.md, findings): when the breaker lets its probe through, the
+  // oldest held deliveries wake beside the probe and are held 1 s more while younger ones go
+  // first; in some runs more of them overtake the oldest than the worker runs side by side.
+  // Unskip once held deliveries keep their due order.
+  it.skip('delivers the backlog in retry order once the pipeline is back', async () => {
+    const result = await pipelineDown('short');
+    expect(result.observations['mostOvertaken']).toBeLessThan(50);
+    expect(result.observations['inRetryOrder']).toBe(true);
   });
 
   it('dead-letters what outlives the retry schedule, and one bulk replay delivers it all', async () => {

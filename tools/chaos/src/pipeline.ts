@@ -54,7 +54,11 @@ export async function startPipeline(
           secretFor(path) ?? 'whsec_missing',
         );
         const answer = () => {
-          ledger.recordReceipt(delivery.webhookId);
+          ledger.recordReceipt(delivery.webhookId, Date.now(), {
+            registrationId: delivery.registrationId,
+            type: delivery.type,
+            reconciled: delivery.reconciled,
+          });
           response.writeHead(200).end();
         };
         if (options.latencyMs) setTimeout(answer, options.latencyMs);

@@ -1,4 +1,5 @@
 import {
+  auditEvents,
   deadLetters,
   drain,
   metric,
@@ -8,6 +9,7 @@ import {
   type World,
 } from './harness.js';
 import { describeLoad, startLoad, type LoadOptions } from './load.js';
+import { retryOrder, type DueDelivery } from './retry-order.js';
 import { gatewayApi, sleep, until } from './stack.js';
 
 const pick = <T>(size: ScenarioSize, short: T, full: T): T => (size === 'short' ? short : full);
@@ -20,9 +22,14 @@ async function inWorld<T>(world: World, body: (world: World) => Promise<T>): Pro
   }
 }
 
+/** Deliveries the worker runs side by side (WORKER_CONCURRENCY) in the pipeline-down scenario. */
+const CONCURRENCY = 50;
+
 /**
  * The pipeline refuses connections for `downMs` while load arrives, then comes back: the retry
- * schedule outlasts the outage, so everything is delivered and nothing dead-lettered.
+ * schedule outlasts the outage, so everything is delivered and nothing dead-lettered, in retry
+ * order: no delivery is overtaken by as many deliveries due after it as the worker runs side by
+ * side (see `retryOrder`).
  */
 export async function pipelineDown(size: ScenarioSize): Promise<ScenarioResult> {
   const started = Date.now();
@@ -34,7 +41,9 @@ export async function pipelineDown(size: ScenarioSize): Promise<ScenarioResult> 
   const downMs = pick(size, 10_000, 180_000);
   // Cumulative 15 s (short) or 230 s (full), minus 20 % jitter: still past the outage.
   const schedule = pick(size, '0,1,2,4,8', '0,5,15,30,60,120');
-  const world = await openWorld({ env: { DELIVERY_RETRY_SCHEDULE: schedule } });
+  const world = await openWorld({
+    env: { DELIVERY_RETRY_SCHEDULE: schedule, WORKER_CONCURRENCY: String(CONCURRENCY) },
+  });
   return inWorld(world, async () => {
     const [pipeline] = world.pipelines;
     if (!pipeline) throw new Error('no pipeline');
@@ -48,17 +57,29 @@ export async function pipelineDown(size: ScenarioSize): Promise<ScenarioResult> 
     await pipeline.setMode('down');
     await sleep(downMs);
     await pipeline.setMode('up');
+    const back = Date.now();
     await traffic.done;
     const { accounting, unresolvedStates, drainMs } = await drain(
       world,
       pick(size, 40_000, 600_000),
     );
+    const order = retryOrder(await dueAfterOutage(world, back), CONCURRENCY);
     return {
       name: 'pipeline down, back',
       load: describeLoad(load),
       fault: `pipeline refuses connections for ${downMs / 1000} s (retry schedule ${schedule} s)`,
       accounting,
-      observations: { drainMs, breakerOpened: await breakerOpens(world) },
+      observations: {
+        drainMs,
+        breakerOpened: await breakerOpens(world),
+        // Retry order after the outage (see retryOrder).
+        deliveredAfterBack: order.checked,
+        orderInversions: order.inversions,
+        worstOvertakeMs: order.worstOvertakeMs,
+        worstHeldBackMs: order.worstHeldBackMs,
+        mostOvertaken: order.mostOvertaken,
+        inRetryOrder: order.inOrder,
+      },
       unresolvedStates,
       durationMs: Date.now() - started,
     };
@@ -199,4 +220,29 @@ export async function hangingPipeline(size: ScenarioSize): Promise<ScenarioResul
 /** Breaker openings the worker counted so far. */
 async function breakerOpens(world: World): Promise<number> {
   return metric(`${world.stack.workerUrl}/metrics`, 'cbgw_breaker_transitions_total', 'to="open"');
+}
+
+/**
+ * Every delivery that reached the pipeline after it came back at `back`, with the time its
+ * delivering attempt was due by the retry schedule: after a failed attempt, that attempt's
+ * `next_attempt_at` (its last `delivery.failed` audit event); never attempted before (held by
+ * the open breaker), the time it was stored, the schedule's first entry being 0. Breaker holds
+ * do not move a due time: they are what the order is checked against.
+ */
+async function dueAfterOutage(world: World, back: number): Promise<DueDelivery[]> {
+  const failed = await auditEvents(world.redis.url, ['delivery.failed']);
+  const dueAt = new Map<string, number>();
+  for (const event of failed) {
+    if (event.type !== 'delivery.failed' || !event.data.next_attempt_at) continue;
+    const id = event.correlation.callback_id;
+    if (id) dueAt.set(id, Date.parse(event.data.next_attempt_at));
+  }
+  const due: DueDelivery[] = [];
+  for (const send of world.ledger.sends) {
+    const id = send.callbackId;
+    const deliveredAt = id === undefined ? undefined : world.ledger.firstReceiptAt.get(id);
+    if (id === undefined || deliveredAt === undefined || deliveredAt < back) continue;
+    due.push({ id, dueAt: dueAt.get(id) ?? send.at, deliveredAt });
+  }
+  return due;
 }

@@ -1,6 +1,7 @@
 import type { ScenarioResult, ScenarioSize } from './harness.js';
 import { deadLetterReplay, hangingPipeline, pipelineDown } from './scenarios-pipeline.js';
 import { gatewayKill, redisAtStartup, redisRestart, workerKill } from './scenarios-process.js';
+import { tunnelDrop } from './scenarios-tunnel.js';
 
 export type { ScenarioResult, ScenarioSize } from './harness.js';
 
@@ -14,4 +15,5 @@ export const SCENARIOS: Readonly<Record<string, (size: ScenarioSize) => Promise<
     'dead-letter-replay': deadLetterReplay,
     'hanging-pipeline': hangingPipeline,
     'gateway-kill': gatewayKill,
+    'tunnel-drop': tunnelDrop,
   };

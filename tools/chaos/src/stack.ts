@@ -74,7 +74,7 @@ export async function register(stack: Stack, deliverTo: string): Promise<Registr
 
 /** Calls a bearer endpoint of the gateway and parses its JSON answer. */
 export async function gatewayApi<T>(
-  stack: Stack,
+  stack: Pick<Stack, 'gatewayUrl'>,
   method: 'GET' | 'POST',
   path: string,
   body?: unknown,

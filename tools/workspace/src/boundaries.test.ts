@@ -42,6 +42,14 @@ describe('project boundaries', () => {
     expect(ids).toContain('no-restricted-imports');
   });
 
+  it('allows a test tool to start an app in-process through its package entry', async () => {
+    const ids = await ruleIds(
+      "import { startGateway } from '@callback-gateway/gateway';\nexport const x = startGateway;\n",
+      'tools/chaos/src/allowed-import.ts',
+    );
+    expect(ids).not.toContain('@nx/enforce-module-boundaries');
+  });
+
   it('allows an app to import a library', async () => {
     const ids = await ruleIds(
       "import { redact } from '@callback-gateway/audit';\nexport const x = redact;\n",

@@ -17,7 +17,10 @@ export interface ReconcilerOptions {
   keys: StoreKeys;
   /** undefined without `LLAMA_CLOUD_API_KEY`: overdue registrations are marked, not recovered. */
   llamaCloud: LlamaCloudClient | undefined;
-  /** The current verified public base URL (the resolver's), to spot registrations issued under an older one. */
+  /**
+   * The public base URL callbacks reach now (the one the gateway last verified), to spot
+   * registrations issued under an older one. Asked at every sweep: keep it cheap.
+   */
   currentBaseUrl: () => Promise<string | undefined>;
   audit: AuditLog;
   logger: Logger;
@@ -86,6 +89,7 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
   });
   const outageKey = `{${keys.prefix}}:gateway-outage-since`;
   let lastBaseCheck = 0;
+  let lastBase: string | undefined;
 
   const schedule = (id: string, at: number, onlyIfAbsent = true) =>
     onlyIfAbsent ? redis.zadd(keys.reconcile, 'NX', at, id) : redis.zadd(keys.reconcile, at, id);
@@ -148,16 +152,17 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
   };
 
   const checkEarlyTriggers = async () => {
-    // A public URL that changed: callbacks to the old one may never arrive.
-    if (now() - lastBaseCheck >= 30_000) {
+    // A public URL that changed: callbacks to the old one may never arrive. A change is acted on
+    // at the next sweep; the pending registrations are scanned again every 30 s as well (one
+    // issued under the old URL just as it changed).
+    const current = await options.currentBaseUrl();
+    if (current && (current !== lastBase || now() - lastBaseCheck >= 30_000)) {
+      lastBase = current;
       lastBaseCheck = now();
-      const current = await options.currentBaseUrl();
-      if (current) {
-        await scheduleEarly(
-          `the public callback URL is now ${current}`,
-          (registration) => registration.callbackBaseUrl !== current,
-        );
-      }
+      await scheduleEarly(
+        `the public callback URL is now ${current}`,
+        (registration) => registration.callbackBaseUrl !== current,
+      );
     }
     // No gateway could take callbacks for a while: senders may have given up meanwhile.
     const [, score] = await redis.zrange(keys.gateways, -1, -1, 'WITHSCORES');

@@ -49,6 +49,8 @@ interface Circuit {
  */
 export class Breakers {
   private readonly circuits = new Map<string, Circuit>();
+  /** Deliveries waiting for the probe in flight to an origin, in the order they came. */
+  private readonly probeWaiters = new Map<string, (() => void)[]>();
   private readonly options: Required<BreakerOptions>;
   /** One slice of the window: a second, or a tenth of a shorter window. */
   private readonly sliceMs: number;
@@ -150,6 +152,38 @@ export class Breakers {
     return 0;
   }
 
+  /** Whether a half-open breaker's one probe to `origin` is in flight. */
+  probing(origin: string): boolean {
+    const circuit = this.circuits.get(origin);
+    return circuit?.state === 'half_open' && circuit.probing;
+  }
+
+  /**
+   * Resolves once the probe in flight to `origin` has its result (at once when none is), or
+   * after `timeoutMs`. Waiters are released in the order they came: deliveries held while
+   * the probe decides go on in the order they were due, ahead of any that came later.
+   */
+  probeSettled(origin: string, timeoutMs: number): Promise<void> {
+    if (!this.probing(origin)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      timer.unref();
+      const waiters = this.probeWaiters.get(origin) ?? [];
+      waiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.probeWaiters.set(origin, waiters);
+    });
+  }
+
+  private releaseProbeWaiters(origin: string): void {
+    const waiters = this.probeWaiters.get(origin);
+    if (!waiters) return;
+    this.probeWaiters.delete(origin);
+    for (const release of waiters) release();
+  }
+
   /** Records the result of a request admitted by {@link admit}. Only server-side failures
    * (5xx, timeouts, connection errors) count against a destination. */
   record(origin: string, ok: boolean): void {
@@ -168,6 +202,7 @@ export class Breakers {
         circuit.openUntil = now + circuit.openMs;
         this.move(origin, circuit, 'open', `the probe failed: open for ${circuit.openMs} ms`);
       }
+      this.releaseProbeWaiters(origin);
       return;
     }
     if (ok || circuit.state !== 'closed') return;

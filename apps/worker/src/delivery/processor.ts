@@ -117,6 +117,8 @@ function originOf(url: string): string {
 export function createDeliveryProcessor(deps: ProcessorDeps) {
   const now = deps.now ?? (() => new Date());
   const { batches, audit, metrics, queue } = deps;
+  /** The latest wake-up time given to a delivery held by an origin's breaker. */
+  const heldUntil = new Map<string, number>();
 
   const commit = async (outcome: AttemptOutcome) => {
     const result = await batches.commit(outcome);
@@ -200,7 +202,11 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
     const origin = originOf(target.deliverTo);
     const wait = deps.breakers.admit(origin);
     if (wait > 0) {
-      const at = Date.now() + wait;
+      // Held deliveries wake one millisecond apart, in the order they were held: the queue
+      // orders jobs due at the same millisecond by id, which would scramble the retry order.
+      const at = Math.max(Date.now() + wait, (heldUntil.get(origin) ?? 0) + 1);
+      if (heldUntil.size >= 10_000) heldUntil.clear();
+      heldUntil.set(origin, at);
       const nextJobId = jobIds.wait(delivery, at);
       const applied = await commit({
         callbackId: delivery.callbackId,
@@ -350,7 +356,19 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
         if (next) work.push(addFollowUp(queue, step.jobId, next, due));
       } else {
         attempted++;
-        work.push(deps.limit(() => attempt(jobId, delivery, step.record, step.target)));
+        const origin = step.target ? originOf(step.target.deliverTo) : undefined;
+        work.push(
+          (async () => {
+            // While a half-open breaker's probe decides, wait here (not in a slot of the
+            // limit, which other destinations need): released in order once it has.
+            if (origin !== undefined) {
+              while (deps.breakers.probing(origin)) {
+                await deps.breakers.probeSettled(origin, deps.timeouts.totalMs + 1_000);
+              }
+            }
+            await deps.limit(() => attempt(jobId, delivery, step.record, step.target));
+          })(),
+        );
       }
     });
     // Every delivery of the run settles before the run ends: a failed run is run again later,

@@ -34,6 +34,7 @@ export const gatewaySettingsSchema = webhookUrlEnvSchema.extend({
     min: 1024,
     max: 512 * 1024 * 1024,
   }),
+  GATEWAY_INTAKE_LINGER_MS: envInt({ default: 2, min: 0, max: 100 }),
 });
 
 /** Validated, frozen gateway settings. */

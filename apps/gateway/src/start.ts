@@ -94,14 +94,13 @@ export async function startGateway(
 
   // 1. Health first: /healthz answers even while Redis is away.
   logger.info('start 1/4: HTTP server (health, readiness, metrics)');
-  // Auto-pipelining: the intake scripts of concurrent callbacks share network writes (group
-  // commit), while each callback still gets its own atomic script and answer.
+  // No auto-pipelining: the intake batches callbacks itself (group commit, one script call per
+  // batch); wrapping every command in a pipeline of its own only costs.
   const redis = connectRedis({
     url: config.REDIS_URL,
     role: 'producer',
     name: 'gateway',
     logger,
-    redisOptions: { enableAutoPipelining: true },
   });
   const knownSecrets = [
     ...config.GATEWAY_API_TOKENS,
@@ -162,7 +161,7 @@ export async function startGateway(
     },
     apiTokens: config.GATEWAY_API_TOKENS,
     registrations: createRegistrationStore({ redis: redis.client, keys }),
-    intake: createIntake({ redis: redis.client, keys }),
+    intake: createIntake({ redis: redis.client, keys, lingerMs: config.GATEWAY_INTAKE_LINGER_MS }),
     deliveries: createDeliveryStore({ redis: redis.client, keys }),
     keys,
     redis: redis.client,

@@ -19,6 +19,7 @@ describe('startGateway, in-process with injected dependencies', () => {
     await gateway?.close();
     await edge?.close();
     await redis?.close();
+    [gateway, edge, redis] = [undefined, undefined, undefined];
   });
 
   it('opens its tunnel through the injected ngrok forward and verifies the URL by a probe round trip', async () => {
@@ -127,5 +128,51 @@ describe('startGateway, in-process with injected dependencies', () => {
     } finally {
       store.disconnect();
     }
+  });
+
+  it('holds a callback for GATEWAY_INTAKE_LINGER_MS so others can share its write to Redis', async () => {
+    redis = await startRedis();
+    const started = async (linger: string) => {
+      const running = await startGateway(
+        loadGatewayConfig({
+          REDIS_URL: redis?.url,
+          GATEWAY_PORT: '0',
+          GATEWAY_API_TOKENS: API_TOKEN,
+          PUBLIC_BASE_URL: 'https://hooks.example.com',
+          WEBHOOK_URL_VERIFY: 'syntax',
+          GATEWAY_INTAKE_LINGER_MS: linger,
+          OUTBOUND_ALLOW: '127.0.0.1',
+          LOG_LEVEL: 'silent',
+        }),
+        {},
+      );
+      await waitForHttp(`${running.url}/readyz`, (status) => status === 200, 15_000);
+      return running;
+    };
+    /** Milliseconds until the 202 of a callback to a fresh registration. */
+    const ackTime = async (running: StartedGateway) => {
+      const registration = (await (
+        await fetch(`${running.url}/v1/registrations`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ deliver_to: 'http://127.0.0.1:9/hooks' }),
+        })
+      ).json()) as { callback_url: string };
+      const path = new URL(registration.callback_url).pathname;
+      const before = performance.now();
+      const response = await fetch(`${running.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ event_id: `e-${Math.random()}`, event_type: 'parse.running' }),
+      });
+      expect(response.status).toBe(202);
+      return performance.now() - before;
+    };
+    gateway = await started('100');
+    expect(await ackTime(gateway)).toBeGreaterThanOrEqual(95);
+    await gateway.close();
+    gateway = await started('0');
+    const times = [await ackTime(gateway), await ackTime(gateway), await ackTime(gateway)];
+    expect(Math.min(...times)).toBeLessThan(95);
   });
 });

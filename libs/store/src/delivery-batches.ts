@@ -393,6 +393,6 @@ export function createDeliveryBatches(options: DeliveryBatchesOptions): Delivery
     },
 
     // The pipeline has its answer by then: outcomes may wait a few ms to go in larger groups.
-    commit: groupCommit(writeOutcomes, { maxItems: 256, lingerMs: 5 }),
+    commit: groupCommit(writeOutcomes, { maxItems: 256, lingerMs: 10 }),
   };
 }

@@ -128,6 +128,13 @@ export interface IntakeOptions {
    * @defaultValue 4_194_304
    */
   maxBatchChars?: number;
+  /**
+   * How long the first callback of a batch waits for others before the batch goes (0: to the
+   * end of the current turn of the event loop). Adds at most this to the acknowledgement; at
+   * moderate rates it saves a script call (and its round trip) per callback.
+   * @defaultValue 0
+   */
+  lingerMs?: number;
 }
 
 type IntakeRedis = (Redis | Cluster) & {
@@ -195,6 +202,7 @@ export function createIntake(options: IntakeOptions): Intake {
     maxItems: options.maxBatchCallbacks ?? 256,
     maxWeight: options.maxBatchChars ?? 4_194_304,
     weight: (item) => item.header.length + item.callback.payloadJson.length,
+    lingerMs: options.lingerMs ?? 0,
   });
 
   return {

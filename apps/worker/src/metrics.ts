@@ -10,6 +10,8 @@ export interface WorkerGaugeSources {
   breakers: Breakers;
   /** Entries waiting in the ingest stream (not yet in the queue). */
   ingestBacklog: () => Promise<number>;
+  /** When the oldest entry still in the ingest stream was stored (ms), if there is one. */
+  oldestIngestAt: () => Promise<number | undefined>;
 }
 
 /** The worker's metrics (`cbgw_` prefix). Gauges are read when Prometheus scrapes. */
@@ -52,7 +54,7 @@ export function createWorkerMetrics(
     }),
     queueDepth: new Gauge({
       name: 'cbgw_delivery_queue_jobs',
-      help: 'Jobs in the delivery queue, by state (waiting, delayed, active).',
+      help: 'Jobs in the delivery queue, by state (waiting, delayed, active); a job carries up to WORKER_CONCURRENCY deliveries.',
       labelNames: ['state'],
       registers,
       async collect() {
@@ -73,14 +75,16 @@ export function createWorkerMetrics(
     }),
     oldestWaiting: new Gauge({
       name: 'cbgw_delivery_oldest_waiting_seconds',
-      help: 'Age of the oldest job waiting to be delivered now (not delayed), 0 when none.',
+      help: 'Age of the oldest callback waiting to be delivered now: still in the ingest stream, or in a job waiting (not delayed); 0 when none.',
       registers,
       async collect() {
         const current = sources();
         if (!current) return;
         await quietly(async () => {
           const [oldest] = await current.queue.getJobs(['waiting'], -1, -1, true);
-          this.set(oldest ? Math.max(0, (Date.now() - oldest.timestamp) / 1000) : 0);
+          const ingest = await current.oldestIngestAt();
+          const since = Math.min(oldest?.timestamp ?? Infinity, ingest ?? Infinity);
+          this.set(Number.isFinite(since) ? Math.max(0, (Date.now() - since) / 1000) : 0);
         });
       },
     }),

@@ -193,4 +193,14 @@ describe('a delivery job run again after a crash', () => {
     expect((await harness.deliveries.get(delivered))?.state).toBe('delivered');
     expect((await harness.deliveries.get(retried))?.state).toBe('retrying');
   });
+
+  it('counts callbacks still in the ingest stream in the oldest-waiting age (a pump that stopped)', async () => {
+    const registration = await harness.register(pipeline.url('/never-pumped'));
+    await harness.callback(registration, 'never-pumped', 'parse.running');
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const metrics = await harness.registry.metrics();
+    const age = Number(/cbgw_delivery_oldest_waiting_seconds\{[^}]*\} ([\d.]+)/.exec(metrics)?.[1]);
+    expect(age).toBeGreaterThanOrEqual(1);
+    expect(metrics).toMatch(/cbgw_ingest_backlog\{[^}]*\} [1-9]/);
+  });
 });

@@ -20,7 +20,8 @@ export interface RedisAuditStoreOptions {
   redis: Redis | Cluster;
   /**
    * Key prefix. Keys: `<prefix>:events` (all events) and `<prefix>:reg:<registration id>`.
-   * @defaultValue `'cbgw:audit'`
+   * @defaultValue `'{cbgw}:audit'` (the store's hash tag: one Redis Cluster slot, so one script
+   * writes an event to both streams)
    */
   prefix?: string;
   /**
@@ -126,7 +127,7 @@ type AuditRedis = (Redis | Cluster) & {
  */
 export function createRedisAuditStore(options: RedisAuditStoreOptions): RedisAuditStore {
   const redis = options.redis;
-  const prefix = options.prefix ?? 'cbgw:audit';
+  const prefix = options.prefix ?? '{cbgw}:audit';
   const maxLength = options.maxLength ?? 100_000;
   const perRegistrationMaxLength = options.perRegistrationMaxLength ?? 1_000;
   const ttl = options.perRegistrationTtlSeconds ?? 2_592_000;

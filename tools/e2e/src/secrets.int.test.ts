@@ -77,7 +77,7 @@ describe('no secret in any log line or audit record', () => {
 
     const store = new Redis(redis.url);
     const probeKey = (await store.get('cbgw:webhook-url:probe-key')) ?? '';
-    const audit = JSON.stringify(await store.xrange('cbgw:audit:events', '-', '+'));
+    const audit = JSON.stringify(await store.xrange('{cbgw}:audit:events', '-', '+'));
     store.disconnect();
     const output = [...stack.gateway.lines, ...stack.worker.lines].join('\n');
     expect(output.length).toBeGreaterThan(1_000);

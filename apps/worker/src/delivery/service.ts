@@ -145,6 +145,11 @@ export function startDeliveryService(options: DeliveryServiceOptions): DeliveryS
     deliveries,
     breakers,
     ingestBacklog: () => options.storeRedis.xlen(keys.ingest),
+    async oldestIngestAt() {
+      // A stream entry's id starts with the time it was added (ms).
+      const [first] = await options.storeRedis.xrange(keys.ingest, '-', '+', 'COUNT', 1);
+      return first ? Number(first[0].split('-')[0]) : undefined;
+    },
   };
 
   let closing: Promise<void> | undefined;

@@ -5,11 +5,12 @@ import { parseSettings, usage } from './lib/settings.mjs';
 import { cleanup, log, machine, scoped } from './lib/util.mjs';
 import { delivery } from './scenarios/delivery.mjs';
 import { e2e } from './scenarios/e2e.mjs';
+import { floors } from './scenarios/floors.mjs';
 import { ingest } from './scenarios/ingest.mjs';
 import { memory } from './scenarios/memory.mjs';
 import { resolver } from './scenarios/resolver.mjs';
 
-const RUNNERS = { ingest, delivery, e2e, resolver, memory };
+const RUNNERS = { ingest, delivery, e2e, resolver, memory, floors };
 
 let parsed;
 try {

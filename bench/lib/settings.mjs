@@ -1,6 +1,6 @@
 import { cpuPlan } from './cpus.mjs';
 
-export const SCENARIOS = ['ingest', 'delivery', 'e2e', 'resolver', 'memory'];
+export const SCENARIOS = ['ingest', 'delivery', 'e2e', 'resolver', 'memory', 'floors'];
 
 /** Full settings (the defaults) and the `--quick` preset. Every key is also a flag
  * (`--e2e-duration=20`) and an environment variable (`BENCH_E2E_DURATION=20`). */

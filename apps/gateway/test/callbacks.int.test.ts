@@ -146,6 +146,13 @@ describe('callback intake', () => {
     });
     expect(good.statusCode).toBe(202);
     expect((await gateway.stored(good.json().callback_id))?.signature).toBe('verified');
+    // A signed callback replayed as it was (same bytes, same signature): answered, not stored again.
+    const replayed = await post(path, body, {
+      ...JSON_HEADERS,
+      'lc-signature': sign(body, registration.signing_secret),
+    });
+    expect(replayed.statusCode).toBe(200);
+    expect(replayed.json()).toEqual({ duplicate: true, callback_id: good.json().callback_id });
     const tampered = await post(path, body.replace('e-signed', 'e-other'), {
       ...JSON_HEADERS,
       'lc-signature': sign(body, registration.signing_secret),

@@ -1,4 +1,6 @@
 import { connect } from 'node:net';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { startRedis, type TestRedis } from '@callback-gateway/testing';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -63,6 +65,57 @@ describe('hostile input', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('keeps its memory bounded under floods of hostile bodies: nothing grows from one flood to the next', async () => {
+    // A collectable heap, to compare what survives each flood (not what is merely garbage yet).
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const bodies: [Buffer, string | undefined][] = [
+      [Buffer.from(JSON.stringify({ md: 'x'.repeat(60_000) })), 'application/json'],
+      [Buffer.from(`${'['.repeat(20_000)}${']'.repeat(20_000)}`), 'application/json'],
+      [Buffer.from(`{"txt":"${'y'.repeat(200_000)}"}`), 'application/json'], // over the limit
+      [Buffer.from([0xc3, 0x28, 0x7b, 0x7d]), 'application/json'],
+      [Buffer.from('{"event_id":'.repeat(3_000)), undefined],
+      [Buffer.from('a=1&b=2'), 'application/x-www-form-urlencoded'],
+    ];
+    let seq = 0;
+    const flood = async () => {
+      for (let round = 0; round < 100; round++) {
+        const answers = await Promise.all(
+          bodies.map(([body, type]) =>
+            gateway.app.inject({
+              method: 'POST',
+              url: path,
+              headers: type ? { 'content-type': type } : {},
+              payload: body,
+            }),
+          ),
+        );
+        for (const answer of answers) expect(answer.statusCode).toBeLessThan(500);
+        // And a valid callback now and then: stored ones must not pile up in memory either.
+        const stored = await gateway.app.inject({
+          method: 'POST',
+          url: path,
+          headers: { 'content-type': 'application/json' },
+          payload: JSON.stringify({ event_id: `flood-${seq++}`, event_type: 'parse.running' }),
+        });
+        expect(stored.statusCode).toBe(202);
+      }
+    };
+    const settledHeap = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      gc();
+      gc();
+      const { heapUsed, external } = process.memoryUsage();
+      return heapUsed + external;
+    };
+    await flood();
+    const afterFirst = await settledHeap();
+    await flood();
+    await flood();
+    const afterThird = await settledHeap();
+    expect(afterThird - afterFirst).toBeLessThan(8 * 1024 * 1024);
   });
 
   it('404s guessed callback tokens of every shape', async () => {

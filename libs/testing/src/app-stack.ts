@@ -22,6 +22,8 @@ export interface AppStack {
   ready(timeoutMs?: number): Promise<void>;
   /** Stops both (SIGTERM, SIGKILL after 10 s). */
   stop(): Promise<void>;
+  /** Every output line of every process this stack started, restarted ones included. */
+  output(): string[];
 }
 
 /** Options for {@link startAppStack}. */
@@ -52,8 +54,12 @@ export async function startAppStack(options: AppStackOptions): Promise<AppStack>
   };
   const gatewayReady = options.gatewayReady ?? '/readyz';
   const timeout = options.readyTimeoutMs ?? 20_000;
-  const start = (app: 'gateway' | 'worker') =>
-    startProcess({ args: [`${root}apps/${app}/dist/main.js`], env });
+  const started: WatchedProcess[] = [];
+  const start = (app: 'gateway' | 'worker') => {
+    const proc = startProcess({ args: [`${root}apps/${app}/dist/main.js`], env });
+    started.push(proc);
+    return proc;
+  };
   const stack: AppStack = {
     gatewayUrl: `http://127.0.0.1:${gatewayPort}`,
     workerUrl: `http://127.0.0.1:${workerPort}`,
@@ -79,6 +85,7 @@ export async function startAppStack(options: AppStackOptions): Promise<AppStack>
     async stop() {
       await Promise.all([stack.gateway.stop(), stack.worker.stop()]);
     },
+    output: () => started.flatMap((proc) => proc.lines),
   };
   if (options.waitReady ?? true) {
     try {

@@ -7,7 +7,16 @@ import { startRedis, type TestRedis } from '@callback-gateway/testing';
 import { Redis } from 'ioredis';
 import { Ledger, type Accounting } from './ledger.js';
 import { startPipeline, type ChaosPipeline } from './pipeline.js';
-import { gatewayApi, register, sleep, startStack, type Registration, type Stack } from './stack.js';
+import { SecretSet, scanForSecrets, type SecretScan } from './secrets.js';
+import {
+  API_TOKEN,
+  gatewayApi,
+  register,
+  sleep,
+  startStack,
+  type Registration,
+  type Stack,
+} from './stack.js';
 
 /** Which size of a scenario to run: `short` in CI, `full` for `npm run chaos`. */
 export type ScenarioSize = 'short' | 'full';
@@ -37,6 +46,11 @@ export interface World {
   registrations: Registration[][];
   /** Registers `perPipeline` registrations on every pipeline (replacing the previous ones). */
   registerAll(perPipeline: number): Promise<void>;
+  /** Every secret the world configured or was handed (API token, registrations' secrets and
+   * callback tokens). */
+  secrets: SecretSet;
+  /** Scans every process output line and audit record of the run for those secrets. */
+  scanSecrets(): Promise<SecretScan>;
   close(): Promise<void>;
 }
 
@@ -78,6 +92,8 @@ export async function openWorld(options: WorldOptions = {}): Promise<World> {
       ledger,
       pipelines,
       registrations: [],
+      secrets: new SecretSet(),
+      scanSecrets: () => scanForSecrets(world.secrets, world.stack.output(), redis.url),
       async registerAll(perPipeline) {
         world.registrations = [];
         for (const pipeline of pipelines) {
@@ -85,6 +101,9 @@ export async function openWorld(options: WorldOptions = {}): Promise<World> {
           for (let j = 0; j < perPipeline; j++) {
             const registration = await register(world.stack, pipeline.url(`/in/${pathSeq++}`));
             secrets.set(registration.path, registration.deliverySecret);
+            world.secrets.add('delivery secret', registration.deliverySecret);
+            world.secrets.add('signing secret', registration.signingSecret);
+            world.secrets.add('callback token', registration.callbackToken);
             list.push(registration);
           }
           world.registrations.push(list);
@@ -96,6 +115,7 @@ export async function openWorld(options: WorldOptions = {}): Promise<World> {
         await redis.close();
       },
     };
+    world.secrets.add('API token', API_TOKEN);
     if (!options.redisAway) await world.registerAll(options.registrationsPerPipeline ?? 4);
     return world;
   } catch (error) {
@@ -195,5 +215,27 @@ export async function auditEvents(
     return [...seen.values()].sort((a, b) => a.at.localeCompare(b.at));
   } finally {
     redis.disconnect();
+  }
+}
+
+/**
+ * Runs a scenario's body in `world`, then scans the run's process output and audit trail for
+ * every secret the world knows (the count goes into the observations; it must be 0), and closes
+ * the world whatever happened.
+ */
+export async function inWorld(
+  world: World,
+  body: (world: World) => Promise<ScenarioResult>,
+): Promise<ScenarioResult> {
+  try {
+    const result = await body(world);
+    const scan = await world.scanSecrets();
+    result.observations['linesScanned'] = scan.linesScanned;
+    result.observations['auditRecordsScanned'] = scan.recordsScanned;
+    result.observations['secretsFound'] = scan.found.length;
+    if (scan.found.length > 0) result.observations['secretsFoundKinds'] = scan.found.join(', ');
+    return result;
+  } finally {
+    await world.close();
   }
 }

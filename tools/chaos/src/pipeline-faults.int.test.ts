@@ -9,6 +9,10 @@ const expectZeroLoss = (result: ScenarioResult) => {
   expect(result.accounting.lost).toBe(0);
   expect(result.accounting.acknowledgedThenLost).toBe(0);
   expect(result.accounting.acknowledged).toBeGreaterThan(0);
+  // No secret in any log line or audit record of the run (the scan read them all).
+  expect(result.observations['auditRecordsScanned']).toBeGreaterThan(0);
+  expect(result.observations['secretsFoundKinds']).toBeUndefined();
+  expect(result.observations['secretsFound']).toBe(0);
 };
 
 describe('Redis and pipeline faults, short sizes', () => {

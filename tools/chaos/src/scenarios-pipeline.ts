@@ -2,6 +2,7 @@ import {
   auditEvents,
   deadLetters,
   drain,
+  inWorld,
   metric,
   openWorld,
   type ScenarioResult,
@@ -13,14 +14,6 @@ import { retryOrder, type DueDelivery } from './retry-order.js';
 import { gatewayApi, sleep, until } from './stack.js';
 
 const pick = <T>(size: ScenarioSize, short: T, full: T): T => (size === 'short' ? short : full);
-
-async function inWorld<T>(world: World, body: (world: World) => Promise<T>): Promise<T> {
-  try {
-    return await body(world);
-  } finally {
-    await world.close();
-  }
-}
 
 /** Deliveries the worker runs side by side (WORKER_CONCURRENCY) in the pipeline-down scenario. */
 const CONCURRENCY = 50;

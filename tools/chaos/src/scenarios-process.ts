@@ -1,4 +1,4 @@
-import { drain, openWorld, type ScenarioResult, type ScenarioSize, type World } from './harness.js';
+import { drain, inWorld, openWorld, type ScenarioResult, type ScenarioSize } from './harness.js';
 import { describeLoad, startLoad, type LoadOptions } from './load.js';
 import { waitForHttp } from '@callback-gateway/testing';
 import { sleep, until } from './stack.js';
@@ -6,13 +6,6 @@ import { sleep, until } from './stack.js';
 const pick = <T>(size: ScenarioSize, short: T, full: T): T => (size === 'short' ? short : full);
 
 /** Runs `body` in a fresh world and closes it whatever happens. */
-async function inWorld<T>(world: World, body: (world: World) => Promise<T>): Promise<T> {
-  try {
-    return await body(world);
-  } finally {
-    await world.close();
-  }
-}
 
 /**
  * Worker SIGKILL under load, restarted after `downMs`: its locked deliveries come back after

@@ -138,7 +138,7 @@ export async function tunnelDrop(size: ScenarioSize): Promise<ScenarioResult> {
     ).catch(() => undefined);
     // Time for a second final callback, if one were coming.
     await sleep(1_500);
-    return await figures(world, {
+    const result = await figures(world, {
       started,
       plan,
       inTransit,
@@ -147,6 +147,12 @@ export async function tunnelDrop(size: ScenarioSize): Promise<ScenarioResult> {
       readyAfterReturnMs,
       changesBefore,
     });
+    const scan = await world.scanSecrets();
+    result.observations['linesScanned'] = scan.linesScanned;
+    result.observations['auditRecordsScanned'] = scan.recordsScanned;
+    result.observations['secretsFound'] = scan.found.length;
+    if (scan.found.length > 0) result.observations['secretsFoundKinds'] = scan.found.join(', ');
+    return result;
   } finally {
     await world.close();
   }

@@ -47,6 +47,10 @@ export interface Registration {
   /** Path on its pipeline. */
   path: string;
   deliverySecret: string;
+  /** The parser's `LC-Signature` key of this registration. */
+  signingSecret: string;
+  /** The secret part of its callback URL. */
+  callbackToken: string;
 }
 
 /** Registers `deliverTo` (a pipeline URL) and returns the callback path to post to. */
@@ -63,12 +67,16 @@ export async function register(stack: Stack, deliverTo: string): Promise<Registr
     id: string;
     callback_url: string;
     delivery_secret: string;
+    signing_secret: string;
   };
+  const callbackPath = new URL(body.callback_url).pathname;
   return {
     id: body.id,
-    callbackPath: new URL(body.callback_url).pathname,
+    callbackPath,
     path: new URL(deliverTo).pathname,
     deliverySecret: body.delivery_secret,
+    signingSecret: body.signing_secret,
+    callbackToken: callbackPath.split('/').pop() ?? '',
   };
 }
 

@@ -15,6 +15,7 @@ import {
 } from '@callback-gateway/testing';
 import { storeKeys } from '@callback-gateway/store';
 import { Redis } from 'ioredis';
+import { SecretSet, scanForSecrets, type SecretScan } from './secrets.js';
 import { Ledger } from './ledger.js';
 import { startNgrokCloud, type NgrokCloud } from './ngrok-cloud.js';
 import { startNotificationReceiver, type NotificationReceiver } from './notifications.js';
@@ -57,7 +58,7 @@ export interface TunnelWorld {
   gateway: StartedGateway;
   worker: WatchedProcess;
   workerUrl: string;
-  /** Last lines of the gateway's log (kept in memory). */
+  /** Every line of the gateway's log (kept in memory). */
   gatewayLines: string[];
   /** Every job issued, in order. */
   issued: IssuedJob[];
@@ -74,6 +75,11 @@ export interface TunnelWorld {
   audit(types: AuditEvent['type'][]): Promise<AuditEvent[]>;
   /** Status of a gateway endpoint (`/readyz`, ...). */
   gatewayStatus(path: string): Promise<number>;
+  /** Every secret configured or handed out in this world. */
+  secrets: SecretSet;
+  /** Scans the gateway's and the worker's output, the audit trail and every notification for
+   * those secrets. */
+  scanSecrets(): Promise<SecretScan>;
   close(): Promise<void>;
 }
 
@@ -129,7 +135,6 @@ export async function openTunnelWorld(firstUrl: string): Promise<TunnelWorld> {
       logDestination: new Writable({
         write(chunk, _encoding, done) {
           gatewayLines.push(String(chunk));
-          if (gatewayLines.length > 500) gatewayLines.shift();
           done();
         },
       }),
@@ -189,6 +194,9 @@ export async function openTunnelWorld(firstUrl: string): Promise<TunnelWorld> {
         });
         world.callbackUrls.push(registration.callbackUrl);
         secrets.set(path, registration.deliverySecret);
+        world.secrets.add('delivery secret', registration.deliverySecret);
+        world.secrets.add('signing secret', registration.signingSecret);
+        world.secrets.add('callback token', registration.callbackUrl.split('/').pop());
         const job = await llamaCloud.parseV2({
           sourceUrl: `https://docs.example.com${path}.pdf`,
           webhook: {
@@ -231,8 +239,27 @@ export async function openTunnelWorld(firstUrl: string): Promise<TunnelWorld> {
         return (await fetch(`${gateway.url}${path}`, { signal: AbortSignal.timeout(5_000) }))
           .status;
       },
+      secrets: new SecretSet(),
+      scanSecrets: () =>
+        scanForSecrets(
+          world.secrets,
+          [
+            ...gatewayLines,
+            ...worker.lines,
+            ...receiver.received.map((notification) => JSON.stringify(notification)),
+          ],
+          redis.url,
+        ),
       close: closeAll,
     };
+    for (const [label, value] of [
+      ['API token', API_TOKEN],
+      ['ngrok authtoken', env['NGROK_AUTHTOKEN']],
+      ['LlamaCloud API key', env['LLAMA_CLOUD_API_KEY']],
+      ['notification secret', env['NOTIFY_WEBHOOK_SECRET']],
+    ] as const) {
+      world.secrets.add(label, value);
+    }
     return world;
   } catch (error) {
     await closeAll();

@@ -12,6 +12,11 @@ describe('tunnel drop and URL change, short size', () => {
     expect(result.accounting.lost).toBe(0);
     expect(result.accounting.acknowledgedThenLost).toBe(0);
     expect(result.accounting.delivered).toBe(result.accounting.acknowledged);
+    // No secret (tokens, signing and delivery secrets, ngrok authtoken, LlamaCloud key) in any
+    // log line, audit record or notification of the run.
+    expect(result.observations['linesScanned']).toBeGreaterThan(0);
+    expect(result.observations['secretsFoundKinds']).toBeUndefined();
+    expect(result.observations['secretsFound']).toBe(0);
     expect(seen['secondFinals']).toBe(0);
     expect(seen['rejectedSignatures']).toBe(0);
     expect(seen['deadLetters']).toBe(0);

@@ -14,8 +14,9 @@ import type { WorkerMetrics } from '../metrics.js';
 import type { Breakers } from './breaker.js';
 import { addFollowUp, deliveryOfJobId, jobIds, type DeliveryJobData } from './jobs.js';
 import type { Limit } from './limit.js';
-import { retryAfterMs, retryDelayMs, type RetryPolicy } from './schedule.js';
-import { sendDelivery, type DeliveryTimeouts, type SendResult } from './send.js';
+import { decide, isOutage } from './decide.js';
+import type { RetryPolicy } from './schedule.js';
+import { sendDelivery, type DeliveryTimeouts } from './send.js';
 
 /** What the delivery processor needs. */
 export interface ProcessorDeps {
@@ -34,63 +35,6 @@ export interface ProcessorDeps {
   /** @defaultValue `() => new Date()` */
   now?: () => Date;
   random?: () => number;
-}
-
-type Decision =
-  | { action: 'delivered' }
-  | { action: 'retry'; delayMs: number; reason: string }
-  | { action: 'dead_letter'; reason: string; gone?: boolean };
-
-/** Counts against the destination's breaker: the pipeline is failing, not the request. */
-function isOutage(result: SendResult): boolean {
-  return (
-    result.kind === 'network_error' ||
-    (result.kind === 'http_error' && (result.status >= 500 || result.status === 408))
-  );
-}
-
-function decide(result: SendResult, attempt: number, deps: ProcessorDeps, now: number): Decision {
-  const maxAttempts = deps.retry.scheduleSeconds.length;
-  const schedule = () => retryDelayMs(deps.retry, attempt, deps.random);
-  const retryOrDeadLetter = (reason: string, delayMs: number): Decision =>
-    attempt >= maxAttempts
-      ? { action: 'dead_letter', reason: `${reason}; gave up after ${attempt} attempts` }
-      : { action: 'retry', delayMs, reason };
-  switch (result.kind) {
-    case 'delivered':
-      return { action: 'delivered' };
-    case 'refused':
-      return {
-        action: 'dead_letter',
-        reason: `destination refused by the outbound policy: ${result.detail}`,
-      };
-    case 'network_error':
-      return retryOrDeadLetter(result.detail, schedule());
-    case 'http_error': {
-      const { status } = result;
-      if (status === 410) {
-        return {
-          action: 'dead_letter',
-          reason: 'the pipeline answered 410 Gone: deliveries to this registration stopped',
-          gone: true,
-        };
-      }
-      if (status === 429 || status === 503) {
-        const asked = retryAfterMs(result.retryAfter, deps.retry, now);
-        return retryOrDeadLetter(result.detail, asked ?? schedule());
-      }
-      if (status >= 400 && status < 500 && status !== 408) {
-        const limit = deps.retry.maxClientErrorAttempts ?? 3;
-        if (attempt >= limit) {
-          return {
-            action: 'dead_letter',
-            reason: `${result.detail}; a ${status} was answered ${attempt} times`,
-          };
-        }
-      }
-      return retryOrDeadLetter(result.detail, schedule());
-    }
-  }
 }
 
 const origins = new Map<string, string>();

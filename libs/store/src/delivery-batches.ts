@@ -50,6 +50,9 @@ export interface JobDelivery {
   registrationId: string;
   round: number;
   attempt: number;
+  /** Held by its destination's breaker: its place (ms after the breaker's reopening) among the
+   * deliveries held, kept from one hold to the next so they wake in the order they came. */
+  holdOffsetMs?: number;
 }
 
 /** The registration fields a delivery needs (undefined when the registration expired). */

@@ -51,6 +51,8 @@ export class Breakers {
   private readonly circuits = new Map<string, Circuit>();
   /** Deliveries waiting for the probe in flight to an origin, in the order they came. */
   private readonly probeWaiters = new Map<string, (() => void)[]>();
+  /** Places handed to deliveries held by an origin's breaker since it last closed. */
+  private readonly holds = new Map<string, number>();
   private readonly options: Required<BreakerOptions>;
   /** One slice of the window: a second, or a tenth of a shorter window. */
   private readonly sliceMs: number;
@@ -121,6 +123,7 @@ export class Breakers {
     const from = circuit.state;
     if (from === to) return;
     circuit.state = to;
+    if (to === 'closed') this.holds.delete(origin);
     this.onTransition({ origin, from, to, reason });
   }
 
@@ -150,6 +153,16 @@ export class Breakers {
       circuit.probing = true;
     }
     return 0;
+  }
+
+  /**
+   * The place of a delivery newly held by `origin`'s breaker: 0, 1, 2, ... since the breaker last
+   * closed (the order deliveries came due in), in milliseconds after the breaker's next opening.
+   */
+  nextHoldOffset(origin: string): number {
+    const next = this.holds.get(origin) ?? 0;
+    this.holds.set(origin, next + 1);
+    return next;
   }
 
   /** Whether a half-open breaker's one probe to `origin` is in flight. */

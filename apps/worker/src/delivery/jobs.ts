@@ -16,25 +16,27 @@ export const DELIVERY_JOB = 'deliver';
  * a crash), so adding it twice makes one job:
  * - `b-<first stream entry id>`: a batch of first attempts from the pump;
  * - `r-<callback id>-<round>-<attempt>`: a retry, making attempt `<attempt>` of a round;
- * - `w-<callback id>-<round>-<attempt>-<until ms>`: a wait while the destination's breaker is
- *   open (no attempt spent).
+ * - `w-<callback id>-<round>-<attempt>-<until ms>-<hold offset ms>`: a wait while the
+ *   destination's breaker is open (no attempt spent).
  */
 export const jobIds = {
   batch: (firstEntryId: string) => `b-${firstEntryId}`,
   retry: (d: JobDelivery) => `r-${d.callbackId}-${d.round}-${d.attempt}`,
-  wait: (d: JobDelivery, untilMs: number) => `w-${d.callbackId}-${d.round}-${d.attempt}-${untilMs}`,
+  wait: (d: JobDelivery, untilMs: number) =>
+    `w-${d.callbackId}-${d.round}-${d.attempt}-${untilMs}-${d.holdOffsetMs ?? 0}`,
   isBatch: (id: string) => id.startsWith('b-'),
 };
 
 /** The delivery a retry or wait job id stands for (with its registration), or undefined. */
 export function deliveryOfJobId(id: string, registrationId: string): JobDelivery | undefined {
-  const match = /^[rw]-(cb_[0-9a-f]{32})-(\d+)-(\d+)(?:-\d+)?$/.exec(id);
+  const match = /^[rw]-(cb_[0-9a-f]{32})-(\d+)-(\d+)(?:-\d+-(\d+))?$/.exec(id);
   if (!match) return undefined;
   return {
     callbackId: match[1] as string,
     registrationId,
     round: Number(match[2]),
     attempt: Number(match[3]),
+    ...(match[4] !== undefined && { holdOffsetMs: Number(match[4]) }),
   };
 }
 

@@ -61,8 +61,6 @@ function originOf(url: string): string {
 export function createDeliveryProcessor(deps: ProcessorDeps) {
   const now = deps.now ?? (() => new Date());
   const { batches, audit, metrics, queue } = deps;
-  /** The latest wake-up time given to a delivery held by an origin's breaker. */
-  const heldUntil = new Map<string, number>();
 
   const commit = async (outcome: AttemptOutcome) => {
     const result = await batches.commit(outcome);
@@ -146,12 +144,14 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
     const origin = originOf(target.deliverTo);
     const wait = deps.breakers.admit(origin);
     if (wait > 0) {
-      // Held deliveries wake one millisecond apart, in the order they were held: the queue
-      // orders jobs due at the same millisecond by id, which would scramble the retry order.
-      const at = Math.max(Date.now() + wait, (heldUntil.get(origin) ?? 0) + 1);
-      if (heldUntil.size >= 10_000) heldUntil.clear();
-      heldUntil.set(origin, at);
-      const nextJobId = jobIds.wait(delivery, at);
+      // Held deliveries keep their place: a millisecond apart after the breaker's next
+      // opening, in the order they were first held (a delivery woken while the breaker is
+      // still open keeps its offset), so they go on in the order they came due whenever it
+      // closes, however many times it opened meanwhile.
+      const offset = delivery.holdOffsetMs ?? deps.breakers.nextHoldOffset(origin);
+      const held: JobDelivery = { ...delivery, holdOffsetMs: offset };
+      const at = Date.now() + wait + offset;
+      const nextJobId = jobIds.wait(held, at);
       const applied = await commit({
         callbackId: delivery.callbackId,
         registrationId: delivery.registrationId,
@@ -163,7 +163,7 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
         nextJobId,
         nextAttemptAt: new Date(at).toISOString(),
       });
-      if (applied) await addFollowUp(queue, nextJobId, delivery, at);
+      if (applied) await addFollowUp(queue, nextJobId, held, at);
       return;
     }
 
@@ -261,7 +261,9 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
         ...(decision.gone && { stopDeliveries: decision.reason.slice(0, 500) }),
       });
     }
-    const next: JobDelivery = { ...delivery, attempt: number + 1 };
+    // A new attempt has a due time of its own: a hold before it takes a new place.
+    const { holdOffsetMs: _place, ...attempted } = delivery;
+    const next: JobDelivery = { ...attempted, attempt: number + 1 };
     const nextJobId = jobIds.retry(next);
     const applied = await commit({
       ...base,

@@ -231,7 +231,9 @@ export function startIngestPump(options: IngestPumpOptions): IngestPump {
         }
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
-        if (message.includes('NOGROUP')) groupReady = false;
+        // Start over: the group again if it was lost (NOGROUP), and in any case the entries
+        // this consumer read but did not hand over, at once rather than after `claimIdleMs`.
+        groupReady = false;
         if (!running) break;
         if (!complained) {
           complained = true;

@@ -50,11 +50,13 @@ describe('delivery to pipelines', () => {
       payload: { event_id: 'e-ok', event_type: 'parse.success', data: { job_id: 'job-1' } },
     });
     expect((await harness.registrations.get(registration.id))?.state).toBe('delivered');
-    expect(
+    // Recorded once the outcome is committed, written to the sinks after that turn.
+    const events = () =>
       harness.audit
         .filter((event) => event.correlation.delivery_id === id)
-        .map((event) => event.type),
-    ).toEqual(['delivery.attempted', 'delivery.succeeded']);
+        .map((event) => event.type);
+    await harness.until(() => events().length >= 2);
+    expect(events()).toEqual(['delivery.attempted', 'delivery.succeeded']);
   });
 
   it('retries 5xx on the schedule with the same webhook-id, then delivers', async () => {
@@ -91,11 +93,12 @@ describe('delivery to pipelines', () => {
     expect(
       (await harness.deliveries.listByState('dead_lettered')).map((entry) => entry.id),
     ).toContain(id);
-    expect(
+    // Recorded once the outcome is committed, written to the sinks after that turn.
+    await harness.until(() =>
       harness.audit.some(
         (event) => event.type === 'delivery.dead_lettered' && event.correlation.delivery_id === id,
       ),
-    ).toBe(true);
+    );
     expect((await harness.registrations.get(registration.id))?.state).toBe('dead_lettered');
   });
 

@@ -142,15 +142,36 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
       );
     }
     const origin = originOf(target.deliverTo);
-    const wait = deps.breakers.admit(origin);
-    if (wait > 0) {
+    const ids = correlation(record, target);
+    // The in-flight limit covers the request alone (and the breaker's say on it): the
+    // outcome's commit, which waits for company, never holds a slot another delivery could use.
+    const sent = await deps.limit(async () => {
+      const wait = deps.breakers.admit(origin);
+      if (wait > 0) return { held: true as const, wait };
+      audit.record({
+        type: 'delivery.attempted',
+        correlation: ids,
+        data: { attempt: number, destination_origin: origin },
+      });
+      const outcome = await sendDelivery({
+        callback: record,
+        target,
+        dispatcher: deps.dispatcher,
+        policy: deps.policy,
+        timeouts: deps.timeouts,
+        now,
+      });
+      deps.breakers.record(origin, !isOutage(outcome));
+      return { held: false as const, result: outcome };
+    });
+    if (sent.held) {
       // Held deliveries keep their place: a millisecond apart after the breaker's next
       // opening, in the order they were first held (a delivery woken while the breaker is
       // still open keeps its offset), so they go on in the order they came due whenever it
       // closes, however many times it opened meanwhile.
       const offset = delivery.holdOffsetMs ?? deps.breakers.nextHoldOffset(origin);
       const held: JobDelivery = { ...delivery, holdOffsetMs: offset };
-      const at = Date.now() + wait + offset;
+      const at = Date.now() + sent.wait + offset;
       const nextJobId = jobIds.wait(held, at);
       const applied = await commit({
         callbackId: delivery.callbackId,
@@ -166,23 +187,8 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
       if (applied) await addFollowUp(queue, nextJobId, held, at);
       return;
     }
-
-    const ids = correlation(record, target);
-    audit.record({
-      type: 'delivery.attempted',
-      correlation: ids,
-      data: { attempt: number, destination_origin: origin },
-    });
-    const result = await sendDelivery({
-      callback: record,
-      target,
-      dispatcher: deps.dispatcher,
-      policy: deps.policy,
-      timeouts: deps.timeouts,
-      now,
-    });
+    const { result } = sent;
     const at = now();
-    deps.breakers.record(origin, !isOutage(result));
     metrics.attempts.inc({
       result: 'status' in result ? `${Math.floor(result.status / 100)}xx` : result.kind,
     });
@@ -312,7 +318,7 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
                 await deps.breakers.probeSettled(origin, deps.timeouts.totalMs + 1_000);
               }
             }
-            await deps.limit(() => attempt(jobId, delivery, step.record, step.target));
+            await attempt(jobId, delivery, step.record, step.target);
           })(),
         );
       }

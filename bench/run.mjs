@@ -43,7 +43,7 @@ const results = {
 };
 log(
   `${results.machine.cores} cores (${results.machine.cpu}), Node ${results.machine.node}, ` +
-    `load ${results.machine.loadavg.join(' ')}; ${settings.cpus.note}; Redis AOF ${settings.aof}` +
+    `load ${results.machine.loadavg.join(' ')}; ${settings.cpus.note}; Redis AOF ${settings.aof}${settings.redisSocket ? ', over its Unix socket' : ''}` +
     (quick ? '; quick settings' : ''),
 );
 
@@ -69,7 +69,7 @@ await writeResults(out, results);
 
 console.log(
   `\nCallback Gateway bench, ${results.date}: ${results.machine.cores} cores, Node ` +
-    `${results.machine.node}, ${settings.cpus.note}, Redis AOF ${settings.aof}` +
+    `${results.machine.node}, ${settings.cpus.note}, Redis AOF ${settings.aof}${settings.redisSocket ? ', over its Unix socket' : ''}` +
     `${quick ? ', quick settings' : ''}\n`,
 );
 console.log(textTable(results.rows));

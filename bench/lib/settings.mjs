@@ -22,6 +22,7 @@ const FULL = {
   resolverFailures: 200,
   resolverCalls: 10_000,
   aof: 'off',
+  redisSocket: false, // gateway and worker reach Redis over its Unix socket instead of TCP
   nodeArgs: '', // extra Node options of the gateway and worker processes (space-separated)
   profile: false, // also profile the gateway (2 KB ingest) and the worker (delivery)
 };

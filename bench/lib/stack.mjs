@@ -17,7 +17,7 @@ const AOF_ARGS = {
 export async function startBenchRedis(settings) {
   const args = AOF_ARGS[settings.aof];
   if (!args) throw new Error(`--aof must be one of ${Object.keys(AOF_ARGS).join(', ')}`);
-  const redis = await startRedis({ args });
+  const redis = await startRedis({ args, unixSocket: true });
   onCleanup(() => redis.close());
   redis.pid = redisPid(redis.port);
   pin(redis.pid, settings.cpus.servers);
@@ -45,7 +45,8 @@ export async function startApps(
   const gatewayPort = await freePort();
   const workerPort = await freePort();
   const env = {
-    REDIS_URL: redis.url,
+    // `--redis-socket`: Redis on the same host without TCP (REDIS_URL=unix:///...).
+    REDIS_URL: settings.redisSocket ? redis.socketUrl : redis.url,
     LOG_LEVEL: 'warn',
     PUBLIC_BASE_URL: 'https://hooks.example.com',
     WEBHOOK_URL_VERIFY: 'syntax',

@@ -9,7 +9,8 @@ import { startBenchRedis } from '../lib/stack.mjs';
  * storing a 2 KB callback and answering for it costs Redis at least "round trip + fresh 2 KB"
  * on top of anything the gateway does, and a bare endpoint pays neither.
  *
- * - Redis CPU per request/answer round trip (a PING alone), and per PING when 50 share a write.
+ * - Redis CPU per request/answer round trip (a PING alone) over TCP and over the Unix socket,
+ *   and per PING when 50 share a write.
  * - Redis CPU per SET of a new 2 KB value (fresh memory: the pages are touched for the first
  *   time), and per SET overwriting one of 100 keys (memory reused), 50 to a write.
  * - Node CPU to encode 2 KB of text to UTF-8 bytes (what a client does with a string argument).
@@ -34,6 +35,11 @@ export async function floors(settings) {
   const pingAlone = await redisCpu(async () => {
     for (let i = 0; i < count; i++) await client.ping();
   });
+  const socketClient = new Redis(redis.socketUrl);
+  const pingSocket = await redisCpu(async () => {
+    for (let i = 0; i < count; i++) await socketClient.ping();
+  });
+  socketClient.disconnect();
   const pingShared = await redisCpu(pipelined((batch) => batch.ping()));
   const setFresh = await redisCpu(pipelined((batch, i) => batch.set(`fresh:${i}`, value)));
   const setReused = await redisCpu(pipelined((batch, i) => batch.set(`reused:${i % 100}`, value)));
@@ -55,6 +61,7 @@ export async function floors(settings) {
   return {
     rows: [
       row('Redis CPU per round trip (PING)', pingAlone, 'syscalls and wake-ups of one request'),
+      row('Redis CPU per round trip, Unix socket', pingSocket, 'the same over REDIS_URL=unix://'),
       row('Redis CPU per PING, 50 per write', pingShared, 'what batching leaves of it'),
       row(
         'Redis CPU per SET of a new 2 KB value',
@@ -65,6 +72,6 @@ export async function floors(settings) {
       row('Node CPU to UTF-8 encode 2 KB (ASCII)', encodeAscii, 'a string argument'),
       row('Node CPU to UTF-8 encode 2 KB (one é)', encodeMixed, 'two-byte string'),
     ],
-    raw: { pingAlone, pingShared, setFresh, setReused, encodeAscii, encodeMixed },
+    raw: { pingAlone, pingSocket, pingShared, setFresh, setReused, encodeAscii, encodeMixed },
   };
 }

@@ -5,7 +5,10 @@ import { SettingsError, checkHostOrCidr, envEnum, envInt, envList, envUrl } from
  * Apps spread it into their own schema.
  */
 export const commonSettingsShape = {
-  REDIS_URL: envUrl({ default: 'redis://127.0.0.1:6379', protocols: ['redis', 'rediss'] }),
+  REDIS_URL: envUrl({
+    default: 'redis://127.0.0.1:6379',
+    protocols: ['redis', 'rediss', 'unix'],
+  }),
   LOG_LEVEL: envEnum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], {
     default: 'info',
   }),

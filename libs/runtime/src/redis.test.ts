@@ -35,6 +35,9 @@ describe('describeRedisUrl', () => {
     expect(describeRedisUrl('redis://user:s3cretpass@redis.example.com:6380/2')).toBe(
       'redis://redis.example.com:6380/2',
     );
+    expect(describeRedisUrl('unix:///run/redis/redis.sock?db=1&password=s3cretpass')).toBe(
+      'unix:///run/redis/redis.sock?db=1&password=***',
+    );
   });
 });
 
@@ -79,6 +82,45 @@ describe('connectRedis', () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(connection.isReady()).toBe(false);
     expect(lines.filter((line) => line.includes('Lost the connection to'))).toHaveLength(1);
+  });
+
+  it('connects over a Unix socket, and says what is missing when the socket is not there', async () => {
+    redis = await startRedis({ unixSocket: true });
+    const url = redis.socketUrl ?? '';
+    expect(url).toMatch(/^unix:\/\/\/.+redis\.sock$/);
+    const { logger } = captureLogger();
+    connection = connectRedis({ url: `${url}?db=2`, role: 'producer', name: 'socket', logger });
+    await connection.waitUntilReady();
+    await connection.client.set('over-the-socket', '1');
+    // The same server seen over TCP: the write went to it, in database 2.
+    const tcp = connectRedis({ url: `${redis.url}/2`, role: 'producer', name: 'tcp', logger });
+    try {
+      await tcp.waitUntilReady();
+      expect(await tcp.client.get('over-the-socket')).toBe('1');
+      const clients = await tcp.client.client('LIST');
+      expect(String(clients)).toMatch(/addr=\S*redis\.sock:0 .*name=socket /);
+    } finally {
+      await tcp.close();
+    }
+
+    const missing = captureLogger();
+    const away = connectRedis({
+      url: 'unix:///nonexistent-dir/redis.sock',
+      role: 'producer',
+      name: 'away',
+      logger: missing.logger,
+      maxBackoffMs: 200,
+    });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(away.isReady()).toBe(false);
+      expect(away.problem()).toMatch(/ENOENT/);
+      const line = missing.lines.find((text) => text.includes('Redis is not reachable'));
+      expect(line).toContain('unix:///nonexistent-dir/redis.sock');
+      expect(line).toContain('Start one with');
+    } finally {
+      await away.close();
+    }
   });
 
   it('closes idempotently without hanging when Redis is away', async () => {

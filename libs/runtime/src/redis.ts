@@ -48,6 +48,9 @@ export function describeRedisUrl(url: string): string {
     const parsed = new URL(url);
     parsed.username = '';
     parsed.password = '';
+    for (const name of ['username', 'password']) {
+      if (parsed.searchParams.has(name)) parsed.searchParams.set(name, '***');
+    }
     return parsed.toString().replace(/\/$/, '');
   } catch {
     return '(an unparsable REDIS_URL)';
@@ -76,6 +79,8 @@ export function connectRedis(options: ConnectRedisOptions): SupervisedRedis {
   const maxBackoffMs = options.maxBackoffMs ?? 5_000;
   const where = describeRedisUrl(options.url);
   const log = options.quiet ? quietLogger(options.logger) : options.logger;
+  // `unix:///path/redis.sock?db=0` (ioredis reads the path, db and password from it): Redis
+  // on the same host without TCP, less CPU per round trip on both sides.
   const client = new Redis(options.url, {
     connectionName: options.name,
     lazyConnect: false,
@@ -108,10 +113,9 @@ export function connectRedis(options: ConnectRedisOptions): SupervisedRedis {
     problem = error.code ? `${error.code}: ${error.message}` : error.message;
     if (complained) return;
     complained = true;
-    const hint =
-      error.code === 'ECONNREFUSED' || error.code === 'ENOTFOUND' || error.code === 'ETIMEDOUT'
-        ? 'Start one with "redis-server" (Debian: apt-get install redis-server) or point REDIS_URL at yours'
-        : 'Check REDIS_URL and the server';
+    const hint = ['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'ENOENT'].includes(error.code ?? '')
+      ? 'Start one with "redis-server" (Debian: apt-get install redis-server) or point REDIS_URL at yours'
+      : 'Check REDIS_URL and the server';
     log.warn(
       { redis: where, connection: options.name, reason: problem },
       `${everReady ? 'Lost the connection to' : 'Redis is not reachable at'} ${where} (${problem}). ${hint}; retrying with backoff up to ${maxBackoffMs / 1000} s, and /readyz reports not ready until then.`,

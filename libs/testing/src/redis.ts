@@ -29,6 +29,11 @@ export interface StartRedisOptions {
    * @defaultValue 10_000
    */
   readyTimeoutMs?: number;
+  /**
+   * Also listen on a Unix socket in the data directory (`socketUrl`).
+   * @defaultValue false
+   */
+  unixSocket?: boolean;
 }
 
 /** A throwaway `redis-server` owned by one test file. */
@@ -38,6 +43,8 @@ export interface TestRedis {
   readonly port: number;
   /** `redis://127.0.0.1:<port>` */
   readonly url: string;
+  /** `unix://<data directory>/redis.sock` when started with `unixSocket`, else undefined. */
+  readonly socketUrl: string | undefined;
   /** Its own data directory, removed by {@link TestRedis.close}. */
   readonly dataDir: string;
   /** True while the process runs. */
@@ -118,6 +125,9 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<TestR
     'no',
     '--logfile',
     '',
+    ...(options.unixSocket
+      ? ['--unixsocket', join(dataDir, 'redis.sock'), '--unixsocketperm', '700']
+      : []),
     ...(options.persistent
       ? ['--appendonly', 'yes', '--appendfsync', 'always']
       : ['--appendonly', 'no']),
@@ -187,6 +197,7 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<TestR
     get url() {
       return `redis://${HOST}:${port}`;
     },
+    socketUrl: options.unixSocket ? `unix://${join(dataDir, 'redis.sock')}` : undefined,
     dataDir,
     get running() {
       return !!child && child.exitCode === null && child.signalCode === null;

@@ -1,3 +1,4 @@
+import { startRedis } from '@callback-gateway/testing';
 import { describe, expect, it } from 'vitest';
 import { run, type CliIo } from './cli.js';
 import { staticLookup } from './testing.js';
@@ -113,5 +114,27 @@ describe('the webhook-url command line', () => {
       code: 'WEBHOOK_URL_CONFIG_INVALID',
       reason: expect.stringContaining('WEBHOOK_URL_DEADLINE_MS'),
     });
+  });
+
+  it('resolve reads the URL cache over a Redis Unix socket (REDIS_URL=unix://...)', async () => {
+    const redis = await startRedis({ unixSocket: true });
+    try {
+      const env = { WEBHOOK_URL_SOURCES: 'cache', WEBHOOK_URL_VERIFY: 'dns' };
+      // Reached: an empty cache is a miss, not an unavailable cache.
+      const reached = await cli(['resolve'], { ...env, REDIS_URL: redis.socketUrl ?? '' });
+      expect(reached.code).toBe(2);
+      expect(reached.json['reasons']).toEqual([
+        expect.objectContaining({ source: 'cache', code: 'WEBHOOK_URL_CACHE_MISS' }),
+      ]);
+      const away = await cli(['resolve'], {
+        ...env,
+        REDIS_URL: `unix://${redis.dataDir}/nothing-here.sock`,
+      });
+      expect(away.json['reasons']).toEqual([
+        expect.objectContaining({ source: 'cache', code: 'WEBHOOK_URL_CACHE_UNAVAILABLE' }),
+      ]);
+    } finally {
+      await redis.close();
+    }
   });
 });

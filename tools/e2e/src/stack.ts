@@ -12,10 +12,16 @@ export type Stack = AppStack;
 export function startStack(
   redis: TestRedis,
   env: Record<string, string> = {},
-  options: { gatewayReady?: '/readyz' | '/readyz/ingest' } = {},
+  options: {
+    gatewayReady?: '/readyz' | '/readyz/ingest';
+    /** Reach Redis over its Unix socket (started with `unixSocket`) instead of TCP. */
+    overSocket?: boolean;
+  } = {},
 ): Promise<Stack> {
+  const socketUrl = redis.socketUrl;
+  if (options.overSocket && !socketUrl) throw new Error('start the test Redis with unixSocket');
   return startAppStack({
-    redisUrl: redis.url,
+    redisUrl: options.overSocket && socketUrl ? socketUrl : redis.url,
     env: {
       LOG_LEVEL: 'warn',
       PUBLIC_BASE_URL: 'https://hooks.example.com',

@@ -40,6 +40,7 @@ export const workerSettingsSchema = webhookUrlEnvSchema.extend({
   DELIVERY_LOCK_DURATION_MS: envInt({ default: 0, min: 0, max: 3_600_000 }),
   DELIVERY_BREAKER_FAILURES: envInt({ default: 5, min: 1, max: 1_000 }),
   DELIVERY_BREAKER_OPEN_MS: envInt({ default: 30_000, min: 100, max: 3_600_000 }),
+  DELIVERY_BREAKER_MAX_OPEN_MS: envInt({ default: 300_000, min: 100, max: 3_600_000 }),
   WORKER_HEARTBEAT_INTERVAL_MS: envInt({ default: 5_000, min: 100, max: 600_000 }),
   WORKER_HEARTBEAT_DEGRADED_MS: envInt({ default: 15_000, min: 100, max: 3_600_000 }),
   WORKER_HEARTBEAT_DEAD_MS: envInt({ default: 120_000, min: 100, max: 86_400_000 }),
@@ -60,6 +61,11 @@ export function loadWorkerConfig(env: Readonly<Record<string, string | undefined
     check: (settings: z.output<typeof workerSettingsSchema>) => [
       ...checkWebhookUrlEnv(settings),
       ...checkNotifySettings(settings),
+      ...(settings.DELIVERY_BREAKER_MAX_OPEN_MS < settings.DELIVERY_BREAKER_OPEN_MS
+        ? [
+            `DELIVERY_BREAKER_MAX_OPEN_MS: must be at least DELIVERY_BREAKER_OPEN_MS (${settings.DELIVERY_BREAKER_OPEN_MS}), got ${settings.DELIVERY_BREAKER_MAX_OPEN_MS}`,
+          ]
+        : []),
     ],
   });
 }

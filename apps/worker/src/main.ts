@@ -171,6 +171,7 @@ async function main(): Promise<void> {
     breaker: {
       consecutiveFailures: config.DELIVERY_BREAKER_FAILURES,
       openMs: config.DELIVERY_BREAKER_OPEN_MS,
+      maxOpenMs: config.DELIVERY_BREAKER_MAX_OPEN_MS,
     },
     concurrency: config.WORKER_CONCURRENCY,
     ...(config.DELIVERY_LOCK_DURATION_MS > 0 && {

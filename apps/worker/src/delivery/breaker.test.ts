@@ -65,4 +65,32 @@ describe('Breakers', () => {
     expect(breakers.state(origin)).toBe('closed');
     expect(breakers.nextHoldOffset(origin)).toBe(0);
   });
+
+  it('doubles its open period on each failed probe, up to maxOpenMs, and starts over once closed', () => {
+    const time = clock();
+    const transitions: BreakerTransition[] = [];
+    const breakers = new Breakers(
+      { consecutiveFailures: 1, openMs: 1_000, maxOpenMs: 3_000 },
+      (t) => transitions.push(t),
+      time.now,
+    );
+    const origin = 'https://pipeline.example.com';
+    breakers.record(origin, false);
+    const waits: number[] = [];
+    for (let probe = 0; probe < 4; probe++) {
+      const wait = breakers.admit(origin);
+      waits.push(wait);
+      time.advance(wait);
+      expect(breakers.admit(origin)).toBe(0); // the probe
+      breakers.record(origin, false);
+    }
+    expect(waits).toEqual([1_000, 2_000, 3_000, 3_000]);
+    expect(transitions.at(-1)?.reason).toBe('the probe failed: open for 3000 ms');
+    time.advance(breakers.admit(origin));
+    expect(breakers.admit(origin)).toBe(0);
+    breakers.record(origin, true);
+    expect(breakers.state(origin)).toBe('closed');
+    breakers.record(origin, false);
+    expect(breakers.admit(origin)).toBe(1_000);
+  });
 });

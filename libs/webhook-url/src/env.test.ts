@@ -1,9 +1,9 @@
 import { memoryAuditLog } from '@callback-gateway/audit/testing';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { captureLogger } from '../test/helpers.js';
 import { parseWebhookUrlEnv, resolverOptionsFromEnv, webhookUrlEnvSchema } from './env.js';
 import { createWebhookUrlResolver } from './resolver.js';
-import { fakeNgrok, manualClock } from './testing.js';
+import { fakeNgrok, manualClock, ngrokSdkError } from './testing.js';
 import type { LookupFunction } from './verify.js';
 
 const deps = () => ({ audit: memoryAuditLog(), logger: captureLogger().logger });
@@ -19,6 +19,7 @@ describe('the environment', () => {
       WEBHOOK_URL_DEADLINE_MS: 10_000,
       WEBHOOK_URL_ALLOW_INSECURE_HTTP: false,
       NGROK_HEALTH_INTERVAL_MS: 30_000,
+      NGROK_RECONNECT_MAX_MS: 60_000,
       WEBHOOK_URL_CACHE_TTL_S: 86_400,
       WEBHOOK_URL_PROBE_KEY: undefined,
       GATEWAY_PORT: 8080,
@@ -30,6 +31,7 @@ describe('the environment', () => {
     ['WEBHOOK_URL_DEADLINE_MS', 'soon'],
     ['WEBHOOK_URL_DEADLINE_MS', '-5'],
     ['NGROK_HEALTH_INTERVAL_MS', '1.5'],
+    ['NGROK_RECONNECT_MAX_MS', '500'],
     ['WEBHOOK_URL_ALLOW_INSECURE_HTTP', 'maybe'],
     ['WEBHOOK_URL_SOURCES', 'cloud_config,carrier_pigeon'],
     ['WEBHOOK_URL_VERIFY', 'deep'],
@@ -76,6 +78,47 @@ describe('the environment', () => {
     expect(armed).toContainEqual(['interval', 1234]);
     expect(armed).toContainEqual(['timeout', 777]);
     expect(ngrok.calls[0]?.authtoken).toBe('tok_from_env_0123456789');
+    await resolver.close();
+  });
+
+  it('wires NGROK_RECONNECT_MAX_MS as the longest wait between tunnel reconnect attempts', async () => {
+    const env = parseWebhookUrlEnv({
+      NGROK_AUTHTOKEN: 'tok_from_env_0123456789',
+      NGROK_HEALTH_INTERVAL_MS: '1000',
+      NGROK_RECONNECT_MAX_MS: '3000',
+      WEBHOOK_URL_SOURCES: 'ngrok',
+      WEBHOOK_URL_VERIFY: 'syntax',
+    });
+    const clock = manualClock();
+    const ngrok = fakeNgrok();
+    const resolver = createWebhookUrlResolver(
+      resolverOptionsFromEnv(env, {
+        ...deps(),
+        clock,
+        random: () => 0.999,
+        ngrok: { forward: ngrok.forward, unhealthyThreshold: 1 },
+      }),
+    );
+    await resolver.resolve();
+    // The session is lost and ngrok stays away: eight reconnect attempts fail.
+    const unreachable = () => ({
+      error: ngrokSdkError('failed to connect session: failed to establish tcp connection'),
+    });
+    ngrok.next(...Array.from({ length: 8 }, unreachable));
+    ngrok.emitStatus('closed');
+    clock.advance(1_000);
+    const waits: number[] = [];
+    for (let attempt = 2; attempt <= 8; attempt++) {
+      await vi.waitFor(() => expect(ngrok.calls).toHaveLength(attempt));
+      const wait = clock.timers
+        .filter((timer) => timer.kind === 'timeout' && !timer.cleared)
+        .at(-1);
+      waits.push(wait?.ms ?? -1);
+      clock.advance(wait?.ms ?? 0);
+    }
+    // 1 s doubling with full jitter (here at its top): 0.999, 1.998, then the 3 s cap.
+    expect(waits.slice(0, 3)).toEqual([999, 1_998, 2_997]);
+    expect(waits.slice(3)).toEqual([2_997, 2_997, 2_997, 2_997]);
     await resolver.close();
   });
 

@@ -101,6 +101,7 @@ export const webhookUrlEnvSchema = z.object({
   WEBHOOK_URL_DEADLINE_MS: integer('WEBHOOK_URL_DEADLINE_MS', 10_000, 100, 300_000),
   WEBHOOK_URL_ALLOW_INSECURE_HTTP: boolean('WEBHOOK_URL_ALLOW_INSECURE_HTTP', false),
   NGROK_HEALTH_INTERVAL_MS: integer('NGROK_HEALTH_INTERVAL_MS', 30_000, 1_000, 3_600_000),
+  NGROK_RECONNECT_MAX_MS: integer('NGROK_RECONNECT_MAX_MS', 60_000, 1_000, 3_600_000),
   WEBHOOK_URL_CACHE_TTL_S: integer('WEBHOOK_URL_CACHE_TTL_S', 86_400, 1, 31_536_000),
   WEBHOOK_URL_PROBE_KEY: optionalText('WEBHOOK_URL_PROBE_KEY', (value) =>
     value.length >= 16 ? undefined : 'expected at least 16 characters (use a random secret)',
@@ -146,7 +147,7 @@ export type WebhookUrlEnvDeps = Omit<
 > & {
   ngrok?: Omit<
     NonNullable<WebhookUrlResolverOptions['ngrok']>,
-    'authtoken' | 'domain' | 'healthIntervalMs'
+    'authtoken' | 'domain' | 'healthIntervalMs' | 'reconnectBackoff'
   >;
 };
 
@@ -206,6 +207,7 @@ export function resolverOptionsFromEnv(
       authtoken: env.NGROK_AUTHTOKEN,
       domain: env.NGROK_DOMAIN,
       healthIntervalMs: env.NGROK_HEALTH_INTERVAL_MS,
+      reconnectBackoff: { baseMs: 1_000, capMs: env.NGROK_RECONNECT_MAX_MS },
     },
   };
 }

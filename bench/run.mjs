@@ -75,6 +75,10 @@ console.log(
 console.log(textTable(results.rows));
 const profile = results.scenarios.ingest?.raw?.profile;
 if (profile) console.log(`\n${profileText(profile)}`);
+if (profile?.legacy) {
+  const title = 'Gateway CPU profile under the 1 MB legacy load (a separate, profiled run):';
+  console.log(`\n${profileText(profile.legacy, title)}`);
+}
 const workerProfile = results.scenarios.delivery?.raw?.profile;
 if (workerProfile) {
   const title = 'Worker CPU profile while delivering a full queue (a separate, profiled run):';

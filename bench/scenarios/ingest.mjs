@@ -109,6 +109,26 @@ export async function ingest(settings) {
     });
     await apps.gateway.stop(); // the profile is written as the process exits
     profile = { ...(await summarizeProfiles(profileDir)), acceptedPerSec: load2.acceptedPerSec };
+
+    // And one under 1 MB legacy bodies alone (registrations of their own, as above).
+    const legacyDir = join(profileDir, 'legacy');
+    await apps.startGateway(['--cpu-prof', `--cpu-prof-dir=${legacyDir}`]);
+    log(`ingest 1 MB: profiling the gateway for ${settings.legacyRequests} requests`);
+    const legacyProfilePaths = await register(
+      apps.gatewayUrl,
+      settings.legacyRequests + settings.connections,
+      nowhere,
+    );
+    const load3 = await run('profile-legacy', apps.gatewayUrl, {
+      ...legacy,
+      amount: settings.legacyRequests,
+      paths: legacyProfilePaths,
+    });
+    await apps.gateway.stop();
+    profile.legacy = {
+      ...(await summarizeProfiles(legacyDir)),
+      acceptedPerSec: load3.acceptedPerSec,
+    };
   }
 
   const rows = [];

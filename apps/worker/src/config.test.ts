@@ -1,6 +1,7 @@
 import { SettingsError } from '@callback-gateway/runtime';
 import { describe, expect, it } from 'vitest';
-import { loadWorkerConfig } from './config.js';
+import { breakerOptions, loadWorkerConfig } from './config.js';
+import { Breakers } from './delivery/breaker.js';
 
 describe('loadWorkerConfig', () => {
   it('caps the breaker open period at 5 minutes by default, or at DELIVERY_BREAKER_MAX_OPEN_MS', () => {
@@ -21,5 +22,43 @@ describe('loadWorkerConfig', () => {
       });
     expect(load).toThrow(SettingsError);
     expect(load).toThrow(/DELIVERY_BREAKER_MAX_OPEN_MS: must be at least DELIVERY_BREAKER_OPEN_MS/);
+  });
+
+  it('hands every DELIVERY_BREAKER_* setting to the breakers', () => {
+    expect(breakerOptions(loadWorkerConfig({}))).toEqual({
+      consecutiveFailures: 5,
+      failureRatio: 0.5,
+      minimumRequests: 20,
+      windowMs: 60_000,
+      openMs: 30_000,
+      maxOpenMs: 300_000,
+    });
+    const config = loadWorkerConfig({
+      DELIVERY_BREAKER_FAILURES: '1000',
+      DELIVERY_BREAKER_FAILURE_PERCENT: '90',
+      DELIVERY_BREAKER_MIN_REQUESTS: '10',
+      DELIVERY_BREAKER_OPEN_MS: '2000',
+      DELIVERY_BREAKER_MAX_OPEN_MS: '8000',
+    });
+    expect(breakerOptions(config)).toMatchObject({
+      consecutiveFailures: 1_000,
+      failureRatio: 0.9,
+      minimumRequests: 10,
+      openMs: 2_000,
+      maxOpenMs: 8_000,
+    });
+    const breakers = new Breakers(breakerOptions(config));
+    // 8 failures of 10 (80 %): closed at 90 % (it would open at the default 50 %).
+    const mostlyFailing = 'https://a.example.com';
+    for (let i = 0; i < 2; i++) breakers.record(mostlyFailing, true);
+    for (let i = 0; i < 8; i++) breakers.record(mostlyFailing, false);
+    expect(breakers.state(mostlyFailing)).toBe('closed');
+    // 8 failures of 9: under the minimum of 10 requests; the ninth failure of 10 opens it.
+    const failing = 'https://b.example.com';
+    breakers.record(failing, true);
+    for (let i = 0; i < 8; i++) breakers.record(failing, false);
+    expect(breakers.state(failing)).toBe('closed');
+    breakers.record(failing, false);
+    expect(breakers.state(failing)).toBe('open');
   });
 });

@@ -11,6 +11,7 @@ import {
 import { checkNotifySettings, notifyEnvShape } from '@callback-gateway/notify';
 import { checkWebhookUrlEnv, webhookUrlEnvSchema } from '@callback-gateway/webhook-url';
 import { z } from 'zod';
+import type { BreakerOptions } from './delivery/breaker.js';
 
 /** The worker's environment variables (documented in the README under "Configuration"). */
 export const workerSettingsSchema = webhookUrlEnvSchema.extend({
@@ -41,6 +42,8 @@ export const workerSettingsSchema = webhookUrlEnvSchema.extend({
   DELIVERY_BREAKER_FAILURES: envInt({ default: 5, min: 1, max: 1_000 }),
   DELIVERY_BREAKER_OPEN_MS: envInt({ default: 30_000, min: 100, max: 3_600_000 }),
   DELIVERY_BREAKER_MAX_OPEN_MS: envInt({ default: 300_000, min: 100, max: 3_600_000 }),
+  DELIVERY_BREAKER_FAILURE_PERCENT: envInt({ default: 50, min: 1, max: 100 }),
+  DELIVERY_BREAKER_MIN_REQUESTS: envInt({ default: 20, min: 1, max: 1_000_000 }),
   WORKER_HEARTBEAT_INTERVAL_MS: envInt({ default: 5_000, min: 100, max: 600_000 }),
   WORKER_HEARTBEAT_DEGRADED_MS: envInt({ default: 15_000, min: 100, max: 3_600_000 }),
   WORKER_HEARTBEAT_DEAD_MS: envInt({ default: 120_000, min: 100, max: 86_400_000 }),
@@ -68,4 +71,17 @@ export function loadWorkerConfig(env: Readonly<Record<string, string | undefined
         : []),
     ],
   });
+}
+
+/** The circuit breakers' settings (`DELIVERY_BREAKER_*`). */
+export function breakerOptions(config: WorkerConfig): Required<BreakerOptions> {
+  return {
+    consecutiveFailures: config.DELIVERY_BREAKER_FAILURES,
+    failureRatio: config.DELIVERY_BREAKER_FAILURE_PERCENT / 100,
+    minimumRequests: config.DELIVERY_BREAKER_MIN_REQUESTS,
+    // The window of the ratio is a minute, as documented.
+    windowMs: 60_000,
+    openMs: config.DELIVERY_BREAKER_OPEN_MS,
+    maxOpenMs: config.DELIVERY_BREAKER_MAX_OPEN_MS,
+  };
 }

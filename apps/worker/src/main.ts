@@ -29,7 +29,7 @@ import {
   type UrlSourceName,
   type WebhookUrlResolver,
 } from '@callback-gateway/webhook-url';
-import { loadWorkerConfig } from './config.js';
+import { breakerOptions, loadWorkerConfig } from './config.js';
 
 /** The gateway's sources without the tunnel (the gateway owns it): its URL comes through the cache. */
 function workerUrlSources(sources: readonly UrlSourceName[]): UrlSourceName[] {
@@ -168,11 +168,7 @@ async function main(): Promise<void> {
       headersMs: config.DELIVERY_HEADERS_TIMEOUT_MS,
       totalMs: config.DELIVERY_TIMEOUT_MS,
     },
-    breaker: {
-      consecutiveFailures: config.DELIVERY_BREAKER_FAILURES,
-      openMs: config.DELIVERY_BREAKER_OPEN_MS,
-      maxOpenMs: config.DELIVERY_BREAKER_MAX_OPEN_MS,
-    },
+    breaker: breakerOptions(config),
     concurrency: config.WORKER_CONCURRENCY,
     ...(config.DELIVERY_LOCK_DURATION_MS > 0 && {
       lockDurationMs: config.DELIVERY_LOCK_DURATION_MS,

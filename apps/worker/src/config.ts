@@ -4,6 +4,7 @@ import {
   SETTING_NAMES,
   envInt,
   envList,
+  envOptionalInt,
   envSecret,
   envUrl,
   parseSettings,
@@ -41,7 +42,8 @@ export const workerSettingsSchema = webhookUrlEnvSchema.extend({
   DELIVERY_LOCK_DURATION_MS: envInt({ default: 0, min: 0, max: 3_600_000 }),
   DELIVERY_BREAKER_FAILURES: envInt({ default: 5, min: 1, max: 1_000 }),
   DELIVERY_BREAKER_OPEN_MS: envInt({ default: 30_000, min: 100, max: 3_600_000 }),
-  DELIVERY_BREAKER_MAX_OPEN_MS: envInt({ default: 300_000, min: 100, max: 3_600_000 }),
+  // Unset: 5 minutes, or DELIVERY_BREAKER_OPEN_MS when that is longer.
+  DELIVERY_BREAKER_MAX_OPEN_MS: envOptionalInt({ min: 100, max: 3_600_000 }),
   DELIVERY_BREAKER_FAILURE_PERCENT: envInt({ default: 50, min: 1, max: 100 }),
   DELIVERY_BREAKER_MIN_REQUESTS: envInt({ default: 20, min: 1, max: 1_000_000 }),
   WORKER_HEARTBEAT_INTERVAL_MS: envInt({ default: 5_000, min: 100, max: 600_000 }),
@@ -64,7 +66,8 @@ export function loadWorkerConfig(env: Readonly<Record<string, string | undefined
     check: (settings: z.output<typeof workerSettingsSchema>) => [
       ...checkWebhookUrlEnv(settings),
       ...checkNotifySettings(settings),
-      ...(settings.DELIVERY_BREAKER_MAX_OPEN_MS < settings.DELIVERY_BREAKER_OPEN_MS
+      ...(settings.DELIVERY_BREAKER_MAX_OPEN_MS !== undefined &&
+      settings.DELIVERY_BREAKER_MAX_OPEN_MS < settings.DELIVERY_BREAKER_OPEN_MS
         ? [
             `DELIVERY_BREAKER_MAX_OPEN_MS: must be at least DELIVERY_BREAKER_OPEN_MS (${settings.DELIVERY_BREAKER_OPEN_MS}), got ${settings.DELIVERY_BREAKER_MAX_OPEN_MS}`,
           ]
@@ -82,6 +85,7 @@ export function breakerOptions(config: WorkerConfig): Required<BreakerOptions> {
     // The window of the ratio is a minute, as documented.
     windowMs: 60_000,
     openMs: config.DELIVERY_BREAKER_OPEN_MS,
-    maxOpenMs: config.DELIVERY_BREAKER_MAX_OPEN_MS,
+    maxOpenMs:
+      config.DELIVERY_BREAKER_MAX_OPEN_MS ?? Math.max(300_000, config.DELIVERY_BREAKER_OPEN_MS),
   };
 }

@@ -1,10 +1,16 @@
 import { Writable } from 'node:stream';
 import { createLogger } from '@callback-gateway/audit';
 import { freePort, startRedis, type TestRedis } from '@callback-gateway/testing';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { readiness } from './lifecycle.js';
 import { createMetricsRegistry } from './metrics.js';
-import { backoffDelay, connectRedis, describeRedisUrl, type SupervisedRedis } from './redis.js';
+import {
+  backoffDelay,
+  connectRedis,
+  describeRedisUrl,
+  unixSocketOptions,
+  type SupervisedRedis,
+} from './redis.js';
 
 function captureLogger() {
   const lines: string[] = [];
@@ -38,6 +44,21 @@ describe('describeRedisUrl', () => {
     expect(describeRedisUrl('unix:///run/redis/redis.sock?db=1&password=s3cretpass')).toBe(
       'unix:///run/redis/redis.sock?db=1&password=***',
     );
+  });
+});
+
+describe('unixSocketOptions', () => {
+  it('takes the decoded path, db and credentials of a unix:// URL, and leaves other URLs alone', () => {
+    expect(unixSocketOptions('unix:///run/redis/redis.sock')).toEqual({
+      path: '/run/redis/redis.sock',
+    });
+    expect(unixSocketOptions('unix:///tmp/a%20b.sock?db=3&username=app&password=pw')).toEqual({
+      path: '/tmp/a b.sock',
+      db: 3,
+      username: 'app',
+      password: 'pw',
+    });
+    expect(unixSocketOptions('redis://127.0.0.1:6379')).toBeUndefined();
   });
 });
 
@@ -105,19 +126,21 @@ describe('connectRedis', () => {
 
     const missing = captureLogger();
     const away = connectRedis({
-      url: 'unix:///nonexistent-dir/redis.sock',
+      url: 'unix:///nonexistent-dir/redis.sock?password=s3cretpass',
       role: 'producer',
       name: 'away',
       logger: missing.logger,
       maxBackoffMs: 200,
     });
     try {
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await vi.waitFor(() =>
+        expect(away.problem()).toMatch(/ENOENT .*\/nonexistent-dir\/redis\.sock/),
+      );
       expect(away.isReady()).toBe(false);
-      expect(away.problem()).toMatch(/ENOENT/);
       const line = missing.lines.find((text) => text.includes('Redis is not reachable'));
       expect(line).toContain('unix:///nonexistent-dir/redis.sock');
       expect(line).toContain('Start one with');
+      expect(missing.lines.join('\n')).not.toContain('s3cretpass');
     } finally {
       await away.close();
     }

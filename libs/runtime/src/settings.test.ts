@@ -9,9 +9,11 @@ import {
   envEnum,
   envInt,
   envList,
+  envOptionalInt,
   envOptionalUrl,
   envSecret,
   envUrl,
+  maskUrlCredentials,
   parseSettings,
 } from './settings.js';
 
@@ -87,6 +89,55 @@ describe('parseSettings', () => {
       'PUBLIC_BASE_URL: expected a URL, got "not a url"',
       'GATEWAY_SECRET: must be at least 8 characters long',
     ]);
+  });
+
+  it('takes a Redis Unix socket only as unix:///path with db, username and password parameters', () => {
+    const socketSchema = z.object({
+      REDIS_URL: envUrl({ default: 'redis://127.0.0.1:6379', protocols: ['redis', 'unix'] }),
+    });
+    const redisUrl = (value: string) => {
+      try {
+        return parseSettings(socketSchema, { REDIS_URL: value }).REDIS_URL;
+      } catch (error) {
+        if (error instanceof SettingsError) return error.problems.join('; ');
+        throw error;
+      }
+    };
+    for (const good of [
+      'unix:///run/redis/redis.sock',
+      'unix:///tmp/r.sock?db=2&username=app&password=s3cret',
+    ]) {
+      expect(redisUrl(good)).toBe(good);
+    }
+    // Forms ioredis would read as another path (leaking credentials into error messages), or
+    // not read at all.
+    expect(redisUrl('unix://user:s3cret@localhost/run/redis.sock')).toMatch(
+      /^REDIS_URL: a unix socket URL has no host or credentials/,
+    );
+    expect(redisUrl('unix://localhost/run/redis.sock')).toMatch(/no host or credentials/);
+    expect(redisUrl('unix:relative.sock')).toMatch(/expected unix:\/\/\/path/);
+    expect(redisUrl('unix:///')).toMatch(/expected unix:\/\/\/path/);
+    expect(redisUrl('unix:///r.sock?timeout=5')).toMatch(/unknown parameter "timeout"/);
+    expect(redisUrl('unix:///r.sock?db=two')).toMatch(/db must be a database number/);
+    expect(redisUrl('unix://user:s3cret@localhost/r.sock')).not.toContain('s3cret');
+  });
+
+  it('never echoes the credentials of a URL it cannot read', () => {
+    const message = problems({ REDIS_URL: 'redis://:s3cret@ho st:6379' }).join(' ');
+    expect(message).toContain('REDIS_URL: expected a URL');
+    expect(message).not.toContain('s3cret');
+    expect(maskUrlCredentials('unix://:pw@/x.sock?db=1&password=pw2')).toBe(
+      'unix://***@/x.sock?db=1&password=***',
+    );
+  });
+
+  it('reads an optional integer as undefined when unset, and checks its bounds when set', () => {
+    const optional = z.object({ GATEWAY_PORT: envOptionalInt({ min: 10, max: 20 }) });
+    expect(parseSettings(optional, {}).GATEWAY_PORT).toBeUndefined();
+    expect(parseSettings(optional, { GATEWAY_PORT: '15' }).GATEWAY_PORT).toBe(15);
+    expect(() => parseSettings(optional, { GATEWAY_PORT: '9' })).toThrow(
+      /GATEWAY_PORT: expected an integer from 10 to 20, got "9"/,
+    );
   });
 
   it('never echoes a secret value in its messages', () => {

@@ -34,6 +34,28 @@ export function envInt(options: { default: number; min?: number; max?: number })
     });
 }
 
+/** An optional integer variable within bounds (`undefined` when unset: the caller decides). */
+export function envOptionalInt(options: { min?: number; max?: number }) {
+  const min = options.min ?? 0;
+  const max = options.max ?? Number.MAX_SAFE_INTEGER;
+  return z
+    .string()
+    .trim()
+    .optional()
+    .transform((raw, ctx): number | undefined => {
+      if (raw === undefined || raw === '') return undefined;
+      const value = Number(raw);
+      if (!/^-?\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected an integer from ${min} to ${max}, got ${show(raw)}`,
+        });
+        return z.NEVER;
+      }
+      return value;
+    });
+}
+
 /** A boolean variable: `true/false`, `1/0`, `yes/no`, `on/off`. */
 export function envBool(options: { default: boolean }) {
   return z
@@ -91,17 +113,44 @@ export function envList(
     });
 }
 
+/** A URL as shown in messages: user, password and `password=`/`username=` values masked. */
+export function maskUrlCredentials(value: string): string {
+  return value
+    .replace(/\/\/[^/?#]*@/, '//***@')
+    .replace(/([?&](?:password|username)=)[^&#]*/gi, '$1***');
+}
+
 function checkUrl(value: string, protocols: readonly string[]): string | undefined {
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    return `expected a URL, got ${show(value)}`;
+    return `expected a URL, got ${show(maskUrlCredentials(value))}`;
   }
   const scheme = url.protocol.replace(/:$/, '');
-  return protocols.includes(scheme)
-    ? undefined
-    : `expected a ${protocols.join(' or ')} URL, got ${show(scheme)}`;
+  if (!protocols.includes(scheme)) {
+    return `expected a ${protocols.join(' or ')} URL, got ${show(scheme)}`;
+  }
+  return scheme === 'unix' ? unixSocketProblem(url) : undefined;
+}
+
+const UNIX_SOCKET_FORM = 'unix:///path/to/redis.sock, optionally ?db=N&username=...&password=...';
+const UNIX_QUERY_KEYS = new Set(['db', 'username', 'password']);
+
+/** What is wrong with a `unix:` URL, if anything: only the form {@link UNIX_SOCKET_FORM}. */
+function unixSocketProblem(url: URL): string | undefined {
+  if (url.host !== '' || url.username !== '' || url.password !== '') {
+    return `a unix socket URL has no host or credentials before the path (credentials go in ?username= and ?password=): ${UNIX_SOCKET_FORM}`;
+  }
+  if (!url.pathname.startsWith('/') || url.pathname === '/' || url.hash !== '') {
+    return `expected ${UNIX_SOCKET_FORM}`;
+  }
+  for (const [key, value] of url.searchParams) {
+    if (!UNIX_QUERY_KEYS.has(key))
+      return `unknown parameter "${key}" (expected ${UNIX_SOCKET_FORM})`;
+    if (key === 'db' && !/^\d{1,5}$/.test(value)) return 'db must be a database number';
+  }
+  return undefined;
 }
 
 /** An optional URL with one of the given schemes. */

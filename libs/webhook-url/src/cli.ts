@@ -2,7 +2,8 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { createAuditLog, createLogger, logAuditSink } from '@callback-gateway/audit';
-import { Redis } from 'ioredis';
+import { unixSocketOptions } from '@callback-gateway/runtime';
+import { Redis, type RedisOptions } from 'ioredis';
 import { parseWebhookUrlEnv, resolverOptionsFromEnv } from './env.js';
 import { WebhookUrlError, WebhookUrlResolveError } from './errors.js';
 import { checkPublicBaseUrl } from './public-url-policy.js';
@@ -120,13 +121,16 @@ async function resolve(env: Readonly<Record<string, string | undefined>>, io: Cl
     // The apps' default, so the CLI sees the same cache they do.
     const redisUrl = env['REDIS_URL']?.trim() || 'redis://127.0.0.1:6379';
     if (parsed.WEBHOOK_URL_SOURCES.includes('cache')) {
-      redis = new Redis(redisUrl, {
+      const options: RedisOptions = {
         lazyConnect: true,
         enableOfflineQueue: false,
         maxRetriesPerRequest: 1,
         connectTimeout: 1_000,
         retryStrategy: () => null,
-      });
+      };
+      // The apps' reading of a unix:// URL (ioredis's own takes the wrong path).
+      const socket = unixSocketOptions(redisUrl);
+      redis = socket ? new Redis({ ...socket, ...options }) : new Redis(redisUrl, options);
       redis.on('error', () => undefined);
       await raceSignal(redis.connect(), AbortSignal.timeout(1_500)).catch(() => undefined);
     }

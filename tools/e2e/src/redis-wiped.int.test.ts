@@ -32,21 +32,23 @@ describe('Redis restarted without its data', () => {
     await redis?.close();
   });
 
+  const event = (id: string) => ({
+    event_id: id,
+    event_type: 'parse.running',
+    timestamp: Date.now() / 1000,
+    data: { id: 'job', job_id: 'job' },
+  });
   const deliverOne = async (path: string) => {
     const registration = await client().register({ deliverTo: pipeline.url(path) });
     secrets.set(path, registration.deliverySecret);
-    const response = await postCallback(stack, registration.callbackUrl, {
-      event_id: `evt${path.replace('/', '-')}`,
-      event_type: 'parse.success',
-      timestamp: Date.now() / 1000,
-      data: { id: 'job', job_id: 'job' },
-    });
+    const response = await postCallback(stack, registration.callbackUrl, event(`evt-${path}`));
     expect(response.status).toBe(202);
     await until(() => pipeline.receipts.some((receipt) => receipt.path === path));
+    return registration;
   };
 
   it('keeps the same gateway and worker delivering once Redis is back, empty', async () => {
-    await deliverOne('/before');
+    const before = await deliverOne('/before');
     const gatewayPid = stack.gateway.child.pid;
     const workerPid = stack.worker.child.pid;
 
@@ -54,6 +56,10 @@ describe('Redis restarted without its data', () => {
     expect(redis.running).toBe(true);
     const ready = async (url: string) => (await fetch(`${url}/readyz`)).status === 200;
     await until(async () => (await ready(stack.gatewayUrl)) && (await ready(stack.workerUrl)));
+
+    // Redis came back empty: the registration issued before is gone with it.
+    const stale = await postCallback(stack, before.callbackUrl, event('evt-stale'));
+    expect(stale.status).toBe(404);
 
     await deliverOne('/after');
     expect(pipeline.rejected).toEqual([]);

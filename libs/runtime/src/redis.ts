@@ -1,5 +1,6 @@
 import type { Logger } from '@callback-gateway/audit';
 import { Redis, type RedisOptions } from 'ioredis';
+import { maskUrlCredentials } from './settings.js';
 
 /** How a connection behaves while Redis is away. */
 export type RedisRole =
@@ -48,10 +49,8 @@ export function describeRedisUrl(url: string): string {
     const parsed = new URL(url);
     parsed.username = '';
     parsed.password = '';
-    for (const name of ['username', 'password']) {
-      if (parsed.searchParams.has(name)) parsed.searchParams.set(name, '***');
-    }
-    return parsed.toString().replace(/\/$/, '');
+    // Credentials in the query (a Unix socket's `?password=`) are masked.
+    return maskUrlCredentials(parsed.toString().replace(/\/$/, ''));
   } catch {
     return '(an unparsable REDIS_URL)';
   }

@@ -16,28 +16,14 @@ const show = (value: unknown) => (value === undefined ? 'nothing' : JSON.stringi
 
 /** An integer variable within bounds. */
 export function envInt(options: { default: number; min?: number; max?: number }) {
-  const min = options.min ?? 0;
-  const max = options.max ?? Number.MAX_SAFE_INTEGER;
-  const message = `expected an integer from ${min} to ${max}`;
-  return z
-    .string()
-    .trim()
-    .optional()
-    .transform((raw, ctx) => {
-      if (raw === undefined || raw === '') return options.default;
-      const value = Number(raw);
-      if (!/^-?\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) {
-        ctx.addIssue({ code: 'custom', message: `${message}, got ${show(raw)}` });
-        return z.NEVER;
-      }
-      return value;
-    });
+  return envOptionalInt(options).transform((value): number => value ?? options.default);
 }
 
 /** An optional integer variable within bounds (`undefined` when unset: the caller decides). */
 export function envOptionalInt(options: { min?: number; max?: number }) {
   const min = options.min ?? 0;
   const max = options.max ?? Number.MAX_SAFE_INTEGER;
+  const message = `expected an integer from ${min} to ${max}`;
   return z
     .string()
     .trim()
@@ -46,10 +32,7 @@ export function envOptionalInt(options: { min?: number; max?: number }) {
       if (raw === undefined || raw === '') return undefined;
       const value = Number(raw);
       if (!/^-?\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `expected an integer from ${min} to ${max}, got ${show(raw)}`,
-        });
+        ctx.addIssue({ code: 'custom', message: `${message}, got ${show(raw)}` });
         return z.NEVER;
       }
       return value;

@@ -8,6 +8,35 @@ import type { LookupFunction } from './verify.js';
 
 const deps = () => ({ audit: memoryAuditLog(), logger: captureLogger().logger });
 
+/** A resolver with only the ngrok source, built from `vars` (a fake SDK, a manual clock). */
+function tunnelFromEnv(
+  vars: Record<string, string>,
+  extra: { random?: () => number; unhealthyThreshold?: number } = {},
+) {
+  const env = parseWebhookUrlEnv({
+    NGROK_AUTHTOKEN: 'tok_from_env_0123456789',
+    WEBHOOK_URL_SOURCES: 'ngrok',
+    WEBHOOK_URL_VERIFY: 'syntax',
+    ...vars,
+  });
+  const clock = manualClock();
+  const ngrok = fakeNgrok();
+  const resolver = createWebhookUrlResolver(
+    resolverOptionsFromEnv(env, {
+      ...deps(),
+      clock,
+      ...(extra.random && { random: extra.random }),
+      ngrok: {
+        forward: ngrok.forward,
+        ...(extra.unhealthyThreshold !== undefined && {
+          unhealthyThreshold: extra.unhealthyThreshold,
+        }),
+      },
+    }),
+  );
+  return { clock, ngrok, resolver };
+}
+
 describe('the environment', () => {
   it('has a default for every variable', () => {
     expect(parseWebhookUrlEnv({})).toEqual({
@@ -61,18 +90,10 @@ describe('the environment', () => {
   });
 
   it('wires the health-check interval and the deadline from the environment into the timers', async () => {
-    const env = parseWebhookUrlEnv({
-      NGROK_AUTHTOKEN: 'tok_from_env_0123456789',
+    const { clock, ngrok, resolver } = tunnelFromEnv({
       NGROK_HEALTH_INTERVAL_MS: '1234',
       WEBHOOK_URL_DEADLINE_MS: '777',
-      WEBHOOK_URL_SOURCES: 'ngrok',
-      WEBHOOK_URL_VERIFY: 'syntax',
     });
-    const clock = manualClock();
-    const ngrok = fakeNgrok();
-    const resolver = createWebhookUrlResolver(
-      resolverOptionsFromEnv(env, { ...deps(), clock, ngrok: { forward: ngrok.forward } }),
-    );
     await resolver.resolve();
     const armed = clock.timers.map((timer) => [timer.kind, timer.ms]);
     expect(armed).toContainEqual(['interval', 1234]);
@@ -82,22 +103,9 @@ describe('the environment', () => {
   });
 
   it('wires NGROK_RECONNECT_MAX_MS as the longest wait between tunnel reconnect attempts', async () => {
-    const env = parseWebhookUrlEnv({
-      NGROK_AUTHTOKEN: 'tok_from_env_0123456789',
-      NGROK_HEALTH_INTERVAL_MS: '1000',
-      NGROK_RECONNECT_MAX_MS: '3000',
-      WEBHOOK_URL_SOURCES: 'ngrok',
-      WEBHOOK_URL_VERIFY: 'syntax',
-    });
-    const clock = manualClock();
-    const ngrok = fakeNgrok();
-    const resolver = createWebhookUrlResolver(
-      resolverOptionsFromEnv(env, {
-        ...deps(),
-        clock,
-        random: () => 0.999,
-        ngrok: { forward: ngrok.forward, unhealthyThreshold: 1 },
-      }),
+    const { clock, ngrok, resolver } = tunnelFromEnv(
+      { NGROK_HEALTH_INTERVAL_MS: '1000', NGROK_RECONNECT_MAX_MS: '3000' },
+      { random: () => 0.999, unhealthyThreshold: 1 },
     );
     await resolver.resolve();
     // The session is lost and ngrok stays away: eight reconnect attempts fail.

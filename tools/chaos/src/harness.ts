@@ -7,7 +7,7 @@ import { startRedis, type TestRedis } from '@callback-gateway/testing';
 import { Redis } from 'ioredis';
 import { Ledger, type Accounting } from './ledger.js';
 import { startPipeline, type ChaosPipeline } from './pipeline.js';
-import { SecretSet, scanForSecrets, type SecretScan } from './secrets.js';
+import { SecretSet, recordSecretScan, scanForSecrets, type SecretScan } from './secrets.js';
 import {
   API_TOKEN,
   gatewayApi,
@@ -101,9 +101,7 @@ export async function openWorld(options: WorldOptions = {}): Promise<World> {
           for (let j = 0; j < perPipeline; j++) {
             const registration = await register(world.stack, pipeline.url(`/in/${pathSeq++}`));
             secrets.set(registration.path, registration.deliverySecret);
-            world.secrets.add('delivery secret', registration.deliverySecret);
-            world.secrets.add('signing secret', registration.signingSecret);
-            world.secrets.add('callback token', registration.callbackToken);
+            world.secrets.addRegistration({ ...registration, callback: registration.callbackPath });
             list.push(registration);
           }
           world.registrations.push(list);
@@ -229,11 +227,7 @@ export async function inWorld(
 ): Promise<ScenarioResult> {
   try {
     const result = await body(world);
-    const scan = await world.scanSecrets();
-    result.observations['linesScanned'] = scan.linesScanned;
-    result.observations['auditRecordsScanned'] = scan.recordsScanned;
-    result.observations['secretsFound'] = scan.found.length;
-    if (scan.found.length > 0) result.observations['secretsFoundKinds'] = scan.found.join(', ');
+    recordSecretScan(result.observations, await world.scanSecrets());
     return result;
   } finally {
     await world.close();

@@ -5,8 +5,6 @@ import { sleep, until } from './stack.js';
 
 const pick = <T>(size: ScenarioSize, short: T, full: T): T => (size === 'short' ? short : full);
 
-/** Runs `body` in a fresh world and closes it whatever happens. */
-
 /**
  * Worker SIGKILL under load, restarted after `downMs`: its locked deliveries come back after
  * `DELIVERY_LOCK_DURATION_MS`, the backlog drains, nothing acknowledged is lost.

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { AuditEvent } from '@callback-gateway/audit';
 import { deadLetters, metric, type ScenarioResult, type ScenarioSize } from './harness.js';
 import type { Accounting } from './ledger.js';
+import { recordSecretScan } from './secrets.js';
 import { gatewayApi, sleep, until } from './stack.js';
 import { openTunnelWorld, type IssuedJob, type TunnelWorld } from './tunnel-world.js';
 
@@ -147,11 +148,7 @@ export async function tunnelDrop(size: ScenarioSize): Promise<ScenarioResult> {
       readyAfterReturnMs,
       changesBefore,
     });
-    const scan = await world.scanSecrets();
-    result.observations['linesScanned'] = scan.linesScanned;
-    result.observations['auditRecordsScanned'] = scan.recordsScanned;
-    result.observations['secretsFound'] = scan.found.length;
-    if (scan.found.length > 0) result.observations['secretsFoundKinds'] = scan.found.join(', ');
+    recordSecretScan(result.observations, await world.scanSecrets());
     return result;
   } finally {
     await world.close();

@@ -18,4 +18,20 @@ describe('SecretSet', () => {
     ).toEqual(['API token']);
     expect(secrets.foundIn(['whsec_[REDACTED]', 'nothing here'])).toEqual([]);
   });
+
+  it("remembers a registration's delivery and signing secrets and the token ending its callback URL", () => {
+    const secrets = new SecretSet();
+    secrets.addRegistration({
+      deliverySecret: 'whsec_deliveryAAAAAAAAAAAAAAAAAAAA',
+      signingSecret: 'signing-secret-BBBBBBBBBBBB',
+      callback: 'https://hooks.example.com/v1/callbacks/llamaparse/cbt_CCCCCCCCCCCCCCCC',
+    });
+    expect(secrets.size).toBe(3);
+    expect(
+      secrets.foundIn([
+        'POST /v1/callbacks/llamaparse/cbt_CCCCCCCCCCCCCCCC',
+        'key signing-secret-BBBBBBBBBBBB',
+      ]),
+    ).toEqual(['callback token', 'signing secret']);
+  });
 });

@@ -14,6 +14,18 @@ export class SecretSet {
     if (value && value.length >= 8) this.values.set(value, label);
   }
 
+  /** Remembers a registration's secrets: its delivery and signing secrets, and the token that
+   * ends its callback URL (or path). */
+  addRegistration(registration: {
+    deliverySecret: string;
+    signingSecret: string;
+    callback: string;
+  }): void {
+    this.add('delivery secret', registration.deliverySecret);
+    this.add('signing secret', registration.signingSecret);
+    this.add('callback token', registration.callback.split('/').pop());
+  }
+
   /** The labels of the secrets that occur in `texts` (each counted once). */
   foundIn(texts: Iterable<string>): string[] {
     const found = new Set<string>();
@@ -71,4 +83,12 @@ export async function scanForSecrets(
     secretsKnown: secrets.size,
     found: secrets.foundIn([...lines, ...records]),
   };
+}
+
+/** Puts a scan's figures into a scenario's observations (`secretsFound` must be 0). */
+export function recordSecretScan(observations: Record<string, unknown>, scan: SecretScan): void {
+  observations['linesScanned'] = scan.linesScanned;
+  observations['auditRecordsScanned'] = scan.recordsScanned;
+  observations['secretsFound'] = scan.found.length;
+  if (scan.found.length > 0) observations['secretsFoundKinds'] = scan.found.join(', ');
 }

@@ -49,8 +49,6 @@ export interface Registration {
   deliverySecret: string;
   /** The parser's `LC-Signature` key of this registration. */
   signingSecret: string;
-  /** The secret part of its callback URL. */
-  callbackToken: string;
 }
 
 /** Registers `deliverTo` (a pipeline URL) and returns the callback path to post to. */
@@ -76,7 +74,6 @@ export async function register(stack: Stack, deliverTo: string): Promise<Registr
     path: new URL(deliverTo).pathname,
     deliverySecret: body.delivery_secret,
     signingSecret: body.signing_secret,
-    callbackToken: callbackPath.split('/').pop() ?? '',
   };
 }
 

@@ -194,9 +194,7 @@ export async function openTunnelWorld(firstUrl: string): Promise<TunnelWorld> {
         });
         world.callbackUrls.push(registration.callbackUrl);
         secrets.set(path, registration.deliverySecret);
-        world.secrets.add('delivery secret', registration.deliverySecret);
-        world.secrets.add('signing secret', registration.signingSecret);
-        world.secrets.add('callback token', registration.callbackUrl.split('/').pop());
+        world.secrets.addRegistration({ ...registration, callback: registration.callbackUrl });
         const job = await llamaCloud.parseV2({
           sourceUrl: `https://docs.example.com${path}.pdf`,
           webhook: {

@@ -106,6 +106,7 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<TestR
   const binary = options.binary ?? 'redis-server';
   const readyTimeoutMs = options.readyTimeoutMs ?? 10_000;
   const dataDir = await mkdtemp(join(tmpdir(), 'cbg-redis-'));
+  const socketPath = options.unixSocket ? join(dataDir, 'redis.sock') : undefined;
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
   let port = 0;
@@ -125,9 +126,7 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<TestR
     'no',
     '--logfile',
     '',
-    ...(options.unixSocket
-      ? ['--unixsocket', join(dataDir, 'redis.sock'), '--unixsocketperm', '700']
-      : []),
+    ...(socketPath ? ['--unixsocket', socketPath, '--unixsocketperm', '700'] : []),
     ...(options.persistent
       ? ['--appendonly', 'yes', '--appendfsync', 'always']
       : ['--appendonly', 'no']),
@@ -197,7 +196,7 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<TestR
     get url() {
       return `redis://${HOST}:${port}`;
     },
-    socketUrl: options.unixSocket ? `unix://${join(dataDir, 'redis.sock')}` : undefined,
+    socketUrl: socketPath ? `unix://${socketPath}` : undefined,
     dataDir,
     get running() {
       return !!child && child.exitCode === null && child.signalCode === null;

@@ -18,10 +18,13 @@ export function startStack(
     overSocket?: boolean;
   } = {},
 ): Promise<Stack> {
-  const socketUrl = redis.socketUrl;
-  if (options.overSocket && !socketUrl) throw new Error('start the test Redis with unixSocket');
+  let redisUrl = redis.url;
+  if (options.overSocket) {
+    if (!redis.socketUrl) throw new Error('start the test Redis with unixSocket');
+    redisUrl = redis.socketUrl;
+  }
   return startAppStack({
-    redisUrl: options.overSocket && socketUrl ? socketUrl : redis.url,
+    redisUrl,
     env: {
       LOG_LEVEL: 'warn',
       PUBLIC_BASE_URL: 'https://hooks.example.com',

@@ -1,7 +1,8 @@
 // `npm run bench [-- scenario ...] [--quick] [--flag=value ...]`: see bench/README.md.
 import { fileURLToPath } from 'node:url';
+import { commandsText } from './lib/redis-commands.mjs';
 import { markdownTable, profileText, textTable, writeResults } from './lib/report.mjs';
-import { parseSettings, usage } from './lib/settings.mjs';
+import { describeAppEnv, parseSettings, usage } from './lib/settings.mjs';
 import { cleanup, log, machine, scoped } from './lib/util.mjs';
 import { delivery } from './scenarios/delivery.mjs';
 import { e2e } from './scenarios/e2e.mjs';
@@ -30,6 +31,7 @@ process.on('SIGINT', () => {
   void cleanup().finally(() => process.exit(130));
 });
 
+const appSettings = describeAppEnv(settings.appEnv);
 const startedAt = new Date();
 const results = {
   date: startedAt.toISOString(),
@@ -37,14 +39,15 @@ const results = {
   quick,
   machine: machine(),
   pinning: settings.cpus.note,
-  settings: { ...settings, cpus: undefined },
+  settings: { ...settings, cpus: undefined, appEnv: describeAppEnv(settings.appEnv) },
   scenarios: {},
   rows: [],
 };
 log(
   `${results.machine.cores} cores (${results.machine.cpu}), Node ${results.machine.node}, ` +
     `load ${results.machine.loadavg.join(' ')}; ${settings.cpus.note}; Redis AOF ${settings.aof}${settings.redisSocket ? ', over its Unix socket' : ''}` +
-    (quick ? '; quick settings' : ''),
+    (quick ? '; quick settings' : '') +
+    (appSettings ? `; app settings ${appSettings}` : ''),
 );
 
 let failed = false;
@@ -70,7 +73,7 @@ await writeResults(out, results);
 console.log(
   `\nCallback Gateway bench, ${results.date}: ${results.machine.cores} cores, Node ` +
     `${results.machine.node}, ${settings.cpus.note}, Redis AOF ${settings.aof}${settings.redisSocket ? ', over its Unix socket' : ''}` +
-    `${quick ? ', quick settings' : ''}\n`,
+    `${quick ? ', quick settings' : ''}${appSettings ? `, app settings ${appSettings}` : ''}\n`,
 );
 console.log(textTable(results.rows));
 const profile = results.scenarios.ingest?.raw?.profile;
@@ -83,6 +86,16 @@ const workerProfile = results.scenarios.delivery?.raw?.profile;
 if (workerProfile) {
   const title = 'Worker CPU profile while delivering a full queue (a separate, profiled run):';
   console.log(`\n${profileText(workerProfile, title)}`);
+}
+const ingestCommands = results.scenarios.ingest?.raw?.redisCommands;
+if (ingestCommands) {
+  const title = 'Redis commands per acknowledged 2 KB callback (INFO commandstats, gateway runs):';
+  console.log(`\n${commandsText(ingestCommands, title)}`);
+}
+const deliveryCommands = results.scenarios.delivery?.raw?.redisCommands;
+if (deliveryCommands) {
+  const title = 'Redis commands per delivery (INFO commandstats, while the worker delivers):';
+  console.log(`\n${commandsText(deliveryCommands, title)}`);
 }
 if (process.env['BENCH_MARKDOWN'] === '1') console.log(`\n${markdownTable(results.rows)}`);
 console.log(`\nresults: ${out}`);

@@ -24,6 +24,7 @@ const FULL = {
   aof: 'off',
   redisSocket: false, // gateway and worker reach Redis over its Unix socket instead of TCP
   nodeArgs: '', // extra Node options of the gateway and worker processes (space-separated)
+  appEnv: '', // settings of the gateway and worker: KEY=VALUE, comma-separated
   profile: false, // also profile the gateway (2 KB ingest) and the worker (delivery)
 };
 
@@ -66,6 +67,37 @@ export function usage() {
   ].join('\n');
 }
 
+/** Settings the harness gives the processes itself: `--app-env` may not change them. */
+const HARNESS_OWNED = ['REDIS_URL', 'GATEWAY_PORT', 'WORKER_PORT', 'GATEWAY_API_TOKENS'];
+
+/**
+ * `--app-env=GATEWAY_INTAKE_LINGER_MS=0,WORKER_CONCURRENCY=100`: settings (README) of the
+ * gateway and worker processes, on top of the harness's own, so any of them can be measured.
+ */
+export function parseAppEnv(raw) {
+  const env = {};
+  for (const pair of String(raw).split(',')) {
+    if (pair.trim() === '') continue;
+    const match = /^\s*([A-Z][A-Z0-9_]*)=(.*)$/.exec(pair);
+    if (!match) throw new Error(`--app-env: "${pair}" is not KEY=VALUE (KEY in capitals)`);
+    const [, key, value] = match;
+    if (HARNESS_OWNED.includes(key)) {
+      throw new Error(`--app-env: ${key} is set by the harness (${HARNESS_OWNED.join(', ')})`);
+    }
+    env[key] = value.trim();
+  }
+  return env;
+}
+
+/** `--app-env` for the report: values of secret-looking keys are not printed. */
+export function describeAppEnv(env) {
+  return Object.entries(env)
+    .map(([key, value]) =>
+      /TOKEN|SECRET|KEY|PASSWORD|AUTH/.test(key) ? `${key}=(set)` : `${key}=${value}`,
+    )
+    .join(', ');
+}
+
 /** Reads scenarios and settings from argv and the environment (flags win). */
 export function parseSettings(argv, env = process.env) {
   const scenarios = [];
@@ -91,6 +123,15 @@ export function parseSettings(argv, env = process.env) {
     settings[key] = coerce(key, raw);
   }
   settings.rounds = Math.max(1, Math.round(settings.rounds));
+  settings.appEnv = parseAppEnv(settings.appEnv);
+  if (
+    (scenarios.length === 0 || scenarios.includes('ingest')) &&
+    settings.legacyRequests < settings.connections
+  ) {
+    throw new Error(
+      `--legacy-requests (${settings.legacyRequests}) must be at least --connections (${settings.connections}): each connection sends at least one 1 MB request`,
+    );
+  }
   settings.e2eRates = String(settings.e2eRates).split(',').map(Number).filter(Boolean);
   settings.cpus = cpuPlan();
   return {

@@ -56,6 +56,8 @@ export async function startApps(
     OUTBOUND_ALLOW: '127.0.0.1',
     DELIVERY_BREAKER_FAILURES: '1000',
     SHUTDOWN_DEADLINE_MS: '5000',
+    // `--app-env`: any other setting of the apps (or one of the above, changed).
+    ...settings.appEnv,
   };
   // `--node-args`: how the processes are started (e.g. `--single-threaded-gc`).
   const extraNodeArgs = settings.nodeArgs ? settings.nodeArgs.split(/\s+/).filter(Boolean) : [];

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { cpuMeter, cpuPerItem } from '../lib/cpu-time.mjs';
 import { summarizeProfiles } from '../lib/cpuprofile.mjs';
 import { startHelper } from '../lib/ipc.mjs';
+import { addCommandDelta, commandStats, commandsPerItem } from '../lib/redis-commands.mjs';
 import { figure } from '../lib/report.mjs';
 import { register, startApps, startBenchRedis } from '../lib/stack.mjs';
 import { epochMs, log, median, onCleanup, waitFor } from '../lib/util.mjs';
@@ -43,6 +44,8 @@ export async function delivery(settings) {
     waitFor(async () => (await pipeline.call('stats')).received >= count, timeoutMs, 200);
 
   const rounds = [];
+  // Redis's commands while the worker delivers, added up over the rounds.
+  const commands = new Map();
   for (let round = 0; round < settings.rounds; round++) {
     log(
       `delivery: round ${round + 1}/${settings.rounds}, filling the queue with ${count} callbacks`,
@@ -61,6 +64,7 @@ export async function delivery(settings) {
       throw new Error(`pre-fill: ${fill.accepted}/${count} answered 202`);
 
     log('delivery: starting the worker');
+    const commandsBefore = await commandStats(redis.url);
     const started = epochMs();
     await apps.startWorker();
     const workerMeter = cpuMeter({
@@ -72,6 +76,7 @@ export async function delivery(settings) {
     if (!(await drain(timeoutMs)))
       throw new Error('delivery: the worker did not deliver everything in time');
     const workerCpu = cpuPerItem(workerMeter.stop(), count);
+    addCommandDelta(commands, commandsBefore, await commandStats(redis.url));
     const worker = await steadyRate();
     const wallPerSec = (count * 1000) / (worker.lastAt - started);
     await apps.worker.stop();
@@ -151,6 +156,7 @@ export async function delivery(settings) {
     raw: {
       rounds: rounds.map((r) => ({ worker: strip(r.worker), raw: strip(r.raw) })),
       profile,
+      redisCommands: commandsPerItem(commands, count * rounds.length),
     },
   };
 }

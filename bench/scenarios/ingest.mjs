@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { cpuMeter, cpuPerItem } from '../lib/cpu-time.mjs';
 import { summarizeProfiles } from '../lib/cpuprofile.mjs';
 import { startHelper } from '../lib/ipc.mjs';
+import { addCommandDelta, commandStats, commandsPerItem } from '../lib/redis-commands.mjs';
 import { figure } from '../lib/report.mjs';
 import { register, startApps, startBenchRedis } from '../lib/stack.mjs';
 import { log, median, onCleanup } from '../lib/util.mjs';
@@ -26,7 +27,12 @@ export async function ingest(settings) {
   const paths = await register(apps.gatewayUrl, settings.registrations, nowhere);
   const stamp = Date.now().toString(36);
   // CPU per acknowledged callback of each process taking part (the side not measured idles).
-  const run = async (label, baseUrl, options) => {
+  // Redis's commands during the gateway's 2 KB runs, added up over the rounds.
+  const smallCommands = new Map();
+  let smallAcked = 0;
+  const run = async (label, baseUrl, { warmup = false, ...options }) => {
+    const countCommands = label === 'gateway' && options.kind === 'envelope' && !warmup;
+    const commandsBefore = countCommands ? await commandStats(redis.url) : undefined;
     const meter = cpuMeter(
       label === 'bare'
         ? { server: bare.pid, loadgen: load.pid }
@@ -39,6 +45,10 @@ export async function ingest(settings) {
       ...options,
     });
     const cpu = meter.stop();
+    if (commandsBefore) {
+      addCommandDelta(smallCommands, commandsBefore, await commandStats(redis.url));
+      smallAcked += result.accepted;
+    }
     return { ...result, cpu, cpuUsPerAck: cpuPerItem(cpu, result.accepted) };
   };
   const pair = async (options, round, perSide = () => ({})) => {
@@ -56,7 +66,7 @@ export async function ingest(settings) {
   // 2 KB envelopes, for a fixed time.
   const envelope = { kind: 'envelope', bytes: settings.bodyBytes };
   log(`ingest 2 KB: warm-up ${settings.warmup} s per side`);
-  await pair({ ...envelope, paths, durationS: settings.warmup }, 0);
+  await pair({ ...envelope, paths, durationS: settings.warmup, warmup: true }, 0);
   const small = [];
   for (let round = 0; round < settings.rounds; round++) {
     log(
@@ -164,5 +174,6 @@ export async function ingest(settings) {
     p99: { text: '≤ 2×', check: (r) => r <= 2 },
   });
   describe(`1 MB legacy, ${settings.connections} conn`, large, {});
-  return { rows, raw: { small, large, profile } };
+  const redisCommands = smallAcked ? commandsPerItem(smallCommands, smallAcked) : undefined;
+  return { rows, raw: { small, large, profile, redisCommands } };
 }

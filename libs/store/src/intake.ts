@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { hash, randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { encodeCallbackRecord } from './callback-record.js';
 import { groupCommit } from './group-commit.js';
@@ -166,7 +166,7 @@ export function createIntake(options: IntakeOptions): Intake {
   const write = async (batch: Prepared[]): Promise<IntakeResult[]> => {
     const fields: (string | Buffer | (string | Buffer)[])[] = [];
     for (const { callback, callbackId, header } of batch) {
-      const dedupHash = createHash('sha256').update(callback.dedupKey).digest('hex');
+      const dedupHash = hash('sha256', callback.dedupKey, 'hex');
       fields.push(
         keys.registration(callback.registrationId),
         callback.tokenHash === undefined ? '' : keys.token(callback.tokenHash),

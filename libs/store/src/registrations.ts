@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { hash as cryptoHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { z } from 'zod';
 import type { StoreKeys } from './keys.js';
@@ -65,7 +65,7 @@ const hashSchema = z.object({
 
 /** SHA-256 (hex) of a callback token: what the store keeps. */
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
+  return cryptoHash('sha256', token, 'hex');
 }
 
 /** A new unguessable callback token: 256 random bits, base64url. */

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** How a callback body was recognised. */
 export type CallbackFormat =
@@ -141,7 +141,7 @@ export function decodeCallback(raw: Buffer, contentType: string | undefined): De
       `expected a JSON object (an event envelope or a parse result), got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}`,
     );
   }
-  const bodyHash = () => `body:${createHash('sha256').update(raw).digest('hex')}`;
+  const bodyHash = () => `body:${hash('sha256', raw, 'hex')}`;
   const eventType = shortString(value['event_type']);
   const eventId = shortString(value['event_id']);
   if (eventType !== undefined || eventId !== undefined) {

@@ -21,6 +21,8 @@ export async function workerKill(size: ScenarioSize): Promise<ScenarioResult> {
   // A slow pipeline and few slots: every kill finds deliveries in flight.
   const world = await openWorld({ env: { WORKER_CONCURRENCY: '8' }, latencyMs: 100 });
   return inWorld(world, async () => {
+    // Faults are timed from the start of the load (the world may take seconds to open).
+    const loadStarted = Date.now();
     const traffic = startLoad(
       world.stack.gatewayUrl,
       world.registrations.flat(),
@@ -29,7 +31,7 @@ export async function workerKill(size: ScenarioSize): Promise<ScenarioResult> {
     );
     const gap = load.durationMs / (kills + 1);
     for (let k = 1; k <= kills; k++) {
-      await sleep(started + gap * k - Date.now());
+      await sleep(loadStarted + gap * k - Date.now());
       await world.stack.worker.stop('SIGKILL');
       await sleep(downMs);
       await world.stack.restartWorker();
@@ -67,10 +69,11 @@ export async function redisRestart(size: ScenarioSize): Promise<ScenarioResult> 
   return inWorld(world, async () => {
     const { stack, redis, ledger } = world;
     const pids = [stack.gateway.child.pid, stack.worker.child.pid];
+    const loadStarted = Date.now();
     const traffic = startLoad(stack.gatewayUrl, world.registrations.flat(), ledger, load);
     const windows: { from: number; to: number }[] = [];
     const outage = async (at: number, how: 'restart' | 'kill') => {
-      await sleep(started + at - Date.now());
+      await sleep(loadStarted + at - Date.now());
       const from = Date.now();
       await (how === 'restart' ? redis.stop() : redis.kill());
       await sleep(awayMs);
@@ -184,13 +187,16 @@ export async function gatewayKill(size: ScenarioSize): Promise<ScenarioResult> {
   const downMs = pick(size, 1_500, 5_000);
   const world = await openWorld();
   return inWorld(world, async () => {
+    // Faults are timed from the start of the load (the world may take seconds to open): each
+    // kill finds callbacks being acknowledged.
+    const loadStarted = Date.now();
     const traffic = startLoad(world.stack.gatewayUrl, world.registrations.flat(), world.ledger, {
       ...load,
       timeoutMs: 2_000,
     });
     const gap = load.durationMs / (kills + 1);
     for (let k = 1; k <= kills; k++) {
-      await sleep(started + gap * k - Date.now());
+      await sleep(loadStarted + gap * k - Date.now());
       await world.stack.gateway.stop('SIGKILL');
       await sleep(downMs);
       await world.stack.restartGateway();

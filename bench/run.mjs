@@ -39,7 +39,7 @@ const results = {
   quick,
   machine: machine(),
   pinning: settings.cpus.note,
-  settings: { ...settings, cpus: undefined, appEnv: describeAppEnv(settings.appEnv) },
+  settings: { ...settings, cpus: undefined, appEnv: appSettings },
   scenarios: {},
   rows: [],
 };
@@ -89,7 +89,7 @@ if (workerProfile) {
 }
 const ingestCommands = results.scenarios.ingest?.raw?.redisCommands;
 if (ingestCommands) {
-  const title = 'Redis commands per acknowledged 2 KB callback (INFO commandstats, gateway runs):';
+  const title = `Redis commands per acknowledged ${settings.bodyBytes} B callback (INFO commandstats, gateway runs):`;
   console.log(`\n${commandsText(ingestCommands, title)}`);
 }
 const deliveryCommands = results.scenarios.delivery?.raw?.redisCommands;

@@ -1,13 +1,19 @@
 import { Redis } from 'ioredis';
 
 /**
- * Redis's own account of the commands it ran (`INFO commandstats`: calls and microseconds per
- * command), so the Redis share of a figure can be split the way a CPU profile splits a Node
- * process. A script's `evalsha` time includes the commands the script runs, which are also
- * counted under their own names.
+ * Redis's own account of the commands it ran (`INFO commandstats`: calls, and microseconds spent
+ * inside each command), so the Redis share of a figure can be split the way a CPU profile splits
+ * a Node process. The microseconds are elapsed time, not CPU time: on cores shared with the
+ * apps, a command descheduled midway counts the wait too. A script's `evalsha` time includes the
+ * commands the script runs, which are also counted under their own names.
  */
 export async function commandStats(url) {
-  const redis = new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: true });
+  // No CLIENT SETINFO on connect: the snapshots' own commands stay out of the counts.
+  const redis = new Redis(url, {
+    maxRetriesPerRequest: 1,
+    lazyConnect: true,
+    disableClientInfo: true,
+  });
   try {
     await redis.connect();
     const stats = new Map();
@@ -49,7 +55,7 @@ export function commandsPerItem(total, items) {
 export function commandsText(rows, title, count = 14) {
   const lines = [
     title,
-    '     µs    calls  command (per item; evalsha includes its scripts’ commands)',
+    `  ${'µs'.padStart(6)}  ${'calls'.padStart(6)}  command (per item; µs elapsed inside the command; evalsha includes its scripts' commands)`,
   ];
   for (const row of rows.slice(0, count)) {
     lines.push(

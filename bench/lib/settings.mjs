@@ -68,18 +68,32 @@ export function usage() {
 }
 
 /** Settings the harness gives the processes itself: `--app-env` may not change them. */
-const HARNESS_OWNED = ['REDIS_URL', 'GATEWAY_PORT', 'WORKER_PORT', 'GATEWAY_API_TOKENS'];
+const HARNESS_OWNED = [
+  'REDIS_URL',
+  'GATEWAY_HOST',
+  'GATEWAY_PORT',
+  'WORKER_HOST',
+  'WORKER_PORT',
+  'GATEWAY_API_TOKENS',
+];
 
 /**
  * `--app-env=GATEWAY_INTAKE_LINGER_MS=0,WORKER_CONCURRENCY=100`: settings (README) of the
  * gateway and worker processes, on top of the harness's own, so any of them can be measured.
+ * A comma ends a pair only where the next `KEY=` begins, so list values keep theirs
+ * (`OUTBOUND_ALLOW=127.0.0.1,::1`).
  */
 export function parseAppEnv(raw) {
   const env = {};
-  for (const pair of String(raw).split(',')) {
+  const text = String(raw).replace(/[\s,]+$/, ''); // a trailing comma ends nothing
+  for (const pair of text.split(/,(?=\s*[A-Z][A-Z0-9_]*=)/)) {
     if (pair.trim() === '') continue;
-    const match = /^\s*([A-Z][A-Z0-9_]*)=(.*)$/.exec(pair);
-    if (!match) throw new Error(`--app-env: "${pair}" is not KEY=VALUE (KEY in capitals)`);
+    const match = /^\s*([A-Z][A-Z0-9_]*)=(.*)$/s.exec(pair);
+    if (!match) {
+      // Only what precedes a `=`: the rest may be part of a secret.
+      const head = pair.split('=')[0].trim().slice(0, 40);
+      throw new Error(`--app-env: "${head}" is not KEY=VALUE (KEY in capitals)`);
+    }
     const [, key, value] = match;
     if (HARNESS_OWNED.includes(key)) {
       throw new Error(`--app-env: ${key} is set by the harness (${HARNESS_OWNED.join(', ')})`);
@@ -89,11 +103,14 @@ export function parseAppEnv(raw) {
   return env;
 }
 
-/** `--app-env` for the report: values of secret-looking keys are not printed. */
+/** `--app-env` for the report: values of secret-looking keys are not printed (nor Slack and
+ * notification URLs, which embed tokens), and credentials inside URLs are masked. */
 export function describeAppEnv(env) {
   return Object.entries(env)
     .map(([key, value]) =>
-      /TOKEN|SECRET|KEY|PASSWORD|AUTH/.test(key) ? `${key}=(set)` : `${key}=${value}`,
+      /TOKEN|SECRET|KEY|PASSWORD|AUTH|SLACK|NOTIFY_.*URLS/.test(key)
+        ? `${key}=(set)`
+        : `${key}=${value.replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^/\s@]*@/gi, '$1***@')}`,
     )
     .join(', ');
 }
@@ -130,6 +147,14 @@ export function parseSettings(argv, env = process.env) {
   ) {
     throw new Error(
       `--legacy-requests (${settings.legacyRequests}) must be at least --connections (${settings.connections}): each connection sends at least one 1 MB request`,
+    );
+  }
+  if (
+    (scenarios.length === 0 || scenarios.includes('delivery')) &&
+    settings.deliveryCount < settings.connections
+  ) {
+    throw new Error(
+      `--delivery-count (${settings.deliveryCount}) must be at least --connections (${settings.connections}): the queue is filled over that many connections`,
     );
   }
   settings.e2eRates = String(settings.e2eRates).split(',').map(Number).filter(Boolean);

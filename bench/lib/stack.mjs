@@ -33,6 +33,29 @@ async function ready(proc, url) {
 }
 
 /**
+ * The environment of the gateway and worker processes: the e2e suite's settings where they
+ * matter, then `--app-env` (which may change those), then what the harness owns (Redis, ports,
+ * the API token), which nothing overrides.
+ */
+export function appEnvironment({ redisUrl, gatewayPort, workerPort }, appEnv = {}) {
+  return {
+    LOG_LEVEL: 'warn',
+    PUBLIC_BASE_URL: 'https://hooks.example.com',
+    WEBHOOK_URL_VERIFY: 'syntax',
+    OUTBOUND_ALLOW: '127.0.0.1',
+    DELIVERY_BREAKER_FAILURES: '1000',
+    SHUTDOWN_DEADLINE_MS: '5000',
+    ...appEnv,
+    REDIS_URL: redisUrl,
+    GATEWAY_API_TOKENS: API_TOKEN,
+    GATEWAY_HOST: '127.0.0.1',
+    GATEWAY_PORT: String(gatewayPort),
+    WORKER_HOST: '127.0.0.1',
+    WORKER_PORT: String(workerPort),
+  };
+}
+
+/**
  * The built gateway (and worker) as processes, with the e2e suite's settings where they matter:
  * a syntax-checked public base URL, loopback deliveries allowed, warn-level logs, and the
  * breaker out of the way (every delivery goes to one origin, the local pipeline).
@@ -44,21 +67,15 @@ export async function startApps(
 ) {
   const gatewayPort = await freePort();
   const workerPort = await freePort();
-  const env = {
-    // `--redis-socket`: Redis on the same host without TCP (REDIS_URL=unix:///...).
-    REDIS_URL: settings.redisSocket ? redis.socketUrl : redis.url,
-    LOG_LEVEL: 'warn',
-    PUBLIC_BASE_URL: 'https://hooks.example.com',
-    WEBHOOK_URL_VERIFY: 'syntax',
-    GATEWAY_API_TOKENS: API_TOKEN,
-    GATEWAY_PORT: String(gatewayPort),
-    WORKER_PORT: String(workerPort),
-    OUTBOUND_ALLOW: '127.0.0.1',
-    DELIVERY_BREAKER_FAILURES: '1000',
-    SHUTDOWN_DEADLINE_MS: '5000',
-    // `--app-env`: any other setting of the apps (or one of the above, changed).
-    ...settings.appEnv,
-  };
+  const env = appEnvironment(
+    {
+      // `--redis-socket`: Redis on the same host without TCP (REDIS_URL=unix:///...).
+      redisUrl: settings.redisSocket ? redis.socketUrl : redis.url,
+      gatewayPort,
+      workerPort,
+    },
+    settings.appEnv,
+  );
   // `--node-args`: how the processes are started (e.g. `--single-threaded-gc`).
   const extraNodeArgs = settings.nodeArgs ? settings.nodeArgs.split(/\s+/).filter(Boolean) : [];
   const apps = {

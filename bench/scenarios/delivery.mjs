@@ -10,7 +10,7 @@ import { register, startApps, startBenchRedis } from '../lib/stack.mjs';
 import { epochMs, log, median, onCleanup, waitFor } from '../lib/util.mjs';
 
 /** The worker's default `WORKER_CONCURRENCY`: the raw loop gets as many requests in flight. */
-const CONCURRENCY = 50;
+const DEFAULT_CONCURRENCY = 50;
 
 /**
  * Delivery: the queue is filled through the gateway with the worker stopped; then the worker
@@ -21,6 +21,8 @@ const CONCURRENCY = 50;
  */
 export async function delivery(settings) {
   const count = settings.deliveryCount;
+  // The raw loop keeps as many requests in flight as the worker (`--app-env` may change it).
+  const concurrency = Number(settings.appEnv.WORKER_CONCURRENCY ?? DEFAULT_CONCURRENCY);
   const redis = await startBenchRedis(settings);
   const apps = await startApps(redis, settings, { worker: false });
   const pipeline = await startHelper('pipeline-server', { cpus: settings.cpus.loadgen });
@@ -76,10 +78,13 @@ export async function delivery(settings) {
     if (!(await drain(timeoutMs)))
       throw new Error('delivery: the worker did not deliver everything in time');
     const workerCpu = cpuPerItem(workerMeter.stop(), count);
-    addCommandDelta(commands, commandsBefore, await commandStats(redis.url));
     const worker = await steadyRate();
     const wallPerSec = (count * 1000) / (worker.lastAt - started);
     await apps.worker.stop();
+    // From before its start to after its stop (outcomes and audit events still being written
+    // when the last delivery arrives are counted; so are start-up and shutdown, a few dozen
+    // commands against thousands of deliveries).
+    addCommandDelta(commands, commandsBefore, await commandStats(redis.url));
 
     log('delivery: raw undici loop');
     const file = join(dir, `deliveries-${round}.ndjson`);
@@ -87,7 +92,7 @@ export async function delivery(settings) {
     // The same pipeline work on both sides (it records what it receives in both runs).
     await pipeline.call('reset', { mode: 'record' });
     const loopMeter = cpuMeter({ loop: loop.pid, pipeline: pipeline.pid });
-    const raw = await loop.call('run', { file, baseUrl: pipelineUrl, concurrency: CONCURRENCY });
+    const raw = await loop.call('run', { file, baseUrl: pipelineUrl, concurrency });
     if (!(await drain(30_000)) || raw.failed)
       throw new Error('delivery: the raw loop did not finish');
     const loopCpu = cpuPerItem(loopMeter.stop(), count);
@@ -101,7 +106,7 @@ export async function delivery(settings) {
   const cpu = (side, name) => median(rounds.map((r) => r[side].cpuUsPerDelivery[name] ?? NaN));
   const rate = figure(
     'delivery',
-    `deliveries/s (${count}, 2 KB, ${CONCURRENCY} in flight)`,
+    `deliveries/s (${count}, ${settings.bodyBytes} B, ${concurrency} in flight)`,
     median(rounds.map((r) => r.worker.perSec)),
     '/s',
     {

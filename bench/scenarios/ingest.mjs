@@ -76,7 +76,8 @@ export async function ingest(settings) {
   }
 
   // 1 MB legacy bodies are final: each request gets a registration of its own.
-  const warmLegacy = Math.min(50, settings.legacyRequests);
+  // At least one request per connection (autocannon refuses fewer).
+  const warmLegacy = Math.max(settings.connections, Math.min(50, settings.legacyRequests));
   const perRun = settings.legacyRequests + settings.connections;
   log(`ingest 1 MB: registering ${warmLegacy + perRun * settings.rounds} callback URLs`);
   const legacyPaths = await register(

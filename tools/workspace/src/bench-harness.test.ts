@@ -23,16 +23,27 @@ interface CommandsModule {
     items: number,
   ): { command: string; callsPerItem: number; usPerItem: number }[];
 }
+interface StackModule {
+  appEnvironment(
+    ports: { redisUrl: string; gatewayPort: number; workerPort: number },
+    appEnv?: Record<string, string>,
+  ): Record<string, string>;
+}
 const settingsModule = (await import(`${bench}settings.mjs`)) as SettingsModule;
+const stackModule = (await import(`${bench}stack.mjs`)) as StackModule;
 const commandsModule = (await import(`${bench}redis-commands.mjs`)) as CommandsModule;
 
 describe('bench settings', () => {
   const { parseSettings, parseAppEnv, describeAppEnv } = settingsModule;
 
-  it('passes --app-env to the apps as KEY=VALUE pairs, the flag over the variable', () => {
+  it('reads --app-env as KEY=VALUE pairs, list values whole, the flag over the variable', () => {
     expect(parseAppEnv('GATEWAY_INTAKE_LINGER_MS=0, WORKER_CONCURRENCY=100,')).toEqual({
       GATEWAY_INTAKE_LINGER_MS: '0',
       WORKER_CONCURRENCY: '100',
+    });
+    expect(parseAppEnv('OUTBOUND_ALLOW=127.0.0.1,::1,WORKER_CONCURRENCY=5')).toEqual({
+      OUTBOUND_ALLOW: '127.0.0.1,::1',
+      WORKER_CONCURRENCY: '5',
     });
     const fromEnv = parseSettings(['delivery'], { BENCH_APP_ENV: 'WORKER_CONCURRENCY=10' });
     expect(fromEnv.settings['appEnv']).toEqual({ WORKER_CONCURRENCY: '10' });
@@ -48,12 +59,45 @@ describe('bench settings', () => {
     expect(() => parseAppEnv('WORKER_CONCURRENCY')).toThrow(/not KEY=VALUE/);
     expect(() => parseAppEnv('REDIS_URL=redis://elsewhere:6379')).toThrow(/set by the harness/);
     expect(() => parseAppEnv('GATEWAY_PORT=80')).toThrow(/set by the harness/);
+    // The error names what came before `=`, never the value.
+    expect(() => parseAppEnv('notify=xoxb-secret')).toThrow(/"notify"/);
+    expect(() => parseAppEnv('notify=xoxb-secret')).not.toThrow(/xoxb/);
+  });
+
+  it('gives the apps --app-env over its defaults, never over what the harness owns', () => {
+    const ports = { redisUrl: 'redis://127.0.0.1:7000', gatewayPort: 7001, workerPort: 7002 };
+    const plain = stackModule.appEnvironment(ports);
+    expect(plain).toMatchObject({
+      REDIS_URL: 'redis://127.0.0.1:7000',
+      GATEWAY_PORT: '7001',
+      WORKER_PORT: '7002',
+      OUTBOUND_ALLOW: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+    });
+    expect(plain['WORKER_CONCURRENCY']).toBeUndefined();
+    const env = stackModule.appEnvironment(ports, {
+      WORKER_CONCURRENCY: '100',
+      LOG_LEVEL: 'info',
+      REDIS_URL: 'redis://elsewhere:6379',
+    });
+    expect(env).toMatchObject({
+      WORKER_CONCURRENCY: '100',
+      LOG_LEVEL: 'info',
+      REDIS_URL: 'redis://127.0.0.1:7000',
+    });
   });
 
   it('reports app settings without the values of secret-looking ones', () => {
-    const text = describeAppEnv({ WORKER_CONCURRENCY: '5', LLAMA_CLOUD_API_KEY: 'llx-secret' });
-    expect(text).toBe('WORKER_CONCURRENCY=5, LLAMA_CLOUD_API_KEY=(set)');
-    expect(text).not.toContain('llx-secret');
+    const text = describeAppEnv({
+      WORKER_CONCURRENCY: '5',
+      LLAMA_CLOUD_API_KEY: 'llx-secret',
+      NOTIFY_SLACK_WEBHOOK_URLS: 'https://hooks.slack.com/services/T0/B0/tok',
+      LLAMA_CLOUD_BASE_URL: 'http://user:pw@127.0.0.1:9000/api',
+    });
+    expect(text).toBe(
+      'WORKER_CONCURRENCY=5, LLAMA_CLOUD_API_KEY=(set), NOTIFY_SLACK_WEBHOOK_URLS=(set), ' +
+        'LLAMA_CLOUD_BASE_URL=http://***@127.0.0.1:9000/api',
+    );
   });
 
   it('says before starting anything when the 1 MB run has fewer requests than connections', () => {
@@ -69,6 +113,10 @@ describe('bench settings', () => {
         'legacyRequests'
       ],
     ).toBe(10);
+    // The delivery queue is filled over the same connections.
+    expect(() => parseSettings(['delivery', '--delivery-count=20'], {})).toThrow(
+      /--delivery-count \(20\) must be at least --connections \(50\)/,
+    );
   });
 });
 
@@ -94,17 +142,19 @@ describe('Redis commands per item', () => {
         await client.eval("return redis.call('GET', KEYS[1])", 1, `k${round}:${i}`);
       }
       addCommandDelta(total, before, await commandStats(redis.url));
+      // Between the windows (a warm-up, say): not counted.
+      for (let i = 0; i < 30; i++) await client.set(`between${round}:${i}`, 'v');
+      await client.hset('between', 'f', 'v');
     }
-    // What runs after the last snapshot is not counted.
-    await client.set('outside', 'v');
     const rows = commandsPerItem(total, 100);
     const byName = new Map(rows.map((row) => [row.command, row]));
     expect(byName.get('set')?.callsPerItem).toBe(1);
     expect(byName.get('eval')?.callsPerItem).toBe(1);
     // A script's own commands are counted under their names too.
     expect(byName.get('get')?.callsPerItem).toBe(1);
-    // The snapshots' own INFO calls are left out.
-    expect(byName.has('info')).toBe(false);
+    expect(byName.has('hset')).toBe(false);
+    // The snapshots' own commands are left out.
+    expect(rows.map((row) => row.command).filter((name) => /info/.test(name))).toEqual([]);
     // The script took at least as long as the command it ran, and rows go costliest first.
     expect(byName.get('eval')?.usPerItem).toBeGreaterThanOrEqual(byName.get('get')?.usPerItem ?? 0);
     const costs = rows.map((row) => row.usPerItem);

@@ -1,3 +1,4 @@
+import { maskUrlCredentials } from '@callback-gateway/runtime';
 import { cpuPlan } from './cpus.mjs';
 
 export const SCENARIOS = ['ingest', 'delivery', 'e2e', 'resolver', 'memory', 'floors'];
@@ -110,7 +111,7 @@ export function describeAppEnv(env) {
     .map(([key, value]) =>
       /TOKEN|SECRET|KEY|PASSWORD|AUTH|SLACK|NOTIFY_.*URLS/.test(key)
         ? `${key}=(set)`
-        : `${key}=${value.replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^/\s@]*@/gi, '$1***@')}`,
+        : `${key}=${maskUrlCredentials(value)}`,
     )
     .join(', ');
 }

@@ -17,6 +17,7 @@ export {
   backoffDelay,
   connectRedis,
   describeRedisUrl,
+  createRedisClient,
   unixSocketOptions,
   type ConnectRedisOptions,
   type RedisRole,

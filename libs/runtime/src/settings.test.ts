@@ -129,6 +129,10 @@ describe('parseSettings', () => {
     expect(maskUrlCredentials('unix://:pw@/x.sock?db=1&password=pw2')).toBe(
       'unix://***@/x.sock?db=1&password=***',
     );
+    // Every URL of a list.
+    expect(maskUrlCredentials('http://a:b@h1/x,https://c:d@h2, http://h3')).toBe(
+      'http://***@h1/x,https://***@h2, http://h3',
+    );
   });
 
   it('reads an optional integer as undefined when unset, and checks its bounds when set', () => {

@@ -96,10 +96,11 @@ export function envList(
     });
 }
 
-/** A URL as shown in messages: user, password and `password=`/`username=` values masked. */
+/** A URL (or a list of them) as shown in messages: user, password and `password=`/`username=`
+ * values masked. */
 export function maskUrlCredentials(value: string): string {
   return value
-    .replace(/\/\/[^/?#]*@/, '//***@')
+    .replace(/\/\/[^/?#\s,]*@/g, '//***@')
     .replace(/([?&](?:password|username)=)[^&#]*/gi, '$1***');
 }
 

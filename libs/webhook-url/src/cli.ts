@@ -2,8 +2,8 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { createAuditLog, createLogger, logAuditSink } from '@callback-gateway/audit';
-import { unixSocketOptions } from '@callback-gateway/runtime';
-import { Redis, type RedisOptions } from 'ioredis';
+import { createRedisClient } from '@callback-gateway/runtime';
+import type { Redis } from 'ioredis';
 import { parseWebhookUrlEnv, resolverOptionsFromEnv } from './env.js';
 import { WebhookUrlError, WebhookUrlResolveError } from './errors.js';
 import { checkPublicBaseUrl } from './public-url-policy.js';
@@ -121,16 +121,14 @@ async function resolve(env: Readonly<Record<string, string | undefined>>, io: Cl
     // The apps' default, so the CLI sees the same cache they do.
     const redisUrl = env['REDIS_URL']?.trim() || 'redis://127.0.0.1:6379';
     if (parsed.WEBHOOK_URL_SOURCES.includes('cache')) {
-      const options: RedisOptions = {
+      // Read as the apps read it (a unix:// URL included).
+      redis = createRedisClient(redisUrl, {
         lazyConnect: true,
         enableOfflineQueue: false,
         maxRetriesPerRequest: 1,
         connectTimeout: 1_000,
         retryStrategy: () => null,
-      };
-      // The apps' reading of a unix:// URL (ioredis's own takes the wrong path).
-      const socket = unixSocketOptions(redisUrl);
-      redis = socket ? new Redis({ ...socket, ...options }) : new Redis(redisUrl, options);
+      });
       redis.on('error', () => undefined);
       await raceSignal(redis.connect(), AbortSignal.timeout(1_500)).catch(() => undefined);
     }

@@ -1,7 +1,20 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { verifyDelivery, type VerifiedDelivery } from '@callback-gateway/client';
-import { startAppStack, type AppStack, type TestRedis } from '@callback-gateway/testing';
+import {
+  createGatewayClient,
+  verifyDelivery,
+  type GatewayClient,
+  type RegistrationCreated,
+  type VerifiedDelivery,
+} from '@callback-gateway/client';
+import {
+  startAppStack,
+  startRedis,
+  type AppStack,
+  type StartRedisOptions,
+  type TestRedis,
+} from '@callback-gateway/testing';
+import { afterAll, beforeAll } from 'vitest';
 
 export const API_TOKEN = 'e2e-api-token-0123456789abcdef';
 
@@ -110,6 +123,70 @@ export async function startTestPipeline(
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** A suite's own Redis, the apps on it, and a pipeline that verifies each path's deliveries. */
+export interface E2eWorld {
+  readonly redis: TestRedis;
+  readonly stack: Stack;
+  readonly pipeline: TestPipeline;
+  /** The gateway's API, as a pipeline uses it. */
+  client(): GatewayClient;
+  /** Registers a job delivering to `path` on the pipeline, which then verifies its deliveries
+   * with the registration's delivery secret. */
+  register(path: string): Promise<RegistrationCreated>;
+}
+
+/**
+ * Starts a world before the tests of the enclosing `describe` and stops it after them: Redis
+ * (`redis` options), the pipeline, then gateway and worker (`env`, `overSocket` as for
+ * {@link startStack}).
+ */
+export function useE2eWorld(
+  options: {
+    redis?: StartRedisOptions;
+    env?: Record<string, string>;
+    overSocket?: boolean;
+  } = {},
+): E2eWorld {
+  let redis: TestRedis | undefined;
+  let stack: Stack | undefined;
+  let pipeline: TestPipeline | undefined;
+  const secrets = new Map<string, string>();
+  const started = <T>(part: T | undefined, name: string): T => {
+    if (part === undefined) throw new Error(`the e2e world's ${name} is not started`);
+    return part;
+  };
+  beforeAll(async () => {
+    redis = await startRedis(options.redis);
+    pipeline = await startTestPipeline((path) => secrets.get(path) ?? 'whsec_missing');
+    stack = await startStack(redis, options.env, {
+      ...(options.overSocket && { overSocket: true }),
+    });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    await pipeline?.close();
+    await redis?.close();
+  });
+  const world: E2eWorld = {
+    get redis() {
+      return started(redis, 'Redis');
+    },
+    get stack() {
+      return started(stack, 'stack');
+    },
+    get pipeline() {
+      return started(pipeline, 'pipeline');
+    },
+    client: () => createGatewayClient({ baseUrl: world.stack.gatewayUrl, token: API_TOKEN }),
+    async register(path) {
+      const registration = await world.client().register({ deliverTo: world.pipeline.url(path) });
+      secrets.set(path, registration.deliverySecret);
+      return registration;
+    },
+  };
+  return world;
 }
 
 /** Posts a LlamaParse-style event envelope to a callback URL, through the gateway's local port. */

@@ -1,39 +1,14 @@
-import { createGatewayClient } from '@callback-gateway/client';
-import { startRedis, type TestRedis } from '@callback-gateway/testing';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  API_TOKEN,
-  postCallback,
-  startStack,
-  startTestPipeline,
-  until,
-  type Stack,
-  type TestPipeline,
-} from './stack.js';
+import { describe, expect, it } from 'vitest';
+import { postCallback, until, useE2eWorld } from './stack.js';
 
 // REDIS_URL=unix:///path/to/redis.sock: Redis on the same host, reached without TCP.
 describe('gateway and worker over a Redis Unix socket', () => {
-  let redis: TestRedis;
-  let stack: Stack;
-  let pipeline: TestPipeline;
-  let secret = 'whsec_missing';
-
-  beforeAll(async () => {
-    redis = await startRedis({ unixSocket: true });
-    pipeline = await startTestPipeline(() => secret);
-    stack = await startStack(redis, {}, { overSocket: true });
-  });
-  afterAll(async () => {
-    await stack?.stop();
-    await pipeline?.close();
-    await redis?.close();
-  });
+  const world = useE2eWorld({ redis: { unixSocket: true }, overSocket: true });
 
   it('registers, takes a callback and delivers it, every connection on the socket', async () => {
-    const client = createGatewayClient({ baseUrl: stack.gatewayUrl, token: API_TOKEN });
-    const registration = await client.register({ deliverTo: pipeline.url('/socket') });
-    secret = registration.deliverySecret;
+    const { redis, stack, pipeline } = world;
+    const registration = await world.register('/socket');
     const response = await postCallback(stack, registration.callbackUrl, {
       event_id: 'evt-socket',
       event_type: 'parse.success',

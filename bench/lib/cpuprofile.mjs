@@ -1,5 +1,25 @@
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { log, onCleanup } from './util.mjs';
+
+/**
+ * Where a scenario's `--profile` writes its `.cpuprofile` files: `<--profile-dir>/<name>`,
+ * kept for DevTools (an existing directory of that name is emptied first), or a temporary
+ * directory removed at the end.
+ */
+export async function profileDirectory(settings, name) {
+  if (!settings.profileDir) {
+    const dir = await mkdtemp(join(tmpdir(), 'cbg-prof-'));
+    onCleanup(() => rm(dir, { recursive: true, force: true }));
+    return dir;
+  }
+  const dir = resolve(settings.profileDir, name);
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  log(`${name}: CPU profiles kept in ${dir} (open them in Chrome DevTools, Performance tab)`);
+  return dir;
+}
 
 /** Where a function lives, in short: a package, a project of this repo, or Node itself. */
 function area(url) {

@@ -27,6 +27,7 @@ const FULL = {
   nodeArgs: '', // extra Node options of the gateway and worker processes (space-separated)
   appEnv: '', // settings of the gateway and worker: KEY=VALUE, comma-separated
   profile: false, // also profile the gateway (2 KB ingest) and the worker (delivery)
+  profileDir: '', // keep the profiles' .cpuprofile files here (for DevTools); default: removed
 };
 
 const QUICK = {

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cpuMeter, cpuPerItem } from '../lib/cpu-time.mjs';
-import { summarizeProfiles } from '../lib/cpuprofile.mjs';
+import { profileDirectory, summarizeProfiles } from '../lib/cpuprofile.mjs';
 import { startHelper } from '../lib/ipc.mjs';
 import { addCommandDelta, commandStats, commandsPerItem } from '../lib/redis-commands.mjs';
 import { figure } from '../lib/report.mjs';
@@ -135,8 +135,7 @@ export async function delivery(settings) {
   // it exits).
   let profile;
   if (settings.profile) {
-    const profileDir = await mkdtemp(join(tmpdir(), 'cbg-prof-'));
-    onCleanup(() => rm(profileDir, { recursive: true, force: true }));
+    const profileDir = await profileDirectory(settings, 'delivery');
     await pipeline.call('reset', { mode: 'count' });
     await load.call('run', {
       baseUrl: apps.gatewayUrl,

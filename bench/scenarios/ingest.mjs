@@ -1,13 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cpuMeter, cpuPerItem } from '../lib/cpu-time.mjs';
-import { summarizeProfiles } from '../lib/cpuprofile.mjs';
+import { profileDirectory, summarizeProfiles } from '../lib/cpuprofile.mjs';
 import { startHelper } from '../lib/ipc.mjs';
 import { addCommandDelta, commandStats, commandsPerItem } from '../lib/redis-commands.mjs';
 import { figure } from '../lib/report.mjs';
 import { register, startApps, startBenchRedis } from '../lib/stack.mjs';
-import { log, median, onCleanup } from '../lib/util.mjs';
+import { log, median } from '../lib/util.mjs';
 
 /**
  * Ingest: callbacks acknowledged per second and ack latency through the full gateway (token
@@ -17,8 +15,7 @@ import { log, median, onCleanup } from '../lib/util.mjs';
  */
 export async function ingest(settings) {
   const redis = await startBenchRedis(settings);
-  const profileDir = settings.profile ? await mkdtemp(join(tmpdir(), 'cbg-prof-')) : undefined;
-  if (profileDir) onCleanup(() => rm(profileDir, { recursive: true, force: true }));
+  const profileDir = settings.profile ? await profileDirectory(settings, 'ingest') : undefined;
   const apps = await startApps(redis, settings, { worker: false });
   const bare = await startHelper('bare-fastify', { cpus: settings.cpus.servers });
   const bareUrl = `http://127.0.0.1:${await bare.call('port')}`;

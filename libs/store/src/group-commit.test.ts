@@ -59,6 +59,35 @@ describe('group commit', () => {
     expect(await Promise.all(later)).toEqual([20, 30, 40]);
   });
 
+  it('holds a batch for lingerMs, and sends it at once when lingerMaxItems are waiting', async () => {
+    const { calls, write } = manualWriter();
+    const add = groupCommit(write, { maxItems: 100, lingerMs: 60_000, lingerMaxItems: 3 });
+    const few = [add(1), add(2)];
+    await tick();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Two wait for company (the linger is a minute long) ...
+    expect(calls).toHaveLength(0);
+    // ... and the third makes the batch worth sending: it goes without waiting out the linger.
+    const third = add(3);
+    expect(calls.map((call) => call.items)).toEqual([[1, 2, 3]]);
+    calls[0]?.finish();
+    expect(await Promise.all([...few, third])).toEqual([10, 20, 30]);
+  });
+
+  it('sends a batch short of lingerMaxItems once lingerMs is over', async () => {
+    const { calls, write } = manualWriter();
+    const add = groupCommit(write, { maxItems: 100, lingerMs: 300, lingerMaxItems: 3 });
+    const since = performance.now();
+    const answers = [add(1), add(2)];
+    await tick();
+    expect(calls).toHaveLength(0);
+    await expect.poll(() => calls.length, { timeout: 5_000, interval: 10 }).toBe(1);
+    expect(performance.now() - since).toBeGreaterThanOrEqual(250);
+    expect(calls[0]?.items).toEqual([1, 2]);
+    calls[0]?.finish();
+    expect(await Promise.all(answers)).toEqual([10, 20]);
+  });
+
   it('rejects every item of a failed call and none of the others', async () => {
     const { calls, write } = manualWriter();
     const add = groupCommit(write, { maxItems: 2, maxInFlight: 5 });

@@ -135,6 +135,11 @@ export interface IntakeOptions {
    * @defaultValue 0
    */
   lingerMs?: number;
+  /**
+   * The linger ends as soon as this many callbacks wait: under load the batch goes at once.
+   * @defaultValue 16
+   */
+  lingerMaxCallbacks?: number;
 }
 
 type IntakeRedis = (Redis | Cluster) & {
@@ -203,6 +208,7 @@ export function createIntake(options: IntakeOptions): Intake {
     maxWeight: options.maxBatchChars ?? 4_194_304,
     weight: (item) => item.header.length + item.callback.payloadJson.length,
     lingerMs: options.lingerMs ?? 0,
+    lingerMaxItems: options.lingerMaxCallbacks ?? 16,
   });
 
   return {

@@ -1,12 +1,12 @@
 import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { log, onCleanup } from './util.mjs';
 
 /**
- * Where a scenario's `--profile` writes its `.cpuprofile` files: `<--profile-dir>/<name>`,
- * kept for DevTools (an existing directory of that name is emptied first), or a temporary
- * directory removed at the end.
+ * Where a scenario's `--profile` writes its `.cpuprofile` files: `<--profile-dir>/<name>`, kept
+ * for DevTools, or a temporary directory removed at the end. Only the profiles a previous run
+ * left there are removed (they would be summarised again); nothing else in it is touched.
  */
 export async function profileDirectory(settings, name) {
   if (!settings.profileDir) {
@@ -14,9 +14,14 @@ export async function profileDirectory(settings, name) {
     onCleanup(() => rm(dir, { recursive: true, force: true }));
     return dir;
   }
-  const dir = resolve(settings.profileDir, name);
-  await rm(dir, { recursive: true, force: true });
+  const dir = join(settings.profileDir, name);
   await mkdir(dir, { recursive: true });
+  for (const sub of [dir, join(dir, 'legacy')]) {
+    const names = await readdir(sub).catch(() => []);
+    for (const file of names.filter((entry) => entry.endsWith('.cpuprofile'))) {
+      await rm(join(sub, file));
+    }
+  }
   log(`${name}: CPU profiles kept in ${dir} (open them in Chrome DevTools, Performance tab)`);
   return dir;
 }

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { maskUrlCredentials } from '@callback-gateway/runtime';
 import { cpuPlan } from './cpus.mjs';
 
@@ -27,7 +28,7 @@ const FULL = {
   nodeArgs: '', // extra Node options of the gateway and worker processes (space-separated)
   appEnv: '', // settings of the gateway and worker: KEY=VALUE, comma-separated
   profile: false, // also profile the gateway (2 KB ingest) and the worker (delivery)
-  profileDir: '', // keep the profiles' .cpuprofile files here (for DevTools); default: removed
+  profileDir: '', // keep the .cpuprofile files here (for DevTools; implies --profile)
 };
 
 const QUICK = {
@@ -143,6 +144,12 @@ export function parseSettings(argv, env = process.env) {
   }
   settings.rounds = Math.max(1, Math.round(settings.rounds));
   settings.appEnv = parseAppEnv(settings.appEnv);
+  // Paths name places in the shell the user typed in (`npm run` moves to the repository root).
+  const where = (path) => resolve(env['INIT_CWD'] ?? process.cwd(), path);
+  if (settings.profileDir) {
+    settings.profileDir = where(settings.profileDir);
+    settings.profile = true; // a directory for profiles asks for them
+  }
   if (
     (scenarios.length === 0 || scenarios.includes('ingest')) &&
     settings.legacyRequests < settings.connections
@@ -164,7 +171,7 @@ export function parseSettings(argv, env = process.env) {
   return {
     help: false,
     quick,
-    out,
+    out: out ? where(out) : undefined,
     scenarios: scenarios.length ? scenarios : SCENARIOS,
     settings,
   };

@@ -183,8 +183,12 @@ export async function startGateway(
         check: () => {
           const status = webhookUrlRef.resolver?.status();
           if (status?.current) return true;
-          if (!webhookUrlRef.resolver)
-            return 'no verified public callback URL yet (waiting for Redis)';
+          // The resolver starts once Redis answers (it reads the shared probe key first).
+          if (!webhookUrlRef.resolver) {
+            return redis.isReady()
+              ? 'no verified public callback URL yet (its resolver is starting)'
+              : 'no verified public callback URL yet (waiting for Redis)';
+          }
           return status?.lastFailure
             ? `no verified public callback URL: ${status.lastFailure.message}`
             : 'no verified public callback URL yet';

@@ -74,6 +74,34 @@ describe('group commit', () => {
     expect(await Promise.all([...few, third])).toEqual([10, 20, 30]);
   });
 
+  it('starts the linger afresh after a batch went early (the old timer never cuts the next one short)', async () => {
+    const { calls, write } = manualWriter();
+    const add = groupCommit(write, { maxItems: 100, lingerMs: 400, lingerMaxItems: 2 });
+    const since = performance.now();
+    const early = [add(1), add(2)];
+    expect(calls.map((call) => call.items)).toEqual([[1, 2]]);
+    calls[0]?.finish();
+    await Promise.all(early);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const next = add(3);
+    // 400 ms after the first item the first linger would have ended: the new item still waits.
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(performance.now() - since).toBeGreaterThan(400);
+    expect(calls).toHaveLength(1);
+    await expect.poll(() => calls.length, { timeout: 5_000, interval: 10 }).toBe(2);
+    calls[1]?.finish();
+    expect(await next).toBe(30);
+  });
+
+  it('refuses a lingerMaxItems below 1', () => {
+    const { write } = manualWriter();
+    for (const lingerMaxItems of [0, -1, Number.NaN]) {
+      expect(() => groupCommit(write, { maxItems: 10, lingerMs: 1, lingerMaxItems })).toThrow(
+        RangeError,
+      );
+    }
+  });
+
   it('sends a batch short of lingerMaxItems once lingerMs is over', async () => {
     const { calls, write } = manualWriter();
     const add = groupCommit(write, { maxItems: 100, lingerMs: 300, lingerMaxItems: 3 });

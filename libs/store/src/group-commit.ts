@@ -30,11 +30,11 @@ export interface GroupCommitOptions<T> {
 }
 
 /**
- * Group commit: the items given to `add()` during one turn of the event loop (or while
- * `maxInFlight` calls are out) are written by one call of `write`, in the order they came,
- * split by `maxItems` and `maxWeight`. `write` answers one result per item, in order; when it
- * fails, every item of that call is rejected with its error (none of them was written, as far
- * as the caller knows).
+ * Group commit: the items given to `add()` during one turn of the event loop (or within
+ * `lingerMs`, cut short once `lingerMaxItems` wait, or while `maxInFlight` calls are out) are
+ * written by one call of `write`, in the order they came, split by `maxItems` and `maxWeight`.
+ * `write` answers one result per item, in order; when it fails, every item of that call is
+ * rejected with its error (none of them was written, as far as the caller knows).
  */
 export function groupCommit<T, R>(
   write: (items: T[]) => Promise<R[]>,
@@ -44,10 +44,13 @@ export function groupCommit<T, R>(
   const weight = options.weight ?? (() => 0);
   const maxInFlight = options.maxInFlight ?? 2;
   const lingerMs = options.lingerMs ?? 0;
+  if (options.lingerMaxItems !== undefined && !(options.lingerMaxItems >= 1)) {
+    throw new RangeError(`lingerMaxItems must be 1 or more (got ${options.lingerMaxItems})`);
+  }
   // Only a timed linger is cut short: with none, the items of one turn stay together.
   const lingerMaxItems =
     lingerMs > 0
-      ? Math.max(1, Math.min(options.lingerMaxItems ?? options.maxItems, options.maxItems))
+      ? Math.min(options.lingerMaxItems ?? options.maxItems, options.maxItems)
       : options.maxItems;
   let inFlight = 0;
   const pending: { item: T; resolve(result: R): void; reject(error: unknown): void }[] = [];

@@ -155,8 +155,9 @@ interface Prepared {
 
 /**
  * Creates the intake on a borrowed connection (defines its script there once). Callbacks given
- * to `store()` during one turn of the event loop are written by one script call after it; each
- * still gets its own answer. A failed call rejects every callback of its batch: none of them
+ * to `store()` during one turn of the event loop (or within `lingerMs`, until
+ * `lingerMaxCallbacks` wait) are written by one script call after it; each still gets its own
+ * answer. A failed call rejects every callback of its batch: none of them
  * was acknowledged.
  */
 export function createIntake(options: IntakeOptions): Intake {

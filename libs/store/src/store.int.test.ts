@@ -238,6 +238,25 @@ describe('store', () => {
     expect((await store.get(registration.id))?.state).toBe('dead_lettered');
   });
 
+  it('holds callbacks for lingerMs, and writes them at once when 16 are waiting', async () => {
+    const store = createRegistrationStore({ redis, keys });
+    const intake = createIntake({ redis, keys, lingerMs: 60_000 });
+    const registration = await store.create(newRegistration(), newCallbackToken());
+    const store1 = (i: number) =>
+      intake.store(callback(registration.id, { dedupKey: `event:l${i}`, eventId: `l${i}` }));
+    let answered = 0;
+    const fifteen = Array.from({ length: 15 }, (_, i) =>
+      store1(i).then((result) => {
+        answered++;
+        return result;
+      }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(answered).toBe(0);
+    const results = await Promise.all([...fifteen, store1(15)]);
+    expect(results.map((result) => result.outcome)).toEqual(Array(16).fill('stored'));
+  });
+
   it('refuses a callback for a registration that is gone', async () => {
     const intake = createIntake({ redis, keys });
     expect(await intake.store(callback('reg_ffffffffffffffffffffffffffffffff'))).toEqual({

@@ -1,3 +1,6 @@
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startRedis, type TestRedis } from '@callback-gateway/testing';
 import { Redis } from 'ioredis';
@@ -11,7 +14,12 @@ interface SettingsModule {
   parseSettings(
     argv: string[],
     env?: Record<string, string | undefined>,
-  ): { help: boolean; scenarios: string[]; settings: Record<string, unknown> };
+  ): {
+    help: boolean;
+    scenarios: string[];
+    out: string | undefined;
+    settings: Record<string, unknown>;
+  };
   parseAppEnv(raw: string): Record<string, string>;
   describeAppEnv(env: Record<string, string>): string;
 }
@@ -23,6 +31,9 @@ interface CommandsModule {
     items: number,
   ): { command: string; callsPerItem: number; usPerItem: number }[];
 }
+interface ProfileModule {
+  profileDirectory(settings: { profileDir: string }, name: string): Promise<string>;
+}
 interface StackModule {
   appEnvironment(
     ports: { redisUrl: string; gatewayPort: number; workerPort: number },
@@ -32,6 +43,7 @@ interface StackModule {
 const settingsModule = (await import(`${bench}settings.mjs`)) as SettingsModule;
 const stackModule = (await import(`${bench}stack.mjs`)) as StackModule;
 const commandsModule = (await import(`${bench}redis-commands.mjs`)) as CommandsModule;
+const profileModule = (await import(`${bench}cpuprofile.mjs`)) as ProfileModule;
 
 describe('bench settings', () => {
   const { parseSettings, parseAppEnv, describeAppEnv } = settingsModule;
@@ -52,6 +64,37 @@ describe('bench settings', () => {
     });
     expect(both.settings['appEnv']).toEqual({ WORKER_CONCURRENCY: '20' });
     expect(parseSettings(['delivery'], {}).settings['appEnv']).toEqual({});
+  });
+
+  it('reads --profile-dir and --out from the directory npm was run in, and --profile-dir asks for profiles', () => {
+    const parsed = parseSettings(['delivery', '--profile-dir=prof', '--out=r.json'], {
+      INIT_CWD: '/home/me/work',
+    });
+    expect(parsed.settings['profileDir']).toBe('/home/me/work/prof');
+    expect(parsed.settings['profile']).toBe(true);
+    expect(parsed.out).toBe('/home/me/work/r.json');
+    const plain = parseSettings(['delivery'], {});
+    expect(plain.settings['profile']).toBe(false);
+    expect(plain.out).toBeUndefined();
+  });
+
+  it('keeps profiles in --profile-dir, clearing only the profiles a previous run left there', async () => {
+    const base = await mkdtemp(join(tmpdir(), 'bench-profile-dir-'));
+    try {
+      const dir = join(base, 'ingest');
+      await mkdir(join(dir, 'legacy'), { recursive: true });
+      await writeFile(join(dir, 'old.cpuprofile'), '{}');
+      await writeFile(join(dir, 'legacy', 'old.cpuprofile'), '{}');
+      await writeFile(join(dir, 'notes.txt'), 'mine');
+      expect(await profileModule.profileDirectory({ profileDir: base }, 'ingest')).toBe(dir);
+      expect((await readdir(dir)).sort()).toEqual(['legacy', 'notes.txt']);
+      expect(await readdir(join(dir, 'legacy'))).toEqual([]);
+      // A directory that does not exist yet is made.
+      const fresh = await profileModule.profileDirectory({ profileDir: base }, 'delivery');
+      expect(await readdir(fresh)).toEqual([]);
+    } finally {
+      await rm(base, { recursive: true, force: true });
+    }
   });
 
   it('refuses a pair that is not KEY=VALUE, and the settings the harness owns', () => {

@@ -322,6 +322,39 @@ describe('the LlamaCloud client against the fake', () => {
       await dispatcher.close();
     });
 
+    it('hands the dispatcher an upload as multipart bytes, which any undici can send', async () => {
+      // The global dispatcher may come from another copy of undici (Node 24's own), which
+      // cannot encode this copy's FormData: it failed mid-request before the client encoded it.
+      const bodies: unknown[] = [];
+      class RecordingAgent extends Agent {
+        override dispatch(
+          options: Dispatcher.DispatchOptions,
+          handler: Dispatcher.DispatchHandler,
+        ) {
+          bodies.push(options.body);
+          return super.dispatch(options, handler);
+        }
+      }
+      const dispatcher = new RecordingAgent();
+      const own = createLlamaCloudClient({
+        baseUrl: fake.baseUrl,
+        apiKey: fake.apiKey,
+        dispatcher,
+      });
+
+      const job = await own.uploadV1({ file: PDF, webhookUrl: CALLBACK_URL });
+
+      expect(job.status).toBe('PENDING');
+      expect(bodies).toHaveLength(1);
+      const body = bodies[0];
+      expect(Buffer.isBuffer(body)).toBe(true);
+      const text = (body as Buffer).toString('latin1');
+      expect(text).toContain('filename="report.pdf"');
+      expect(text).toContain('%PDF-1.4 fake');
+      expect(text).toContain(CALLBACK_URL);
+      await dispatcher.close();
+    });
+
     it('accepts a base URL with a trailing slash and refuses unusable options', async () => {
       const prefixed = createLlamaCloudClient({ baseUrl: `${fake.baseUrl}/`, apiKey: fake.apiKey });
       const job = await prefixed.parseV2({ fileId: 'file-1', webhook: { url: CALLBACK_URL } });

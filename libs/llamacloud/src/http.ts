@@ -1,4 +1,4 @@
-import { request, type Dispatcher, type FormData } from 'undici';
+import { request, Response, type Dispatcher, type FormData } from 'undici';
 import type { z } from 'zod';
 import { LlamaCloudError, type LlamaCloudErrorCode } from './errors.js';
 import { describeIssues, errorBodySchema } from './wire.js';
@@ -42,13 +42,12 @@ export async function send<T>(transport: Transport, call: LlamaCloudRequest<T>):
     accept: 'application/json',
     'user-agent': USER_AGENT,
   };
-  let body: string | FormData | undefined;
+  let body: string | Buffer | undefined;
   if (call.body && 'json' in call.body) {
     headers['content-type'] = 'application/json';
     body = JSON.stringify(call.body.json);
   } else if (call.body) {
-    // undici writes the multipart boundary into content-type itself.
-    body = call.body.form;
+    body = await multipart(call.body.form, headers);
   }
 
   const timeout = AbortSignal.timeout(transport.timeoutMs);
@@ -94,6 +93,19 @@ export async function send<T>(transport: Transport, call: LlamaCloudRequest<T>):
     );
   }
   return parsed.data;
+}
+
+/**
+ * The form as multipart/form-data bytes, its boundary written into `headers`. Encoded here, by
+ * the undici that made the form, not by the dispatcher: the global dispatcher may belong to
+ * another copy of undici (Node 24's own), which does not know this copy's FormData and fails
+ * mid-request ("action is not a function"). The file is in memory already; so is this copy.
+ */
+async function multipart(form: FormData, headers: Record<string, string>): Promise<Buffer> {
+  const encoded = new Response(form);
+  const type = encoded.headers.get('content-type');
+  if (type) headers['content-type'] = type;
+  return Buffer.from(await encoded.arrayBuffer());
 }
 
 function buildUrl(transport: Transport, call: LlamaCloudRequest<unknown>): string {

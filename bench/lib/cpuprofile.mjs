@@ -16,11 +16,8 @@ export async function profileDirectory(settings, name) {
   }
   const dir = join(settings.profileDir, name);
   await mkdir(dir, { recursive: true });
-  for (const sub of [dir, join(dir, 'legacy')]) {
-    const names = await readdir(sub).catch(() => []);
-    for (const file of names.filter((entry) => entry.endsWith('.cpuprofile'))) {
-      await rm(join(sub, file));
-    }
+  for (const file of (await readdir(dir)).filter((entry) => entry.endsWith('.cpuprofile'))) {
+    await rm(join(dir, file));
   }
   log(`${name}: CPU profiles kept in ${dir} (open them in Chrome DevTools, Performance tab)`);
   return dir;

@@ -125,7 +125,7 @@ export async function ingest(settings) {
     profile = { ...(await summarizeProfiles(profileDir)), acceptedPerSec: load2.acceptedPerSec };
 
     // And one under 1 MB legacy bodies alone (registrations of their own, as above).
-    const legacyDir = join(profileDir, 'legacy');
+    const legacyDir = await profileDirectory(settings, join('ingest', 'legacy'));
     await apps.startGateway(['--cpu-prof', `--cpu-prof-dir=${legacyDir}`]);
     log(`ingest 1 MB: profiling the gateway for ${settings.legacyRequests} requests`);
     const load3 = await run('profile-legacy', apps.gatewayUrl, {

@@ -10,6 +10,15 @@ const PDF = {
   contentType: 'application/pdf',
 };
 
+/** An agent that keeps the options of every request it is handed. */
+class RecordingAgent extends Agent {
+  readonly dispatched: Dispatcher.DispatchOptions[] = [];
+  override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler) {
+    this.dispatched.push(options);
+    return super.dispatch(options, handler);
+  }
+}
+
 describe('the LlamaCloud client against the fake', () => {
   let fake: LlamaCloudFake;
   let client: LlamaCloudClient;
@@ -297,17 +306,7 @@ describe('the LlamaCloud client against the fake', () => {
     });
 
     it('sends through the dispatcher it is given, and leaves it open', async () => {
-      let dispatched = 0;
-      class CountingAgent extends Agent {
-        override dispatch(
-          options: Dispatcher.DispatchOptions,
-          handler: Dispatcher.DispatchHandler,
-        ) {
-          dispatched += 1;
-          return super.dispatch(options, handler);
-        }
-      }
-      const dispatcher = new CountingAgent();
+      const dispatcher = new RecordingAgent();
       const own = createLlamaCloudClient({
         baseUrl: fake.baseUrl,
         apiKey: fake.apiKey,
@@ -317,7 +316,7 @@ describe('the LlamaCloud client against the fake', () => {
       const job = await own.parseV2({ fileId: 'file-1', webhook: { url: CALLBACK_URL } });
       await own.getJobV1(job.id);
 
-      expect(dispatched).toBe(2);
+      expect(dispatcher.dispatched).toHaveLength(2);
       expect(dispatcher.closed).toBe(false);
       await dispatcher.close();
     });
@@ -325,16 +324,6 @@ describe('the LlamaCloud client against the fake', () => {
     it('hands the dispatcher an upload as multipart bytes, which any undici can send', async () => {
       // The global dispatcher may come from another copy of undici (Node 24's own), which
       // cannot encode this copy's FormData: it failed mid-request before the client encoded it.
-      const bodies: unknown[] = [];
-      class RecordingAgent extends Agent {
-        override dispatch(
-          options: Dispatcher.DispatchOptions,
-          handler: Dispatcher.DispatchHandler,
-        ) {
-          bodies.push(options.body);
-          return super.dispatch(options, handler);
-        }
-      }
       const dispatcher = new RecordingAgent();
       const own = createLlamaCloudClient({
         baseUrl: fake.baseUrl,
@@ -345,8 +334,8 @@ describe('the LlamaCloud client against the fake', () => {
       const job = await own.uploadV1({ file: PDF, webhookUrl: CALLBACK_URL });
 
       expect(job.status).toBe('PENDING');
-      expect(bodies).toHaveLength(1);
-      const body = bodies[0];
+      expect(dispatcher.dispatched).toHaveLength(1);
+      const body = dispatcher.dispatched[0]?.body;
       expect(Buffer.isBuffer(body)).toBe(true);
       const text = (body as Buffer).toString('latin1');
       expect(text).toContain('filename="report.pdf"');

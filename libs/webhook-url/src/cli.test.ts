@@ -116,6 +116,19 @@ describe('the webhook-url command line', () => {
     });
   });
 
+  it('resolve names a REDIS_URL the apps would refuse, without its credentials', async () => {
+    const { code, json } = await cli(['resolve'], {
+      WEBHOOK_URL_SOURCES: 'cache',
+      REDIS_URL: 'unix://app:s3cretpass@localhost/run/redis.sock',
+    });
+    expect(code).toBe(2);
+    expect(json).toMatchObject({
+      code: 'WEBHOOK_URL_CONFIG_INVALID',
+      reason: expect.stringContaining('REDIS_URL: a unix socket URL has no host or credentials'),
+    });
+    expect(JSON.stringify(json)).not.toContain('s3cretpass');
+  });
+
   it('resolve reads the URL cache over a Redis Unix socket (REDIS_URL=unix://...)', async () => {
     const redis = await startRedis({ unixSocket: true });
     try {

@@ -2,8 +2,14 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { createAuditLog, createLogger, logAuditSink } from '@callback-gateway/audit';
-import { createRedisClient } from '@callback-gateway/runtime';
+import {
+  SettingsError,
+  commonSettingsShape,
+  createRedisClient,
+  parseSettings,
+} from '@callback-gateway/runtime';
 import type { Redis } from 'ioredis';
+import { z } from 'zod';
 import { parseWebhookUrlEnv, resolverOptionsFromEnv } from './env.js';
 import { WebhookUrlError, WebhookUrlResolveError } from './errors.js';
 import { checkPublicBaseUrl } from './public-url-policy.js';
@@ -44,6 +50,19 @@ function failure(io: CliIo, error: unknown): number {
     }),
   );
   return 2;
+}
+
+/** `REDIS_URL` as the apps read it; a bad one is the CLI's configuration error. */
+function redisUrlOf(env: Readonly<Record<string, string | undefined>>): string {
+  try {
+    return parseSettings(z.object({ REDIS_URL: commonSettingsShape.REDIS_URL }), env).REDIS_URL;
+  } catch (error) {
+    if (!(error instanceof SettingsError)) throw error;
+    throw new WebhookUrlError(
+      'WEBHOOK_URL_CONFIG_INVALID',
+      `Invalid settings: ${error.problems.join('; ')}. REDIS_URL is where the URL cache lives.`,
+    );
+  }
 }
 
 async function check(args: string[], env: Readonly<Record<string, string | undefined>>, io: CliIo) {
@@ -118,11 +137,10 @@ async function resolve(env: Readonly<Record<string, string | undefined>>, io: Cl
   let redis: Redis | undefined;
   try {
     const parsed = parseWebhookUrlEnv(env);
-    // The apps' default, so the CLI sees the same cache they do.
-    const redisUrl = env['REDIS_URL']?.trim() || 'redis://127.0.0.1:6379';
     if (parsed.WEBHOOK_URL_SOURCES.includes('cache')) {
-      // Read as the apps read it (a unix:// URL included).
-      redis = createRedisClient(redisUrl, {
+      // Read and checked as the apps read it (their default, a unix:// URL included), so the CLI
+      // sees the same cache they do.
+      redis = createRedisClient(redisUrlOf(env), {
         lazyConnect: true,
         enableOfflineQueue: false,
         maxRetriesPerRequest: 1,

@@ -87,8 +87,15 @@ describe('bench settings', () => {
       await writeFile(join(dir, 'legacy', 'old.cpuprofile'), '{}');
       await writeFile(join(dir, 'notes.txt'), 'mine');
       expect(await profileModule.profileDirectory({ profileDir: base }, 'ingest')).toBe(dir);
+      // Its own profiles only: the legacy run's are cleared when that run asks for its directory.
       expect((await readdir(dir)).sort()).toEqual(['legacy', 'notes.txt']);
-      expect(await readdir(join(dir, 'legacy'))).toEqual([]);
+      expect(await readdir(join(dir, 'legacy'))).toEqual(['old.cpuprofile']);
+      const legacy = await profileModule.profileDirectory(
+        { profileDir: base },
+        join('ingest', 'legacy'),
+      );
+      expect(legacy).toBe(join(dir, 'legacy'));
+      expect(await readdir(legacy)).toEqual([]);
       // A directory that does not exist yet is made.
       const fresh = await profileModule.profileDirectory({ profileDir: base }, 'delivery');
       expect(await readdir(fresh)).toEqual([]);

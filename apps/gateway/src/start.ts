@@ -1,26 +1,13 @@
+import type { CreateLoggerOptions, Logger } from '@callback-gateway/audit';
 import {
-  createAuditLog,
-  createLogger,
-  createRedisAuditStore,
-  logAuditSink,
-  type CreateLoggerOptions,
-  type Logger,
-} from '@callback-gateway/audit';
-import {
-  connectRedis,
-  createMetricsRegistry,
-  describeRedisUrl,
-  startHeartbeat,
-} from '@callback-gateway/runtime';
-import {
-  createWebhookUrlResolver,
-  resolverOptionsFromEnv,
-  sharedProbeKey,
-  type WebhookUrlEnvDeps,
-  type WebhookUrlResolver,
-} from '@callback-gateway/webhook-url';
-import { createOutboundPolicy } from '@callback-gateway/outbound';
-import { GATEWAY_CONDITIONS, createNotifier } from '@callback-gateway/notify';
+  createQueueErrorReporter,
+  redisReadiness,
+  startProcessBasics,
+  startPublicUrlResolver,
+} from '@callback-gateway/bootstrap';
+import { GATEWAY_CONDITIONS } from '@callback-gateway/notify';
+import { startHeartbeat } from '@callback-gateway/runtime';
+import type { WebhookUrlEnvDeps } from '@callback-gateway/webhook-url';
 import {
   QUEUES,
   createDeliveryStore,
@@ -65,90 +52,42 @@ export interface StartedGateway {
 }
 
 /**
- * Starts the gateway with validated settings: the HTTP server first (health answers even while
- * Redis is away), then Redis with backoff, the audit trail, and the public callback URL once
- * Redis is reachable. Resolves once it listens; signals are the caller's business.
+ * Starts the gateway with validated settings: the logger, the audit trail and a Redis
+ * connection that reconnects with backoff in the background, then the HTTP server (health
+ * answers even while Redis is away), then the public callback URL once Redis is reachable.
+ * Resolves once it listens; signals are the caller's business.
  */
 export async function startGateway(
   config: GatewayConfig,
   deps: StartGatewayDeps = {},
 ): Promise<StartedGateway> {
-  const logger = createLogger({
-    name: 'gateway',
-    level: config.LOG_LEVEL,
-    knownSecrets: [
-      ...config.GATEWAY_API_TOKENS,
-      config.NGROK_AUTHTOKEN,
-      config.WEBHOOK_URL_PROBE_KEY,
-      config.NOTIFY_WEBHOOK_SECRET,
-      ...config.NOTIFY_SLACK_WEBHOOK_URLS,
-    ],
-    ...(deps.logDestination && { destination: deps.logDestination }),
+  // One fail-fast connection serves everything: HTTP handlers answer 503 at once while Redis
+  // is away instead of waiting. No auto-pipelining: the intake batches callbacks itself (group
+  // commit, one script call per batch).
+  const basics = startProcessBasics({
+    process: 'gateway',
+    settings: config,
+    secrets: config.GATEWAY_API_TOKENS,
+    conditions: GATEWAY_CONDITIONS,
+    ...(deps.logDestination && { logDestination: deps.logDestination }),
   });
-  const registry = createMetricsRegistry({ process: 'gateway' });
-
-  // The probe key: configured, or shared through Redis once it is reachable (see stage 4).
-  const probe: { key?: string | undefined } = { key: config.WEBHOOK_URL_PROBE_KEY };
-  // Created once the listening port is known (ngrok forwards to it).
-  const webhookUrlRef: { resolver?: WebhookUrlResolver } = {};
-
-  // 1. Health first: /healthz answers even while Redis is away.
-  logger.info('start 1/4: HTTP server (health, readiness, metrics)');
-  // No auto-pipelining: the intake batches callbacks itself (group commit, one script call per
-  // batch); wrapping every command in a pipeline of its own only costs.
-  const redis = connectRedis({
-    url: config.REDIS_URL,
-    role: 'producer',
-    name: 'gateway',
-    logger,
-  });
-  const knownSecrets = [
-    ...config.GATEWAY_API_TOKENS,
-    config.NGROK_AUTHTOKEN,
-    config.WEBHOOK_URL_PROBE_KEY,
-    config.NOTIFY_WEBHOOK_SECRET,
-    ...config.NOTIFY_SLACK_WEBHOOK_URLS,
-  ];
-  const outbound = createOutboundPolicy({ allow: config.OUTBOUND_ALLOW });
-  // Operational notifications (public URL, tunnel) when a target is configured.
-  const notifier =
-    config.NOTIFY_WEBHOOK_URLS.length + config.NOTIFY_SLACK_WEBHOOK_URLS.length > 0
-      ? createNotifier({
-          source: 'gateway',
-          webhookUrls: config.NOTIFY_WEBHOOK_URLS,
-          webhookSecret: config.NOTIFY_WEBHOOK_SECRET,
-          slackUrls: config.NOTIFY_SLACK_WEBHOOK_URLS,
-          policy: outbound,
-          conditions: GATEWAY_CONDITIONS,
-          repeatAfterMs: config.NOTIFY_REPEAT_AFTER_S * 1_000,
-          maxPerMinute: config.NOTIFY_MAX_PER_MINUTE,
-          logger,
-          registry,
-        })
-      : undefined;
-  const audit = createAuditLog({
-    actor: { kind: 'system', id: 'gateway' },
-    sinks: [
-      logAuditSink(logger),
-      createRedisAuditStore({ redis: redis.client, maxLength: config.AUDIT_STREAM_MAX_LENGTH })
-        .sink,
-      ...(notifier ? [notifier.sink] : []),
-    ],
-    logger,
-    registry,
-    knownSecrets,
-  });
+  const { logger, registry, audit, redis } = basics;
   const keys = storeKeys();
+  const watchQueue = createQueueErrorReporter({ logger, registry, redisReady: redis.isReady });
   const parseQueue = new Queue<ParseSubmissionJob>(QUEUES.parseSubmissions, {
     connection: redis.client,
     prefix: `{${keys.prefix}}`,
   });
-  parseQueue.on('error', () => undefined);
+  watchQueue(QUEUES.parseSubmissions, parseQueue);
   const deliveryQueue = new Queue(QUEUES.deliveries, {
     connection: redis.client,
     prefix: `{${keys.prefix}}`,
   });
-  deliveryQueue.on('error', () => undefined);
+  watchQueue(QUEUES.deliveries, deliveryQueue);
+  // Created once the listening port is known (ngrok forwards to it) and Redis answers.
+  const publicUrl: { resolver?: ReturnType<typeof startPublicUrlResolver> } = {};
+
+  // Health first: /healthz answers even while Redis is away.
   const app = await buildApp({
     logger,
     registry,
@@ -168,23 +107,19 @@ export async function startGateway(
     submissions: createSubmissionStore({ redis: redis.client, keys }),
     parseQueue,
     deliveryQueue,
-    outbound,
-    webhookUrl: () => webhookUrlRef.resolver,
-    probeKey: () => probe.key,
+    outbound: basics.outbound,
+    webhookUrl: () => publicUrl.resolver?.current(),
+    probeKey: () => publicUrl.resolver?.probeKey() ?? config.WEBHOOK_URL_PROBE_KEY,
     readinessChecks: [
-      {
-        name: 'redis',
-        check: () =>
-          redis.isReady() ||
-          `Redis at ${describeRedisUrl(config.REDIS_URL)}: ${redis.problem() ?? 'not ready'}`,
-      },
+      redisReadiness(redis, config.REDIS_URL),
       {
         name: 'public_url',
         check: () => {
-          const status = webhookUrlRef.resolver?.status();
+          const resolver = publicUrl.resolver?.current();
+          const status = resolver?.status();
           if (status?.current) return true;
           // The resolver starts once Redis answers (it reads the shared probe key first).
-          if (!webhookUrlRef.resolver) {
+          if (!resolver) {
             return redis.isReady()
               ? 'no verified public callback URL yet (its resolver is starting)'
               : 'no verified public callback URL yet (waiting for Redis)';
@@ -204,67 +139,50 @@ export async function startGateway(
     `gateway listening on http://${config.GATEWAY_HOST}:${port} (health /healthz, readiness /readyz, metrics /metrics)`,
   );
 
-  // 2. Redis: retried with backoff in the background (see connectRedis).
-  logger.info('start 2/4: Redis connection (retried with backoff until reachable)');
-
-  // 3. The audit trail: log lines always, the Redis stream as soon as Redis is there.
-  logger.info(
-    `start 3/4: audit trail (log lines and Redis stream${notifier ? '; operational notifications' : ''})`,
-  );
-
-  // 4. The public callback URL: never a localhost fallback. The resolver starts once Redis is
-  // reachable: the probe key is shared with the worker through it, and the cache lives there.
-  logger.info('start 4/4: public callback URL (as soon as Redis is reachable)');
-  if (!config.PUBLIC_BASE_URL && !config.NGROK_AUTHTOKEN) {
+  // The public callback URL: never a localhost fallback.
+  const urlConfigured = Boolean(config.PUBLIC_BASE_URL || config.NGROK_AUTHTOKEN);
+  if (urlConfigured) {
+    logger.info('public callback URL: resolving and verifying as soon as Redis is reachable');
+  } else {
     logger.warn(
       'No public callback URL source is configured: registrations are refused (503) until you set PUBLIC_BASE_URL=https://<public host of this gateway> or NGROK_AUTHTOKEN=<your ngrok authtoken>.',
     );
   }
-  const stopping = new AbortController();
-  const resolverStarted = (async () => {
-    for (let attempt = 1; !stopping.signal.aborted; attempt++) {
+  publicUrl.resolver = startPublicUrlResolver({
+    settings: { ...config, GATEWAY_PORT: port },
+    redis,
+    audit,
+    logger,
+    registry,
+    ...(deps.webhookUrl && { deps: deps.webhookUrl }),
+    async onCreated(resolver) {
+      // A tunnel back after a reconnect (often under a new URL): verify it now, so readiness,
+      // the cached URL (the worker's reconciler compares pending registrations with it) and the
+      // on-call notifications follow at once, not at the next registration.
+      resolver.onStatusChange((state, previous) => {
+        if (state !== 'up' || previous !== 'reconnecting') return;
+        // A failure is logged and audited by the resolver; the next registration tries again.
+        resolver.resolve({ purpose: 'tunnel-reconnected' }).catch(() => undefined);
+      });
+      if (!urlConfigured) return;
       try {
-        await redis.waitUntilReady(stopping.signal);
-        probe.key = await sharedProbeKey(redis.client, config.WEBHOOK_URL_PROBE_KEY);
-        break;
-      } catch {
-        await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 100 * 2 ** attempt)));
+        const resolution = await resolver.resolve({ purpose: 'start-up' });
+        logger.info(
+          {
+            baseUrl: resolution.baseUrl,
+            source: resolution.source,
+            verifiedBy: resolution.verifiedBy,
+          },
+          `public callback URL: ${resolution.baseUrl} (from ${resolution.source}, verified by ${resolution.verifiedBy})`,
+        );
+      } catch (error) {
+        logger.warn(
+          { err: error },
+          `no public callback URL yet: ${error instanceof Error ? error.message : String(error)}`,
+        );
       }
-    }
-    if (stopping.signal.aborted || !probe.key) return;
-    const resolver = createWebhookUrlResolver(
-      resolverOptionsFromEnv(
-        { ...config, GATEWAY_PORT: port, WEBHOOK_URL_PROBE_KEY: probe.key },
-        { ...deps.webhookUrl, redis: redis.client, audit, logger, registry },
-      ),
-    );
-    webhookUrlRef.resolver = resolver;
-    // A tunnel back after a reconnect (often under a new URL): verify it now, so readiness, the
-    // cached URL (the worker's reconciler compares pending registrations with it) and the
-    // on-call notifications follow at once, not at the next registration.
-    resolver.onStatusChange((state, previous) => {
-      if (state !== 'up' || previous !== 'reconnecting') return;
-      // A failure is logged and audited by the resolver; the next registration tries again.
-      resolver.resolve({ purpose: 'tunnel-reconnected' }).catch(() => undefined);
-    });
-    if (!config.PUBLIC_BASE_URL && !config.NGROK_AUTHTOKEN) return;
-    try {
-      const resolution = await resolver.resolve({ purpose: 'start-up' });
-      logger.info(
-        {
-          baseUrl: resolution.baseUrl,
-          source: resolution.source,
-          verifiedBy: resolution.verifiedBy,
-        },
-        `public callback URL: ${resolution.baseUrl} (from ${resolution.source}, verified by ${resolution.verifiedBy})`,
-      );
-    } catch (error) {
-      logger.warn(
-        { err: error },
-        `no public callback URL yet: ${error instanceof Error ? error.message : String(error)}`,
-      );
-    }
-  })();
+    },
+  });
 
   // Tells the worker's reconciler this gateway takes callbacks (a silence means senders may
   // have given up: it then reconciles pending registrations early).
@@ -283,16 +201,12 @@ export async function startGateway(
     logger,
     close() {
       closing ??= (async () => {
-        stopping.abort();
         heartbeat.close();
         await app.close();
-        await resolverStarted;
-        await webhookUrlRef.resolver?.close();
+        await publicUrl.resolver?.close();
         await parseQueue.close();
         await deliveryQueue.close();
-        await audit.close();
-        await notifier?.close(2_000);
-        await redis.close();
+        await basics.close();
       })();
       return closing;
     },

@@ -57,6 +57,28 @@ describe('worker started before Redis', () => {
     expect(await proc.stop('SIGTERM')).toBe(0);
   });
 
+  it('stops at once and cleanly on SIGINT while Redis is away, having said only what is missing', async () => {
+    proc = startProcess({
+      args: [main],
+      env: {
+        REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
+        WORKER_PORT: String(await freePort()),
+        RECONCILE_INTERVAL_MS: '100',
+        SHUTDOWN_DEADLINE_MS: '5000',
+      },
+    });
+    await proc.waitForLine(/Redis is not reachable/);
+    // Many reconciliation sweeps and pump reads would fail meanwhile.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(await proc.stop('SIGINT')).toBe(0);
+    expect(proc.lines.some((line) => line.includes('shut down cleanly'))).toBe(true);
+    const problems = proc.lines.filter((line) => /"level":"(warn|error|fatal)"/.test(line));
+    expect(problems.map((line) => JSON.parse(line).msg as string)).toEqual([
+      expect.stringMatching(/^No public callback URL source is configured/),
+      expect.stringMatching(/^Redis is not reachable at/),
+    ]);
+  });
+
   it('refuses bad settings with one line per variable and exit code 2', async () => {
     proc = startProcess({ args: [main], env: { WORKER_PORT: 'eighty', WORKER_PROT: '1' } });
     const code = await new Promise<number | null>((resolve) => proc?.child.once('exit', resolve));

@@ -42,7 +42,7 @@ export interface IngestPumpOptions {
 export interface IngestPump {
   /** Deliveries handed to the queue since start. */
   readonly moved: number;
-  /** Stops after the current batch. Idempotent. */
+  /** Stops after the current batch (at once while Redis is away). Idempotent. */
   close(): Promise<void>;
 }
 
@@ -76,6 +76,16 @@ export function startIngestPump(options: IngestPumpOptions): IngestPump {
   let running = true;
   let moved = 0;
   let lastClaim = 0;
+  // Whether the connection failed since it was last ready: Redis is away (not merely still
+  // connecting at start-up).
+  let away = false;
+  const onError = () => {
+    away = true;
+  };
+  const onReady = () => {
+    away = false;
+  };
+  redis.on('error', onError).on('ready', onReady);
 
   const ensureGroup = async () => {
     try {
@@ -257,6 +267,11 @@ export function startIngestPump(options: IngestPumpOptions): IngestPump {
     close() {
       closing ??= (async () => {
         running = false;
+        redis.off('error', onError).off('ready', onReady);
+        // Redis away: the loop waits on a command queued offline, with nothing in flight.
+        // The connection's owner closes it next, which ends the loop; waiting here would only
+        // hold the shutdown until its deadline.
+        if (away && redis.status !== 'ready') return;
         await done;
       })();
       return closing;

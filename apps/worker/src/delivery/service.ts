@@ -1,6 +1,8 @@
 import type { AuditLog, Logger } from '@callback-gateway/audit';
 import { createGuardedAgent, type OutboundPolicy } from '@callback-gateway/outbound';
+import type { ErrorEmitter } from '@callback-gateway/bootstrap';
 import {
+  QUEUES,
   createDeliveryBatches,
   createDeliveryStore,
   type StoreKeys,
@@ -16,9 +18,6 @@ import { createDeliveryProcessor } from './processor.js';
 import { startIngestPump, type IngestPump } from './pump.js';
 import type { RetryPolicy } from './schedule.js';
 import type { DeliveryTimeouts } from './send.js';
-
-/** The delivery queue's name (keys `{<prefix>}:deliveries:*`, one slot with the store's keys). */
-export const DELIVERY_QUEUE = 'deliveries';
 
 /** Options for {@link startDeliveryService}. */
 export interface DeliveryServiceOptions {
@@ -43,6 +42,11 @@ export interface DeliveryServiceOptions {
    * @defaultValue 2 × the total timeout + 10 s
    */
   lockDurationMs?: number;
+  /**
+   * Watches the queue's and the worker's `error` events (see `createQueueErrorReporter`).
+   * @defaultValue logged at debug level
+   */
+  watchQueue?: (name: string, emitter: ErrorEmitter) => void;
   audit: AuditLog;
   logger: Logger;
   registry: Registry;
@@ -67,11 +71,17 @@ export function startDeliveryService(options: DeliveryServiceOptions): DeliveryS
   const deliveries = createDeliveryStore({ redis: options.storeRedis, keys });
   const batches = createDeliveryBatches({ redis: options.storeRedis, keys });
   const concurrency = options.concurrency ?? 50;
-  const queue = new Queue<DeliveryJobData>(DELIVERY_QUEUE, {
+  const watchQueue =
+    options.watchQueue ??
+    ((name: string, emitter: ErrorEmitter) =>
+      emitter.on('error', (error) =>
+        logger.debug({ err: error }, `queue ${name}: ${error.message}`),
+      ));
+  const queue = new Queue<DeliveryJobData>(QUEUES.deliveries, {
     connection: options.connection,
     prefix,
   });
-  queue.on('error', () => undefined);
+  watchQueue(QUEUES.deliveries, queue);
   // Filled once everything the gauges read exists.
   const gauges: { sources?: WorkerGaugeSources } = {};
   const metrics = createWorkerMetrics(options.registry, () => gauges.sources);
@@ -111,7 +121,7 @@ export function startDeliveryService(options: DeliveryServiceOptions): DeliveryS
     ...(options.random !== undefined && { random: options.random }),
   });
   const lockDuration = options.lockDurationMs ?? options.timeouts.totalMs * 2 + 10_000;
-  const worker = new Worker<DeliveryJobData>(DELIVERY_QUEUE, processor, {
+  const worker = new Worker<DeliveryJobData>(QUEUES.deliveries, processor, {
     connection: options.connection,
     prefix,
     // Jobs at once: batches wait for the shared limit of deliveries in flight, so there are
@@ -127,7 +137,7 @@ export function startDeliveryService(options: DeliveryServiceOptions): DeliveryS
       backoffStrategy: (attemptsMade: number) => jobRunBackoffMs(attemptsMade),
     },
   });
-  worker.on('error', (error) => logger.debug({ err: error }, 'delivery worker error'));
+  watchQueue(QUEUES.deliveries, worker);
   const pump = startIngestPump({
     redis: options.pumpRedis,
     keys,

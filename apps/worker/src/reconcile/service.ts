@@ -250,6 +250,9 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
   let running: Promise<void> | undefined;
   let complained = false;
   const sweep = async () => {
+    // Redis away: its connection's supervisor has said so, once, with what to do; a sweep
+    // could only fail and say it again.
+    if (redis.status !== 'ready') return;
     running ??= (async () => {
       try {
         await markOverdue();

@@ -1,4 +1,5 @@
 import type { AuditLog, Logger } from '@callback-gateway/audit';
+import type { ErrorEmitter } from '@callback-gateway/bootstrap';
 import type { LlamaCloudClient } from '@callback-gateway/llamacloud';
 import {
   QUEUES,
@@ -26,6 +27,11 @@ export interface SubmissionServiceOptions {
   llamaCloud: LlamaCloudClient | undefined;
   registrationTtlSeconds: number;
   expectCallbackWithinSeconds: number;
+  /**
+   * Watches the worker's `error` events (see `createQueueErrorReporter`).
+   * @defaultValue logged at debug level
+   */
+  watchQueue?: (name: string, emitter: ErrorEmitter) => void;
   audit: AuditLog;
   logger: Logger;
   registry: Registry;
@@ -77,7 +83,9 @@ export function startSubmissionService(options: SubmissionServiceOptions): Submi
           : submissionRetryDelayMs(attemptsMade, options.random),
     },
   });
-  worker.on('error', (error) => options.logger.debug({ err: error }, 'submission worker error'));
+  if (options.watchQueue) options.watchQueue(QUEUES.parseSubmissions, worker);
+  else
+    worker.on('error', (error) => options.logger.debug({ err: error }, 'submission worker error'));
   return {
     worker,
     waitingForUrl: () => waiting,

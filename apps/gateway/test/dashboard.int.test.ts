@@ -67,7 +67,7 @@ describe('the on-call dashboard in headless Chromium', () => {
           entryId,
           callbackId: id,
           registrationId: registration.id,
-          round: 0,
+          replay: 0,
           header: parseCallbackHeader(fields[5] ?? ''),
         },
       ],

@@ -135,7 +135,7 @@ describe('a delivery job run again after a crash', () => {
         entryId,
         callbackId: fields[1] ?? '',
         registrationId: fields[3] ?? '',
-        round: 0,
+        replay: 0,
         header: parseCallbackHeader(fields[5] ?? ''),
       });
     }
@@ -170,7 +170,7 @@ describe('a delivery job run again after a crash', () => {
         deliveries: entries.map((entry) => ({
           callbackId: entry.callbackId,
           registrationId: entry.registrationId,
-          round: 0,
+          replay: 0,
           attempt: 1,
         })),
       },
@@ -190,7 +190,7 @@ describe('a delivery job run again after a crash', () => {
     const again = await queue.getJob(retryId);
     expect(await again?.getState()).toBe('delayed');
     expect(again?.data.deliveries).toEqual([
-      { callbackId: retried, registrationId: flaky.id, round: 0, attempt: 2 },
+      { callbackId: retried, registrationId: flaky.id, replay: 0, attempt: 2 },
     ]);
     // Due when the first run said, not 30 s after the second.
     const nextAttemptAt = (

@@ -76,7 +76,7 @@ describe('deliveries in batches (materialize, start, commit)', () => {
         entryId: stored.entryId,
         callbackId: stored.callbackId,
         registrationId: registration.id,
-        round: 0,
+        replay: 0,
         header: JSON.parse(fields[5] ?? '') as CallbackHeader,
       });
     }
@@ -91,7 +91,7 @@ describe('deliveries in batches (materialize, start, commit)', () => {
     callbackId: entry.callbackId,
     registrationId: entry.registrationId,
     jobId,
-    round: entry.round,
+    replay: entry.replay,
     state: 'delivered',
     attempts: 1,
     attemptJson: JSON.stringify({
@@ -217,7 +217,7 @@ describe('deliveries in batches (materialize, start, commit)', () => {
     expect(await batches.commit(outcome(b, 'b-c'))).toBe('stale');
   });
 
-  it('starts a replay round that the old round can no longer touch', async () => {
+  it('starts a replay that the earlier round can no longer touch', async () => {
     const batches = createDeliveryBatches({ redis, keys });
     const deliveries = createDeliveryStore({ redis, keys });
     const { entries } = await setUp(1);
@@ -233,7 +233,7 @@ describe('deliveries in batches (materialize, start, commit)', () => {
     );
     expect(await deliveries.requeue(entry.callbackId)).toBe(1);
     expect((await deliveries.get(entry.callbackId))?.state).toBe('queued');
-    const replay: IngestEntry = { ...entry, round: 1, header: undefined };
+    const replay: IngestEntry = { ...entry, replay: 1, header: undefined };
     expect(await batches.materialize([replay], 'b-r1')).toEqual([
       { outcome: 'owned', jobId: 'b-r1', isNew: true },
     ]);

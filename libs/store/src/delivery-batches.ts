@@ -31,24 +31,25 @@ export interface IngestEntry {
   entryId: string;
   callbackId: string;
   registrationId: string;
-  /** 0 for the first round, n for the n-th replay. */
-  round: number;
-  /** The record's header (first round only). */
+  /** 0 for the first delivery, n for the n-th replay. */
+  replay: number;
+  /** The record's header (first delivery only). */
   header: CallbackHeader | undefined;
 }
 
 /** What became of an entry the pump materialized. */
-export type Materialized =
+export type EntryOwnership =
   /** Owned by `jobId` (this call's job, or the one it got when first read). */
   | { outcome: 'owned'; jobId: string; isNew: boolean }
-  /** Nothing to do: superseded by a newer round, already done, or its callback expired. */
+  /** Nothing to do: superseded by a newer replay, already done, or its callback expired. */
   | { outcome: 'skip' };
 
-/** A delivery a job carries: its callback, round and attempt number within the round. */
+/** A delivery a job carries: its callback, replay (0: the first delivery) and attempt number
+ * within it. */
 export interface JobDelivery {
   callbackId: string;
   registrationId: string;
-  round: number;
+  replay: number;
   attempt: number;
   /** Held by its destination's breaker: its place (ms after the breaker's reopening) among the
    * deliveries held, kept from one hold to the next so they wake in the order they came. */
@@ -65,7 +66,7 @@ export interface DeliveryTarget {
 }
 
 /** What a job does with each of its deliveries. */
-export type Started =
+export type DeliveryStep =
   | { action: 'deliver'; record: DeliverableCallback; target: DeliveryTarget | undefined }
   /** Handed to a follow-up job by an earlier run of this job: make sure it exists. */
   | { action: 'ensure'; jobId: string; nextAttemptAt: string | undefined }
@@ -77,9 +78,10 @@ export interface AttemptOutcome {
   registrationId: string;
   /** The job that made the attempt (it must still own the delivery to move it). */
   jobId: string;
-  round: number;
+  /** 0 for the first delivery, n for the n-th replay. */
+  replay: number;
   state: Extract<DeliveryState, 'delivered' | 'retrying' | 'dead_lettered'>;
-  /** The attempt number (within the round) the delivery has now used. */
+  /** The attempt number (within the replay) the delivery has now used. */
   attempts: number;
   /** The attempt's log entry (JSON), or undefined when no attempt was made (breaker wait). */
   attemptJson: string | undefined;
@@ -102,9 +104,9 @@ type BatchRedis = (Redis | Cluster) & {
 /** The worker's batched steps of deliveries; see the comment at the top of this file. */
 export interface DeliveryBatches {
   /** Gives the entries' deliveries their hash and `jobId` as owner (unless they have one). */
-  materialize(entries: readonly IngestEntry[], jobId: string): Promise<Materialized[]>;
+  materialize(entries: readonly IngestEntry[], jobId: string): Promise<EntryOwnership[]>;
   /** What job `jobId` does with each of its deliveries (one answer per delivery, in order). */
-  start(jobId: string, deliveries: readonly JobDelivery[]): Promise<Started[]>;
+  start(jobId: string, deliveries: readonly JobDelivery[]): Promise<DeliveryStep[]>;
   /** Commits an attempt's outcome (group commit); resolves to `ok`, `stale` or `gone`. */
   commit(outcome: AttemptOutcome): Promise<'ok' | 'stale' | 'gone'>;
 }
@@ -156,7 +158,7 @@ export function createDeliveryBatches(options: DeliveryBatchesOptions): Delivery
       argv.push(
         o.callbackId,
         o.jobId,
-        String(o.round),
+        String(o.replay),
         o.state,
         String(o.attempts),
         o.attemptJson ?? '',
@@ -186,7 +188,7 @@ export function createDeliveryBatches(options: DeliveryBatchesOptions): Delivery
         argv.push(
           entry.callbackId,
           entry.registrationId,
-          String(entry.round),
+          String(entry.replay),
           h ? '1' : '0',
           h?.format ?? '',
           h?.event_type ?? '',
@@ -197,7 +199,7 @@ export function createDeliveryBatches(options: DeliveryBatchesOptions): Delivery
         );
       }
       const out = await redis.cbgwMaterialize(String(keyArgs.length), ...keyArgs, ...argv);
-      return out.map((owner): Materialized =>
+      return out.map((owner): EntryOwnership =>
         owner === ''
           ? { outcome: 'skip' }
           : { outcome: 'owned', jobId: owner, isNew: owner === jobId },
@@ -214,11 +216,11 @@ export function createDeliveryBatches(options: DeliveryBatchesOptions): Delivery
           keys.callback(d.callbackId),
           keys.registration(d.registrationId),
         );
-        argv.push(d.callbackId, String(d.round));
+        argv.push(d.callbackId, String(d.replay));
       }
       // As bytes: the payload goes to the pipeline as Redis holds it, never decoded.
       const out = await redis.cbgwStartBuffer(String(keyArgs.length), ...keyArgs, ...argv);
-      return out.map((answer): Started => {
+      return out.map((answer): DeliveryStep => {
         const [first, ...rest] = answer;
         const action = first?.toString();
         const text = (index: number) => rest[index]?.toString() ?? '';

@@ -3,7 +3,7 @@
 /**
  * KEYS: queued index, then per entry: delivery hash, registration's callback list.
  * ARGV: job id, ttl s, now ms, then per entry (stride 9): callback id, registration id,
- *       round, has header ('1'/'0'), format, event type, event id, job id, received at
+ *       replay, has header ('1'/'0'), format, event type, event id, job id, received at
  *       (plus reconciled as the 10th: stride 10).
  * Returns per entry: the owning job id, or '' when there is nothing to do.
  */
@@ -12,11 +12,11 @@ local out = {}
 local items = (#KEYS - 1) / 2
 for i = 0, items - 1 do
   local dl, list, a = KEYS[2 + i * 2], KEYS[3 + i * 2], 3 + i * 10
-  local id, round = ARGV[a + 1], tonumber(ARGV[a + 3])
+  local id, replay = ARGV[a + 1], tonumber(ARGV[a + 3])
   local cur = redis.call('HMGET', dl, 'replays', 'job', 'delivery_state')
   if cur[3] then
-    local curRound = tonumber(cur[1] or '0')
-    if curRound ~= round or cur[3] == 'delivered' or cur[3] == 'dead_lettered' then
+    local curReplay = tonumber(cur[1] or '0')
+    if curReplay ~= replay or cur[3] == 'delivered' or cur[3] == 'dead_lettered' then
       out[#out + 1] = ''
     elseif cur[2] and cur[2] ~= '' then
       out[#out + 1] = cur[2]
@@ -24,7 +24,7 @@ for i = 0, items - 1 do
       redis.call('HSET', dl, 'job', ARGV[1])
       out[#out + 1] = ARGV[1]
     end
-  elseif ARGV[a + 4] == '1' and round == 0 then
+  elseif ARGV[a + 4] == '1' and replay == 0 then
     redis.call('HSET', dl, 'id', id, 'registration_id', ARGV[a + 2], 'delivery_state', 'queued',
       'format', ARGV[a + 5], 'event_type', ARGV[a + 6], 'event_id', ARGV[a + 7],
       'job_id', ARGV[a + 8], 'received_at', ARGV[a + 9], 'reconciled', ARGV[a + 10],
@@ -44,7 +44,7 @@ return out
 
 /**
  * KEYS: state index prefix, then per delivery: delivery hash, record, registration.
- * ARGV: job id, now ms, then per delivery: callback id, round.
+ * ARGV: job id, now ms, then per delivery: callback id, replay.
  * Returns per delivery: {'deliver', record, deliver_to, delivery_secret, parse_job_id,
  * metadata, delivery_stopped} | {'ensure', job id, next attempt at} | {'skip', reason}.
  */
@@ -53,10 +53,10 @@ local out = {}
 local items = (#KEYS - 1) / 3
 for i = 0, items - 1 do
   local dl, cb, reg, a = KEYS[2 + i * 3], KEYS[3 + i * 3], KEYS[4 + i * 3], 2 + i * 2
-  local id, round = ARGV[a + 1], tonumber(ARGV[a + 2])
+  local id, replay = ARGV[a + 1], tonumber(ARGV[a + 2])
   local d = redis.call('HMGET', dl, 'replays', 'job', 'delivery_state', 'job_parent',
     'next_attempt_at')
-  if not d[3] or tonumber(d[1] or '0') ~= round then
+  if not d[3] or tonumber(d[1] or '0') ~= replay then
     out[#out + 1] = {'skip', 'not_owner'}
   elseif d[3] == 'delivered' or d[3] == 'dead_lettered' then
     out[#out + 1] = {'skip', 'done'}
@@ -90,7 +90,7 @@ return out
 
 /**
  * KEYS: state index prefix, then per outcome: delivery hash, attempt log, registration.
- * ARGV: now ms, ttl s, then per outcome (stride 12): callback id, job id, round, state,
+ * ARGV: now ms, ttl s, then per outcome (stride 12): callback id, job id, replay, state,
  *       attempts, attempt json, next job id, last status, last error, next attempt at,
  *       delivered at, stop deliveries reason.
  * Returns per outcome: 'ok', 'stale' (no longer owned: logged only) or 'gone'.

@@ -36,8 +36,8 @@ export {
   type DeliveryTarget,
   type IngestEntry,
   type JobDelivery,
-  type Materialized,
-  type Started,
+  type EntryOwnership,
+  type DeliveryStep,
 } from './delivery-batches.js';
 export { groupCommit, type GroupCommitOptions } from './group-commit.js';
 export {

@@ -208,7 +208,7 @@ describe('store', () => {
             entryId: stored.entryId,
             callbackId: stored.callbackId,
             registrationId: registration.id,
-            round: 0,
+            replay: 0,
             header: {
               id: stored.callbackId,
               registration_id: registration.id,

@@ -8,6 +8,18 @@ export interface DeliveryJobData {
   deliveries: JobDelivery[];
 }
 
+/**
+ * The deliveries of a job's data. Jobs queued before the replay number was named `replay`
+ * carry it as `round`: read either, so an upgrade with jobs waiting loses none.
+ */
+export function deliveriesOf(data: DeliveryJobData): JobDelivery[] {
+  return data.deliveries.map((delivery) => {
+    if (delivery.replay !== undefined) return delivery;
+    const { round, ...rest } = delivery as Omit<JobDelivery, 'replay'> & { round?: number };
+    return { ...rest, replay: round ?? 0 };
+  });
+}
+
 /** The name of every delivery job (bull-board shows it). */
 export const DELIVERY_JOB = 'deliver';
 
@@ -15,15 +27,16 @@ export const DELIVERY_JOB = 'deliver';
  * Job ids say what a job is, and are the same whenever the same job is asked for again (after
  * a crash), so adding it twice makes one job:
  * - `b-<first stream entry id>`: a batch of first attempts from the pump;
- * - `r-<callback id>-<round>-<attempt>`: a retry, making attempt `<attempt>` of a round;
- * - `w-<callback id>-<round>-<attempt>-<until ms>-<hold offset ms>`: a wait while the
+ * - `r-<callback id>-<replay>-<attempt>`: a retry, making attempt `<attempt>` of a replay
+ *   (0: the first delivery);
+ * - `w-<callback id>-<replay>-<attempt>-<until ms>-<hold offset ms>`: a wait while the
  *   destination's breaker is open (no attempt spent).
  */
 export const jobIds = {
   batch: (firstEntryId: string) => `b-${firstEntryId}`,
-  retry: (d: JobDelivery) => `r-${d.callbackId}-${d.round}-${d.attempt}`,
+  retry: (d: JobDelivery) => `r-${d.callbackId}-${d.replay}-${d.attempt}`,
   wait: (d: JobDelivery, untilMs: number) =>
-    `w-${d.callbackId}-${d.round}-${d.attempt}-${untilMs}-${d.holdOffsetMs ?? 0}`,
+    `w-${d.callbackId}-${d.replay}-${d.attempt}-${untilMs}-${d.holdOffsetMs ?? 0}`,
   isBatch: (id: string) => id.startsWith('b-'),
 };
 
@@ -34,7 +47,7 @@ export function deliveryOfJobId(id: string, registrationId: string): JobDelivery
   return {
     callbackId: match[1] as string,
     registrationId,
-    round: Number(match[2]),
+    replay: Number(match[2]),
     attempt: Number(match[3]),
     ...(match[4] !== undefined && { holdOffsetMs: Number(match[4]) }),
   };

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { AuditLog, Logger } from '@callback-gateway/audit';
+import type { Actor, AuditLog, Logger } from '@callback-gateway/audit';
 import {
   parseCallbackHeader,
   type DeliveryBatches,
@@ -48,11 +48,20 @@ export interface IngestPump {
 
 export const PUMP_GROUP = 'pump';
 
+/** Stream entries as `XREADGROUP` and `XAUTOCLAIM` return them (null: deleted meanwhile). */
 type Entries = ([id: string, fields: string[]] | null)[];
 
-function field(fields: string[], name: string): string | undefined {
-  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
-  return undefined;
+/** The pump's settings and connections, resolved once. */
+interface Pump {
+  redis: Redis;
+  keys: StoreKeys;
+  batches: DeliveryBatches;
+  queue: Queue<DeliveryJobData>;
+  audit: AuditLog;
+  actor: Actor;
+  consumer: string;
+  jobSize: number;
+  batchSize: number;
 }
 
 /**
@@ -66,16 +75,23 @@ function field(fields: string[], name: string): string | undefined {
  * NOGROUP wedge). Records `callback.received` for each new callback, with its receipt time.
  */
 export function startIngestPump(options: IngestPumpOptions): IngestPump {
-  const { redis, keys, queue, logger, batches, audit } = options;
-  const consumer = options.consumer ?? `${hostname()}-${process.pid}`;
-  const claimIdleMs = options.claimIdleMs ?? 30_000;
   const jobSize = options.jobSize ?? 50;
-  const batchSize = options.batchSize ?? jobSize * 4;
+  const pump: Pump = {
+    redis: options.redis,
+    keys: options.keys,
+    batches: options.batches,
+    queue: options.queue,
+    audit: options.audit,
+    actor: { kind: 'parser', id: options.callbackSource ?? 'llamaparse' },
+    consumer: options.consumer ?? `${hostname()}-${process.pid}`,
+    jobSize,
+    batchSize: options.batchSize ?? jobSize * 4,
+  };
+  const claimIdleMs = options.claimIdleMs ?? 30_000;
   const lingerMs = options.lingerMs ?? 5;
-  const actor = { kind: 'parser' as const, id: options.callbackSource ?? 'llamaparse' };
+  const { logger } = options;
   let running = true;
   let moved = 0;
-  let lastClaim = 0;
   // Whether the connection failed since it was last ready: Redis is away (not merely still
   // connecting at start-up).
   let away = false;
@@ -85,155 +101,25 @@ export function startIngestPump(options: IngestPumpOptions): IngestPump {
   const onReady = () => {
     away = false;
   };
-  redis.on('error', onError).on('ready', onReady);
-
-  const ensureGroup = async () => {
-    try {
-      await redis.xgroup('CREATE', keys.ingest, PUMP_GROUP, '0', 'MKSTREAM');
-    } catch (error) {
-      if (!String((error as Error).message).includes('BUSYGROUP')) throw error;
-    }
-  };
-
-  const received = (entry: IngestEntry) => {
-    const h = entry.header;
-    if (!h || entry.round !== 0 || h.reconciled === 1) return;
-    audit.record({
-      type: 'callback.received',
-      actor,
-      at: new Date(h.received_at),
-      correlation: {
-        registration_id: h.registration_id,
-        callback_id: h.id,
-        ...(h.job_id !== undefined && { parse_job_id: h.job_id }),
-      },
-      data: {
-        format: h.format === 'legacy' || h.format === 'event' ? h.format : 'other',
-        bytes: h.bytes,
-        signature:
-          h.signature === 'verified' || h.signature === 'not_configured' ? h.signature : 'absent',
-        ...(h.event_type !== undefined && { event_type: h.event_type }),
-        ...(h.event_id !== undefined && { event_id: h.event_id }),
-      },
-    });
-  };
-
-  const handOver = async (read: Entries) => {
-    const ids: string[] = [];
-    const entries: IngestEntry[] = [];
-    for (const item of read) {
-      if (!item) continue;
-      const [entryId, fields] = item;
-      ids.push(entryId);
-      const callbackId = field(fields, 'cb');
-      const registrationId = field(fields, 'reg');
-      if (!callbackId || !registrationId) continue;
-      const round = Number(field(fields, 'replay') ?? '0');
-      const headerLine = field(fields, 'h');
-      entries.push({
-        entryId,
-        callbackId,
-        registrationId,
-        round,
-        header: headerLine === undefined ? undefined : parseCallbackHeader(headerLine),
-      });
-    }
-    if (ids.length === 0) return;
-    const jobs = new Map<string, JobDelivery[]>();
-    for (let from = 0; from < entries.length; from += jobSize) {
-      const chunk = entries.slice(from, from + jobSize);
-      const jobId = jobIds.batch((chunk[0] as IngestEntry).entryId);
-      const owners = await batches.materialize(chunk, jobId);
-      owners.forEach((owner, i) => {
-        const entry = chunk[i] as IngestEntry;
-        if (owner.outcome !== 'owned') return;
-        if (owner.isNew) received(entry);
-        // Retry and wait jobs are the business of the job that handed the delivery on.
-        if (!jobIds.isBatch(owner.jobId)) return;
-        const list = jobs.get(owner.jobId) ?? [];
-        list.push({
-          callbackId: entry.callbackId,
-          registrationId: entry.registrationId,
-          round: entry.round,
-          attempt: 1,
-        });
-        jobs.set(owner.jobId, list);
-      });
-    }
-    if (jobs.size > 0) {
-      await queue.addBulk(
-        [...jobs].map(([jobId, deliveries]) => ({
-          name: DELIVERY_JOB,
-          data: { deliveries },
-          opts: { ...DELIVERY_JOB_OPTIONS, jobId },
-        })),
-      );
-    }
-    await redis
-      .multi()
-      .xack(keys.ingest, PUMP_GROUP, ...ids)
-      .xdel(keys.ingest, ...ids)
-      .exec();
-    for (const list of jobs.values()) moved += list.length;
-  };
+  pump.redis.on('error', onError).on('ready', onReady);
 
   const loop = async () => {
     let groupReady = false;
+    let lastClaim = 0;
     let backoff = 100;
     let complained = false;
     while (running) {
       try {
         if (!groupReady) {
-          await ensureGroup();
+          await ensureGroup(pump);
           groupReady = true;
-          // What this consumer read before a restart and never handed over.
-          const mine = (await redis.xreadgroup(
-            'GROUP',
-            PUMP_GROUP,
-            consumer,
-            'COUNT',
-            batchSize,
-            'STREAMS',
-            keys.ingest,
-            '0',
-          )) as [string, Entries][] | null;
-          await handOver(mine?.[0]?.[1] ?? []);
+          moved += await handOver(pump, await readOwnPending(pump));
         }
         if (Date.now() - lastClaim > claimIdleMs) {
           lastClaim = Date.now();
-          const claimed = (await redis.xautoclaim(
-            keys.ingest,
-            PUMP_GROUP,
-            consumer,
-            claimIdleMs,
-            '0-0',
-            'COUNT',
-            batchSize,
-          )) as [string, Entries];
-          await handOver(claimed?.[1] ?? []);
+          moved += await handOver(pump, await claimAbandoned(pump, claimIdleMs));
         }
-        const readNew = async (count: number, blockMs?: number) =>
-          ((
-            (await redis.xreadgroup(
-              'GROUP',
-              PUMP_GROUP,
-              consumer,
-              'COUNT',
-              count,
-              ...((blockMs === undefined ? [] : ['BLOCK', blockMs]) as ['BLOCK', number]),
-              'STREAMS',
-              keys.ingest,
-              '>',
-            )) as [string, Entries][] | null
-          )?.[0]?.[1] ?? []) as Entries;
-        const read = await readNew(batchSize, 1_000);
-        // A short batch at a steady trickle: linger a moment for the next ones, so a job
-        // carries several deliveries (each job costs queue round trips) rather than one.
-        if (read.length > 0 && read.length < jobSize && lingerMs > 0) {
-          await new Promise((resolve) => setTimeout(resolve, lingerMs));
-          read.push(...(await readNew(batchSize - read.length)));
-        }
-        await handOver(read);
+        moved += await handOver(pump, await readNew(pump, lingerMs));
         backoff = 100;
         if (complained) {
           logger.info('ingest pump: handing callbacks to the delivery queue again');
@@ -267,14 +153,199 @@ export function startIngestPump(options: IngestPumpOptions): IngestPump {
     close() {
       closing ??= (async () => {
         running = false;
-        redis.off('error', onError).off('ready', onReady);
+        pump.redis.off('error', onError).off('ready', onReady);
         // Redis away: the loop waits on a command queued offline, with nothing in flight.
         // The connection's owner closes it next, which ends the loop; waiting here would only
         // hold the shutdown until its deadline.
-        if (away && redis.status !== 'ready') return;
+        if (away && pump.redis.status !== 'ready') return;
         await done;
       })();
       return closing;
     },
   };
+}
+
+/** The consumer group, and the stream with it (both are lost when Redis restarts empty). */
+async function ensureGroup({ redis, keys }: Pump): Promise<void> {
+  try {
+    await redis.xgroup('CREATE', keys.ingest, PUMP_GROUP, '0', 'MKSTREAM');
+  } catch (error) {
+    if (!String((error as Error).message).includes('BUSYGROUP')) throw error;
+  }
+}
+
+/** Read: what this consumer read before (a restart, a failed hand-over) and never handed over. */
+async function readOwnPending({ redis, keys, consumer, batchSize }: Pump): Promise<Entries> {
+  const read = (await redis.xreadgroup(
+    'GROUP',
+    PUMP_GROUP,
+    consumer,
+    'COUNT',
+    batchSize,
+    'STREAMS',
+    keys.ingest,
+    '0',
+  )) as [string, Entries][] | null;
+  return read?.[0]?.[1] ?? [];
+}
+
+/** Read: what a dead consumer read and never handed over, once idle for `idleMs`. */
+async function claimAbandoned(pump: Pump, idleMs: number): Promise<Entries> {
+  const claimed = (await pump.redis.xautoclaim(
+    pump.keys.ingest,
+    PUMP_GROUP,
+    pump.consumer,
+    idleMs,
+    '0-0',
+    'COUNT',
+    pump.batchSize,
+  )) as [string, Entries];
+  return claimed?.[1] ?? [];
+}
+
+/**
+ * Read: new entries, blocking up to a second for the first. A short batch at a steady trickle
+ * lingers a moment for the next ones, so a job carries several deliveries (each job costs
+ * queue round trips) rather than one.
+ */
+async function readNew(pump: Pump, lingerMs: number): Promise<Entries> {
+  const read = await readNewOnce(pump, pump.batchSize, 1_000);
+  if (read.length > 0 && read.length < pump.jobSize && lingerMs > 0) {
+    await new Promise((resolve) => setTimeout(resolve, lingerMs));
+    read.push(...(await readNewOnce(pump, pump.batchSize - read.length)));
+  }
+  return read;
+}
+
+async function readNewOnce(
+  { redis, keys, consumer }: Pump,
+  count: number,
+  blockMs?: number,
+): Promise<Entries> {
+  const block = (blockMs === undefined ? [] : ['BLOCK', blockMs]) as ['BLOCK', number];
+  const read = (await redis.xreadgroup(
+    'GROUP',
+    PUMP_GROUP,
+    consumer,
+    'COUNT',
+    count,
+    ...block,
+    'STREAMS',
+    keys.ingest,
+    '>',
+  )) as [string, Entries][] | null;
+  return read?.[0]?.[1] ?? [];
+}
+
+/**
+ * Hands entries over: parse them, give their deliveries an owner job, add those jobs, then
+ * acknowledge and delete the entries. Returns the deliveries handed to new batch jobs.
+ */
+async function handOver(pump: Pump, read: Entries): Promise<number> {
+  const { ids, entries } = parseEntries(read);
+  if (ids.length === 0) return 0;
+  const jobs = await assignOwners(pump, entries);
+  if (jobs.size > 0) {
+    await pump.queue.addBulk(
+      [...jobs].map(([jobId, deliveries]) => ({
+        name: DELIVERY_JOB,
+        data: { deliveries },
+        opts: { ...DELIVERY_JOB_OPTIONS, jobId },
+      })),
+    );
+  }
+  await pump.redis
+    .multi()
+    .xack(pump.keys.ingest, PUMP_GROUP, ...ids)
+    .xdel(pump.keys.ingest, ...ids)
+    .exec();
+  let moved = 0;
+  for (const list of jobs.values()) moved += list.length;
+  return moved;
+}
+
+function field(fields: string[], name: string): string | undefined {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+  return undefined;
+}
+
+/** Every entry id (to acknowledge), and the entries that name a delivery. */
+function parseEntries(read: Entries): { ids: string[]; entries: IngestEntry[] } {
+  const ids: string[] = [];
+  const entries: IngestEntry[] = [];
+  for (const item of read) {
+    if (!item) continue;
+    const [entryId, fields] = item;
+    ids.push(entryId);
+    const callbackId = field(fields, 'cb');
+    const registrationId = field(fields, 'reg');
+    if (!callbackId || !registrationId) continue;
+    const headerLine = field(fields, 'h');
+    entries.push({
+      entryId,
+      callbackId,
+      registrationId,
+      replay: Number(field(fields, 'replay') ?? '0'),
+      header: headerLine === undefined ? undefined : parseCallbackHeader(headerLine),
+    });
+  }
+  return { ids, entries };
+}
+
+/**
+ * Gives each entry's delivery its hash and owner job (`jobSize` deliveries a batch job), and
+ * records `callback.received` for the new ones. Returns the batch jobs to add, with their
+ * deliveries; a retry or wait job that already owns a delivery is the business of the job
+ * that handed it on.
+ */
+async function assignOwners(
+  pump: Pump,
+  entries: readonly IngestEntry[],
+): Promise<Map<string, JobDelivery[]>> {
+  const jobs = new Map<string, JobDelivery[]>();
+  for (let from = 0; from < entries.length; from += pump.jobSize) {
+    const chunk = entries.slice(from, from + pump.jobSize);
+    const jobId = jobIds.batch((chunk[0] as IngestEntry).entryId);
+    const owners = await pump.batches.materialize(chunk, jobId);
+    owners.forEach((owner, i) => {
+      const entry = chunk[i] as IngestEntry;
+      if (owner.outcome !== 'owned') return;
+      if (owner.isNew) recordReceived(pump, entry);
+      if (!jobIds.isBatch(owner.jobId)) return;
+      const list = jobs.get(owner.jobId) ?? [];
+      list.push({
+        callbackId: entry.callbackId,
+        registrationId: entry.registrationId,
+        replay: entry.replay,
+        attempt: 1,
+      });
+      jobs.set(owner.jobId, list);
+    });
+  }
+  return jobs;
+}
+
+/** Audits a callback's receipt (at the time the gateway stored it), once: not replays, and not
+ * results the reconciler recovered (it records those itself). */
+function recordReceived({ audit, actor }: Pump, entry: IngestEntry): void {
+  const h = entry.header;
+  if (!h || entry.replay !== 0 || h.reconciled === 1) return;
+  audit.record({
+    type: 'callback.received',
+    actor,
+    at: new Date(h.received_at),
+    correlation: {
+      registration_id: h.registration_id,
+      callback_id: h.id,
+      ...(h.job_id !== undefined && { parse_job_id: h.job_id }),
+    },
+    data: {
+      format: h.format === 'legacy' || h.format === 'event' ? h.format : 'other',
+      bytes: h.bytes,
+      signature:
+        h.signature === 'verified' || h.signature === 'not_configured' ? h.signature : 'absent',
+      ...(h.event_type !== undefined && { event_type: h.event_type }),
+      ...(h.event_id !== undefined && { event_id: h.event_id }),
+    },
+  });
 }

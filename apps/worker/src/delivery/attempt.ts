@@ -1,0 +1,328 @@
+import type { AuditLog, Logger } from '@callback-gateway/audit';
+import type { OutboundPolicy } from '@callback-gateway/outbound';
+import type {
+  AttemptOutcome,
+  DeliverableCallback,
+  DeliveryAttempt,
+  DeliveryBatches,
+  DeliveryTarget,
+  JobDelivery,
+} from '@callback-gateway/store';
+import type { Queue } from 'bullmq';
+import type { Dispatcher } from 'undici';
+import type { WorkerMetrics } from '../metrics.js';
+import type { Breakers } from './breaker.js';
+import { decide, isOutage, type Decision } from './decide.js';
+import { addFollowUp, jobIds, type DeliveryJobData } from './jobs.js';
+import type { Limit } from './limit.js';
+import type { RetryPolicy } from './schedule.js';
+import { sendDelivery, type DeliveryTimeouts, type SendResult } from './send.js';
+
+/** What one delivery's attempt needs. */
+export interface AttemptDeps {
+  batches: DeliveryBatches;
+  queue: Queue<DeliveryJobData>;
+  policy: OutboundPolicy;
+  dispatcher: Dispatcher;
+  breakers: Breakers;
+  /** Deliveries in flight at once, across every job of this worker. */
+  limit: Limit;
+  retry: RetryPolicy;
+  timeouts: DeliveryTimeouts;
+  audit: AuditLog;
+  logger: Logger;
+  metrics: WorkerMetrics;
+  /** @defaultValue `() => new Date()` */
+  now: () => Date;
+  random?: (() => number) | undefined;
+}
+
+/** A delivery as a job run found it: what to send, and where. */
+export interface DueDelivery {
+  /** The job making the attempt (it must still own the delivery to commit). */
+  jobId: string;
+  delivery: JobDelivery;
+  record: DeliverableCallback;
+  /** undefined when the registration expired. */
+  target: DeliveryTarget | undefined;
+}
+
+const destinations = new Map<string, string>();
+/**
+ * The destination a delivery goes to, as its circuit breaker knows it: the origin of the URL
+ * (parsed once per URL).
+ */
+export function destinationOf(target: DeliveryTarget): string {
+  let destination = destinations.get(target.deliverTo);
+  if (destination === undefined) {
+    destination = new URL(target.deliverTo).origin;
+    if (destinations.size >= 10_000) destinations.clear();
+    destinations.set(target.deliverTo, destination);
+  }
+  return destination;
+}
+
+/**
+ * One attempt of one delivery, in four steps: **admit** (is there anything to deliver to, and
+ * does the destination's breaker let it go now), **send**, **decide** (delivered, retry when,
+ * or dead letter), **commit** (the outcome, the follow-up job, metrics, audit). Never throws
+ * for a pipeline's answer; throws only when Redis fails (the job's run is then run again).
+ */
+export async function attemptDelivery(deps: AttemptDeps, due: DueDelivery): Promise<void> {
+  const refusal = refusalOf(due);
+  if (refusal) return commitDeadLetter(deps, due, refusal, due.delivery.attempt - 1);
+  const sent = await sendThroughBreaker(deps, due, due.target as DeliveryTarget);
+  if (sent.held) return commitHold(deps, due, sent.waitMs, sent.holdOffsetMs);
+  const verdict = judge(deps, due, sent.result);
+  return commitVerdict(deps, due, verdict);
+}
+
+/** Admit, first half: why the delivery cannot be made at all, or undefined. */
+function refusalOf({ delivery, target }: DueDelivery): string | undefined {
+  if (!target) return 'the registration no longer exists (expired)';
+  // A replay asked for by an operator goes through; a first delivery does not.
+  if (target.deliveryStopped !== undefined && delivery.replay === 0) {
+    return `deliveries stopped: ${target.deliveryStopped}`;
+  }
+  return undefined;
+}
+
+type Sent =
+  { held: true; waitMs: number; holdOffsetMs: number } | { held: false; result: SendResult };
+
+/**
+ * Admit, second half, and send: every word with the destination's breaker happens here. While
+ * a half-open breaker's probe decides, wait (outside the in-flight limit, which other
+ * destinations need: released in order once it has). Then, within the limit, which covers the
+ * request alone, ask the breaker: held (with the delivery's place among those held), or sent,
+ * and its result recorded.
+ */
+async function sendThroughBreaker(
+  deps: AttemptDeps,
+  { delivery, record }: DueDelivery,
+  target: DeliveryTarget,
+): Promise<Sent> {
+  const { breakers } = deps;
+  const destination = destinationOf(target);
+  while (breakers.probing(destination)) {
+    await breakers.probeSettled(destination, deps.timeouts.totalMs + 1_000);
+  }
+  const sent = await deps.limit(async () => {
+    const waitMs = breakers.admit(destination);
+    if (waitMs > 0) return { held: true as const, waitMs };
+    deps.audit.record({
+      type: 'delivery.attempted',
+      correlation: correlationOf(record, target),
+      data: { attempt: delivery.attempt, destination_origin: destination },
+    });
+    const result = await sendDelivery({
+      callback: record,
+      target,
+      dispatcher: deps.dispatcher,
+      policy: deps.policy,
+      timeouts: deps.timeouts,
+      now: deps.now,
+    });
+    breakers.record(destination, !isOutage(result));
+    return { held: false as const, result };
+  });
+  if (!sent.held) return sent;
+  // Held deliveries keep their place: a millisecond apart after the breaker's next opening,
+  // in the order they were first held (one woken while the breaker is still open keeps its
+  // offset), so they go on in the order they came due whenever it closes.
+  return {
+    held: true,
+    waitMs: sent.waitMs,
+    holdOffsetMs: delivery.holdOffsetMs ?? breakers.nextHoldOffset(destination),
+  };
+}
+
+/** An attempt's result, judged: what to do next, and its entry in the attempt log. */
+interface Verdict {
+  result: SendResult;
+  decision: Decision;
+  at: Date;
+  status: number | undefined;
+  /** The attempt log entry (JSON). */
+  attemptJson: string;
+}
+
+/** Decide: what the result means for the delivery (counted in the attempt metrics). */
+function judge(deps: AttemptDeps, { delivery }: DueDelivery, result: SendResult): Verdict {
+  const at = deps.now();
+  deps.metrics.attempts.inc({
+    result: 'status' in result ? `${Math.floor(result.status / 100)}xx` : result.kind,
+  });
+  deps.metrics.attemptDuration.observe(result.latencyMs / 1000);
+  const decision = decide(result, delivery.attempt, deps, at.getTime());
+  const status = 'status' in result ? result.status : undefined;
+  const error = result.kind === 'delivered' ? undefined : result.detail;
+  const entry: DeliveryAttempt = {
+    attempt: delivery.attempt,
+    at: at.toISOString(),
+    latencyMs: result.latencyMs,
+    outcome:
+      decision.action === 'delivered'
+        ? 'delivered'
+        : decision.action === 'retry'
+          ? 'retry'
+          : decision.gone
+            ? 'gone'
+            : 'dead_lettered',
+    ...(status !== undefined && { status }),
+    ...(error !== undefined && { error: error.slice(0, 500) }),
+  };
+  return { result, decision, at, status, attemptJson: JSON.stringify(entry) };
+}
+
+/** The audit correlation of a delivery. */
+function correlationOf(record: DeliverableCallback, target: DeliveryTarget | undefined) {
+  return {
+    registration_id: record.registrationId,
+    delivery_id: record.id,
+    callback_id: record.id,
+    ...(target?.parseJobId !== undefined && { parse_job_id: target.parseJobId }),
+  };
+}
+
+/** Commits an outcome; false when the delivery moved on meanwhile (replayed or expired). */
+async function commit(deps: AttemptDeps, outcome: AttemptOutcome): Promise<boolean> {
+  const result = await deps.batches.commit(outcome);
+  if (result === 'ok') return true;
+  deps.logger.debug(
+    { delivery: outcome.callbackId, result },
+    'attempt outcome not applied: the delivery moved on meanwhile (replayed or expired)',
+  );
+  return false;
+}
+
+/** Commit: held by the breaker, no attempt spent; a wait job takes the delivery on. */
+async function commitHold(
+  deps: AttemptDeps,
+  { jobId, delivery }: DueDelivery,
+  waitMs: number,
+  holdOffsetMs: number,
+): Promise<void> {
+  const held: JobDelivery = { ...delivery, holdOffsetMs };
+  const at = Date.now() + waitMs + holdOffsetMs;
+  const nextJobId = jobIds.wait(held, at);
+  const applied = await commit(deps, {
+    callbackId: delivery.callbackId,
+    registrationId: delivery.registrationId,
+    jobId,
+    replay: delivery.replay,
+    state: 'retrying',
+    attempts: delivery.attempt - 1,
+    attemptJson: undefined,
+    nextJobId,
+    nextAttemptAt: new Date(at).toISOString(),
+  });
+  if (applied) await addFollowUp(deps.queue, nextJobId, held, at);
+}
+
+/** Commit: delivered, retried on the schedule, or dead-lettered, as the verdict says. */
+async function commitVerdict(deps: AttemptDeps, due: DueDelivery, verdict: Verdict) {
+  const { jobId, delivery, record, target } = due;
+  const { result, decision, at, status, attemptJson } = verdict;
+  const correlation = correlationOf(record, target);
+  const base = {
+    callbackId: delivery.callbackId,
+    registrationId: delivery.registrationId,
+    jobId,
+    replay: delivery.replay,
+    attempts: delivery.attempt,
+    attemptJson,
+    ...(status !== undefined && { lastStatus: String(status) }),
+  };
+  if (decision.action === 'delivered') {
+    const applied = await commit(deps, {
+      ...base,
+      state: 'delivered',
+      nextJobId: undefined,
+      deliveredAt: at.toISOString(),
+      lastStatus: String(status ?? 200),
+    });
+    if (!applied) return;
+    deps.metrics.deliveries.inc({ outcome: 'delivered' });
+    const received = Date.parse(record.receivedAt);
+    if (!Number.isNaN(received) && delivery.replay === 0) {
+      deps.metrics.endToEnd.observe(Math.max(0, at.getTime() - received) / 1000);
+    }
+    deps.audit.record({
+      type: 'delivery.succeeded',
+      correlation,
+      data: { attempt: delivery.attempt, status: status ?? 200, latency_ms: result.latencyMs },
+    });
+    return;
+  }
+
+  const nextAtMs = decision.action === 'retry' ? at.getTime() + decision.delayMs : undefined;
+  const nextAt = nextAtMs === undefined ? undefined : new Date(nextAtMs).toISOString();
+  deps.audit.record({
+    type: 'delivery.failed',
+    correlation,
+    data: {
+      attempt: delivery.attempt,
+      reason: decision.reason.slice(0, 2_000),
+      latency_ms: result.latencyMs,
+      will_retry: decision.action === 'retry',
+      ...(status !== undefined && { status }),
+      ...(result.kind === 'network_error' && { error_code: result.code }),
+      ...(nextAt !== undefined && { next_attempt_at: nextAt }),
+    },
+  });
+  if (decision.action === 'dead_letter') {
+    return commitDeadLetter(deps, due, decision.reason, delivery.attempt, {
+      attemptJson,
+      ...(status !== undefined && { lastStatus: String(status) }),
+      ...(decision.gone && { stopDeliveries: decision.reason.slice(0, 500) }),
+    });
+  }
+  // A new attempt has a due time of its own: a hold before it takes a new place.
+  const { holdOffsetMs: _place, ...attempted } = delivery;
+  const next: JobDelivery = { ...attempted, attempt: delivery.attempt + 1 };
+  const nextJobId = jobIds.retry(next);
+  const applied = await commit(deps, {
+    ...base,
+    state: 'retrying',
+    nextJobId,
+    nextAttemptAt: nextAt,
+    lastError: decision.reason.slice(0, 2_000),
+  });
+  if (!applied) return;
+  deps.metrics.deliveries.inc({ outcome: 'retry' });
+  await addFollowUp(deps.queue, nextJobId, next, nextAtMs ?? Date.now());
+}
+
+/** Commit: dead-lettered (the delivery waits for an operator's replay). */
+async function commitDeadLetter(
+  deps: AttemptDeps,
+  { jobId, delivery, record, target }: DueDelivery,
+  reason: string,
+  attempts: number,
+  extra: Partial<AttemptOutcome> = {},
+): Promise<void> {
+  const applied = await commit(deps, {
+    callbackId: delivery.callbackId,
+    registrationId: delivery.registrationId,
+    jobId,
+    replay: delivery.replay,
+    state: 'dead_lettered',
+    attempts,
+    attemptJson: undefined,
+    nextJobId: undefined,
+    lastError: reason.slice(0, 2_000),
+    ...extra,
+  });
+  if (!applied) return;
+  deps.metrics.deliveries.inc({ outcome: 'dead_lettered' });
+  deps.audit.record({
+    type: 'delivery.dead_lettered',
+    correlation: correlationOf(record, target),
+    data: { attempts, last_error: reason.slice(0, 2_000) },
+  });
+  deps.logger.warn(
+    { delivery: delivery.callbackId, registration: delivery.registrationId },
+    `delivery dead-lettered: ${reason}`,
+  );
+}

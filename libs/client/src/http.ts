@@ -29,8 +29,6 @@ export interface Transport {
   now: () => number;
 }
 
-const REDACTED = '[redacted]';
-
 /**
  * Sends one request and returns the validated answer, or throws a {@link GatewayClientError}.
  * No retries: the caller decides, from `retryable` and `retryAfterSeconds`.
@@ -117,14 +115,6 @@ function noAnswer(
       'Check that it is running and that baseUrl is right; the call may be tried again.',
     { cause: error, retryable: true },
   );
-}
-
-function describeCause(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const cause = error.cause;
-  const code =
-    cause && typeof cause === 'object' && 'code' in cause ? String(cause.code) : undefined;
-  return code ? `${error.message}: ${code}` : error.message;
 }
 
 interface StatusMapping {
@@ -218,9 +208,16 @@ function errorFromAnswer(
   );
 }
 
+// Twin of the end of libs/llamacloud/src/http.ts, held equal by tools/workspace/src/copies.test.ts.
+
+const REDACTED = '[redacted]';
+
 /** `Retry-After` as whole seconds from now: delta-seconds or an HTTP date; undefined if unusable. */
-export function parseRetryAfter(header: string | null, nowMs: number): number | undefined {
-  if (header === null) return undefined;
+export function parseRetryAfter(
+  header: string | null | undefined,
+  nowMs: number,
+): number | undefined {
+  if (header === null || header === undefined) return undefined;
   const value = header.trim();
   if (/^\d+$/.test(value)) return Number(value);
   const at = Date.parse(value);
@@ -228,14 +225,29 @@ export function parseRetryAfter(header: string | null, nowMs: number): number | 
   return Math.max(0, Math.ceil((at - nowMs) / 1000));
 }
 
-// A gateway should never echo the token, but if one does, it must not travel on in our errors.
-function redact(text: string, token: string): string {
-  return text.split(token).join(REDACTED);
+// Adds the error's code: its own (undici's `request` sets one) or its cause's (`fetch` throws
+// "fetch failed" with the code on the cause), unless the message shows it already.
+function describeCause(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const code = codeOf(error) ?? codeOf(error.cause);
+  return code && !error.message.includes(code) ? `${error.message}: ${code}` : error.message;
 }
 
-function redactDeep(value: Record<string, unknown>, token: string): Record<string, unknown> {
+function codeOf(value: unknown): string | undefined {
+  return value && typeof value === 'object' && 'code' in value ? String(value.code) : undefined;
+}
+
+// The other side should never echo our secret (token, API key), but if it does, the secret must
+// not travel on in our errors.
+function redact(text: string, secret: string): string {
+  return text.split(secret).join(REDACTED);
+}
+
+// As `redact`, anywhere inside a JSON value (where the secret appears JSON-escaped).
+function redactDeep<T>(value: T, secret: string): T {
+  if (value === undefined) return value;
   const text = JSON.stringify(value);
-  const escaped = JSON.stringify(token).slice(1, -1);
+  const escaped = JSON.stringify(secret).slice(1, -1);
   if (!text.includes(escaped)) return value;
-  return JSON.parse(text.split(escaped).join(REDACTED)) as Record<string, unknown>;
+  return JSON.parse(text.split(escaped).join(REDACTED)) as T;
 }

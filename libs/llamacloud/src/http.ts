@@ -28,7 +28,6 @@ export interface Transport {
 }
 
 const USER_AGENT = 'callback-gateway-llamacloud/0.1';
-const REDACTED = '[redacted]';
 
 /**
  * Sends one request and returns the validated answer, or throws a {@link LlamaCloudError}.
@@ -153,12 +152,6 @@ function noAnswer(
   );
 }
 
-function describeCause(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const code = 'code' in error ? String(error.code) : undefined;
-  return code && !error.message.includes(code) ? `${error.message}: ${code}` : error.message;
-}
-
 interface StatusMapping {
   code: LlamaCloudErrorCode;
   retryable: boolean;
@@ -226,9 +219,16 @@ function describeDetail(detail: unknown): string {
   return text.length > 500 ? `${text.slice(0, 500)}...` : text;
 }
 
+// Twin of the end of libs/client/src/http.ts, held equal by tools/workspace/src/copies.test.ts.
+
+const REDACTED = '[redacted]';
+
 /** `Retry-After` as whole seconds from now: delta-seconds or an HTTP date; undefined if unusable. */
-export function parseRetryAfter(header: string | undefined, nowMs: number): number | undefined {
-  if (header === undefined) return undefined;
+export function parseRetryAfter(
+  header: string | null | undefined,
+  nowMs: number,
+): number | undefined {
+  if (header === null || header === undefined) return undefined;
   const value = header.trim();
   if (/^\d+$/.test(value)) return Number(value);
   const at = Date.parse(value);
@@ -236,15 +236,29 @@ export function parseRetryAfter(header: string | undefined, nowMs: number): numb
   return Math.max(0, Math.ceil((at - nowMs) / 1000));
 }
 
-// LlamaCloud should never echo the key, but if it does, it must not travel on in our errors.
-function redact(text: string, apiKey: string): string {
-  return text.split(apiKey).join(REDACTED);
+// Adds the error's code: its own (undici's `request` sets one) or its cause's (`fetch` throws
+// "fetch failed" with the code on the cause), unless the message shows it already.
+function describeCause(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const code = codeOf(error) ?? codeOf(error.cause);
+  return code && !error.message.includes(code) ? `${error.message}: ${code}` : error.message;
 }
 
-function redactDeep(value: unknown, apiKey: string): unknown {
-  if (value === undefined) return undefined;
+function codeOf(value: unknown): string | undefined {
+  return value && typeof value === 'object' && 'code' in value ? String(value.code) : undefined;
+}
+
+// The other side should never echo our secret (token, API key), but if it does, the secret must
+// not travel on in our errors.
+function redact(text: string, secret: string): string {
+  return text.split(secret).join(REDACTED);
+}
+
+// As `redact`, anywhere inside a JSON value (where the secret appears JSON-escaped).
+function redactDeep<T>(value: T, secret: string): T {
+  if (value === undefined) return value;
   const text = JSON.stringify(value);
-  const escaped = JSON.stringify(apiKey).slice(1, -1);
+  const escaped = JSON.stringify(secret).slice(1, -1);
   if (!text.includes(escaped)) return value;
-  return JSON.parse(text.split(escaped).join(REDACTED)) as unknown;
+  return JSON.parse(text.split(escaped).join(REDACTED)) as T;
 }

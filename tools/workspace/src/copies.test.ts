@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { REGISTRATION_STATES as CLIENT_REGISTRATION_STATES } from '@callback-gateway/client';
+import { REGISTRATION_STATES } from '@callback-gateway/store';
 import { describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
@@ -23,5 +25,9 @@ describe('copies of one definition', () => {
       expect(client).toMatch(new RegExp(`^(export )?function ${name}\\b`, 'm'));
     }
     expect(llamacloud).toBe(client);
+  });
+
+  it('gives libs/client the registration states libs/store keeps, in the same order', () => {
+    expect(CLIENT_REGISTRATION_STATES).toEqual(REGISTRATION_STATES);
   });
 });

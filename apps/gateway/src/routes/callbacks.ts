@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { CallbackDecodeError, decodeCallback } from '../callbacks/decode.js';
+import { verifyLcSignature } from '../callbacks/signature.js';
 import { GatewayHttpError, storageUnavailable } from '../errors.js';
 import { eventTypeLabel } from '../metrics.js';
-import { verifyLcSignature } from '../signature.js';
 import type { GatewayContext } from '../context.js';
 
 const hasBom = (raw: Buffer) => raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf;

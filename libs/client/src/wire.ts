@@ -4,7 +4,8 @@ import { z } from 'zod';
 // are validated; fields it does not know yet are kept, as sent, in `extra`, so a newer gateway
 // never breaks an older client.
 
-/** The states of a registration, as the gateway reports them. */
+/** The states of a registration, as the gateway reports them. A copy of the store's list (this
+ * package imports nothing of the project): tools/workspace/src/copies.test.ts holds them equal. */
 export const REGISTRATION_STATES = [
   'waiting',
   'received',

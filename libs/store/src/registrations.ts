@@ -3,7 +3,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { z } from 'zod';
 import type { StoreKeys } from './keys.js';
 
-/** Where a registration stands. */
+/** Where a registration stands (libs/client keeps a copy, held equal by a workspace test). */
 export const REGISTRATION_STATES = [
   'waiting',
   'received',

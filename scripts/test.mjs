@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// `npm test`: every check CI makes, for every project (format, lint with module boundaries,
-// type-check, build, tests), then one closing line that adds up all the test reports:
-// "Tests: N passed, N failed, N skipped".
+// `npm test`: every check CI makes (the commit messages since the convention; for every project
+// format, lint with module boundaries, type-check, build, tests), then one closing line that adds
+// up all the test reports: "Tests: N passed, N failed, N skipped".
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,6 +32,7 @@ function run(title, command, args) {
 }
 
 for (const { file } of reportFiles()) rmSync(file, { force: true });
+run('commits', 'node', ['scripts/check-commits.mjs']);
 run('format', 'npx', ['prettier', '--check', '.', '--log-level', 'warn']);
 const nxArgs = [
   'nx',

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-// `node scripts/check-commits.mjs`: checks the message of every commit made after the commit that
-// added this file against CONTRIBUTING.md ("Commit messages"); the history before it stays as it
-// was written. `npm test` runs it first. Merge commits are skipped: git writes their messages.
+// `node scripts/check-commits.mjs`: checks the message of every commit made on top of the commit
+// that added this file against CONTRIBUTING.md ("Commit messages"); the history before it stays as
+// it was written. `npm test` runs it first. Merge commits are skipped: git writes their messages.
+// Only descendants of that commit count (`--ancestry-path`): commits of a branch that forked
+// before it and was merged later were written before the convention, like the rest of history.
 import { spawnSync } from 'node:child_process';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -103,8 +105,9 @@ export function checkCommits(root) {
       `commits: shallow clone: ${short} is its oldest commit, and ${self} may have been added before it; checking the commits after ${short} (git fetch --unshallow to check them all)`,
     );
   }
-  const merges = git(root, ['rev-list', '--count', '--merges', `${anchor}..HEAD`]).out.trim();
-  const log = git(root, ['log', '--no-merges', '--format=%x1e%H%x00%B', `${anchor}..HEAD`]);
+  const range = ['--ancestry-path', `${anchor}..HEAD`];
+  const merges = git(root, ['rev-list', '--count', '--merges', ...range]).out.trim();
+  const log = git(root, ['log', '--no-merges', '--format=%x1e%H%x00%B', ...range]);
   if (!log.ok) {
     console.log(`commits: git log ${short}..HEAD failed`);
     return 1;

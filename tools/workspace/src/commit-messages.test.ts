@@ -183,6 +183,26 @@ describe.skipIf(!hasGit)('commit message check on a repository', { timeout: 60_0
     ]);
   });
 
+  it('leaves alone the commits of a branch forked before the script and merged after it', async () => {
+    git('init', '-q', '-b', 'main');
+    await commit('a.txt', good);
+    git('checkout', '-q', '-b', 'older');
+    await commit(
+      'b.txt',
+      'a subject of the old kind, made on a branch that forked before the check',
+    );
+    git('checkout', '-q', 'main');
+    git('add', 'scripts/check-commits.mjs');
+    git('commit', '-q', '-m', 'Scripts: check commit messages\n\nThe anchor.');
+    const anchor = git('rev-parse', '--short=7', 'HEAD').trim();
+    git('merge', '-q', '--no-ff', 'older', '-m', "Merge branch 'older'");
+    await commit('c.txt', good);
+    expect(check()).toEqual({
+      code: 0,
+      out: `commits: 1 checked since ${anchor}, all follow CONTRIBUTING.md, 1 merge commit skipped`,
+    });
+  });
+
   it('skips merge commits, whose messages git writes', async () => {
     git('init', '-q', '-b', 'main');
     git('add', 'scripts/check-commits.mjs');

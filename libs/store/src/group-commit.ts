@@ -23,7 +23,8 @@ export interface GroupCommitOptions<T> {
    * A linger (`lingerMs` above 0) ends early once this many items wait: the wait is for
    * company, and under load the company is already there. Waiting on regardless leaves the
    * store idle while a full batch sits in memory: at saturation, a 2 ms linger cost the gateway
-   * a third of its acknowledgements and doubled their p99 (bench/README.md).
+   * a third of its acknowledgements and doubled their p99 (bench/log.md, "The linger, and
+   * the audit trail's share").
    * @defaultValue `maxItems`
    */
   lingerMaxItems?: number;

@@ -13,8 +13,8 @@ export {
   parseSettings,
   type ParseSettingsOptions,
 } from './settings.js';
+export { backoffDelay, type BackoffJitter, type BackoffOptions } from './backoff.js';
 export {
-  backoffDelay,
   connectRedis,
   describeRedisUrl,
   createRedisClient,

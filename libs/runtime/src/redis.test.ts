@@ -5,7 +5,6 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { readiness } from './lifecycle.js';
 import { createMetricsRegistry } from './metrics.js';
 import {
-  backoffDelay,
   connectRedis,
   describeRedisUrl,
   unixSocketOptions,
@@ -22,19 +21,6 @@ function captureLogger() {
   });
   return { lines, logger: createLogger({ name: 'test', destination }) };
 }
-
-describe('backoffDelay', () => {
-  it('grows exponentially, stays within [step/2, step], and is capped', () => {
-    expect(backoffDelay(1, 5_000, () => 0)).toBe(100);
-    expect(backoffDelay(1, 5_000, () => 1)).toBe(200);
-    expect(backoffDelay(3, 5_000, () => 1)).toBe(800);
-    for (let attempt = 0; attempt < 100; attempt++) {
-      const delay = backoffDelay(attempt, 5_000);
-      expect(delay).toBeLessThanOrEqual(5_000);
-      expect(delay).toBeGreaterThanOrEqual(Math.min(5_000, 100 * 2 ** attempt) / 2);
-    }
-  });
-});
 
 describe('describeRedisUrl', () => {
   it('drops credentials', () => {

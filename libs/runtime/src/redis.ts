@@ -1,5 +1,6 @@
 import type { Logger } from '@callback-gateway/audit';
 import { Redis, type RedisOptions } from 'ioredis';
+import { backoffDelay } from './backoff.js';
 import { maskUrlCredentials } from './settings.js';
 
 /** How a connection behaves while Redis is away. */
@@ -79,15 +80,6 @@ function quietLogger(logger: Logger): Pick<Logger, 'info' | 'warn'> {
 }
 
 /**
- * Capped exponential backoff with jitter: about 100 ms, 200 ms, ... up to `maxMs`, each
- * between half and all of its step, so restarted fleets do not reconnect in lock-step.
- */
-export function backoffDelay(attempt: number, maxMs: number, random: () => number = Math.random) {
-  const step = Math.min(maxMs, 100 * 2 ** Math.min(attempt, 20));
-  return Math.round(step / 2 + (random() * step) / 2);
-}
-
-/**
  * An ioredis client for a `REDIS_URL` the settings accept: `redis://`, `rediss://`, or a Unix
  * socket (`unix:///path?db=N`, Redis on the same host without TCP: less CPU per round trip on
  * both sides), read by {@link unixSocketOptions} since ioredis's own reading takes the wrong path.
@@ -112,7 +104,10 @@ export function connectRedis(options: ConnectRedisOptions): SupervisedRedis {
     connectTimeout: 5_000,
     enableOfflineQueue: options.role === 'consumer',
     maxRetriesPerRequest: options.role === 'consumer' ? null : 1,
-    retryStrategy: (times) => backoffDelay(times, maxBackoffMs, options.random),
+    // Equal jitter: at least half a step between two attempts, so no client reconnects in a
+    // tight loop, while a fleet restarted at once still spreads out.
+    retryStrategy: (times) =>
+      backoffDelay(times, { baseMs: 100, capMs: maxBackoffMs, jitter: 'equal' }, options.random),
     ...options.redisOptions,
   };
   const client = createRedisClient(options.url, settings);

@@ -64,13 +64,7 @@ export {
   type CacheRedis,
   type CachedResolution,
 } from './url-cache.js';
-export {
-  backoffDelay,
-  systemClock,
-  type BackoffOptions,
-  type Clock,
-  type TimerHandle,
-} from './timing.js';
+export { systemClock, type Clock, type TimerHandle } from './timing.js';
 export {
   checkWebhookUrlEnv,
   parseWebhookUrlEnv,

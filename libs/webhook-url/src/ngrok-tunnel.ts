@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditLog, Logger } from '@callback-gateway/audit';
+import { backoffDelay, type BackoffOptions } from '@callback-gateway/runtime';
 import { WebhookUrlError, toWebhookUrlError } from './errors.js';
 import type { TunnelState, WebhookUrlMetrics } from './metrics.js';
 import {
@@ -8,7 +9,7 @@ import {
   type NgrokForward,
   type NgrokListener,
 } from './ngrok-sdk.js';
-import { backoffDelay, raceSignal, sleep, type BackoffOptions, type Clock } from './timing.js';
+import { raceSignal, sleep, type Clock } from './timing.js';
 
 /** Options for {@link createNgrokTunnel} (the resolver fills them in). */
 export interface NgrokTunnelOptions {
@@ -22,7 +23,8 @@ export interface NgrokTunnelOptions {
   connectTimeoutMs: number;
   healthIntervalMs: number;
   unhealthyThreshold: number;
-  reconnectBackoff: BackoffOptions;
+  /** Fully jittered (see `backoffDelay`). */
+  reconnectBackoff: Pick<BackoffOptions, 'baseMs' | 'capMs'>;
   closeTimeoutMs: number;
   /** Verifies the tunnel URL (the resolver's check at the ngrok depth). */
   healthCheck: (url: string, signal: AbortSignal) => Promise<void>;
@@ -232,7 +234,11 @@ export function createNgrokTunnel(options: NgrokTunnelOptions): NgrokTunnel {
             setState('down');
             return;
           }
-          const delay = backoffDelay(attempt, options.reconnectBackoff, options.random);
+          const delay = backoffDelay(
+            attempt,
+            { ...options.reconnectBackoff, jitter: 'full' },
+            options.random,
+          );
           logger.warn(
             { code: typed.code, retryInMs: delay },
             `ngrok reconnect failed: ${typed.message}`,

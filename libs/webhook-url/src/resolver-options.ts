@@ -1,10 +1,11 @@
 import type { AuditLog, Logger } from '@callback-gateway/audit';
+import type { BackoffOptions } from '@callback-gateway/runtime';
 import type { Registry } from 'prom-client';
 import type { Dispatcher } from 'undici';
 import type { UrlSourceName } from './errors.js';
 import type { TunnelState } from './metrics.js';
 import type { NgrokDisconnect, NgrokForward } from './ngrok-sdk.js';
-import type { BackoffOptions, Clock } from './timing.js';
+import type { Clock } from './timing.js';
 import type { CacheRedis } from './url-cache.js';
 import type { LookupFunction, VerificationDepth } from './verify.js';
 
@@ -40,8 +41,11 @@ export interface NgrokOptions {
    * @defaultValue the resolve deadline
    */
   connectTimeoutMs?: number;
-  /** @defaultValue `{ baseMs: 1_000, capMs: 60_000 }` */
-  reconnectBackoff?: BackoffOptions;
+  /**
+   * Backoff between reconnects, fully jittered.
+   * @defaultValue `{ baseMs: 1_000, capMs: 60_000 }`
+   */
+  reconnectBackoff?: Pick<BackoffOptions, 'baseMs' | 'capMs'>;
   /** `forward()` of `@ngrok/ngrok`. @defaultValue the real SDK's, loaded on first use */
   forward?: NgrokForward;
   /** `disconnect()` of `@ngrok/ngrok`, called on close for the tunnel's URL.
@@ -96,10 +100,11 @@ export interface WebhookUrlResolverOptions {
    */
   revalidateAfterMs?: number;
   /**
-   * Retries of transient failures within one resolve (each bounded by the deadline).
+   * Retries of transient failures within one resolve (each bounded by the deadline), with a
+   * fully jittered backoff.
    * @defaultValue `{ attempts: 3, baseMs: 200, capMs: 2_000 }`
    */
-  retry?: BackoffOptions & { attempts?: number };
+  retry?: Pick<BackoffOptions, 'baseMs' | 'capMs'> & { attempts?: number };
   /** Borrowed Redis connection for the `cache` source (use `enableOfflineQueue: false`). */
   redis?: CacheRedis | undefined;
   /** @defaultValue `'cbgw:webhook-url:last'` */

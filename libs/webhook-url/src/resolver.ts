@@ -1,3 +1,4 @@
+import { backoffDelay, type BackoffOptions } from '@callback-gateway/runtime';
 import {
   WebhookUrlError,
   WebhookUrlResolveError,
@@ -14,7 +15,7 @@ import {
   type WebhookUrlResolverOptions,
 } from './resolver-options.js';
 import { createSourceAttempts, verifierFor } from './sources.js';
-import { backoffDelay, deadlineController, raceSignal, sleep, systemClock } from './timing.js';
+import { deadlineController, raceSignal, sleep, systemClock } from './timing.js';
 import { DEFAULT_CACHE_KEY, createUrlCache } from './url-cache.js';
 
 const DEADLINE = Symbol('deadline');
@@ -38,9 +39,10 @@ export function createWebhookUrlResolver(options: WebhookUrlResolverOptions): We
   const deadlineMs = options.deadlineMs ?? 10_000;
   const revalidateAfterMs = options.revalidateAfterMs ?? 60_000;
   const retryAttempts = options.retry?.attempts ?? 3;
-  const retryBackoff = {
+  const retryBackoff: BackoffOptions = {
     baseMs: options.retry?.baseMs ?? 200,
     capMs: options.retry?.capMs ?? 2_000,
+    jitter: 'full',
   };
   const closeTimeoutMs = options.closeTimeoutMs ?? 2_000;
   const secrets = [options.ngrok?.authtoken, options.probeKey];

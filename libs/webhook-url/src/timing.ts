@@ -32,29 +32,6 @@ export const systemClock: Clock = {
   clearInterval: (handle) => clearInterval(handle as NodeJS.Timeout),
 };
 
-/** Settings of a capped exponential backoff. */
-export interface BackoffOptions {
-  /** First ceiling. @defaultValue 200 */
-  baseMs?: number;
-  /** Largest ceiling. @defaultValue 5_000 */
-  capMs?: number;
-}
-
-/**
- * "Full jitter" backoff: a random delay between 0 and min(cap, base * 2^attempt), so many
- * processes retrying together spread out instead of hammering in step.
- */
-export function backoffDelay(
-  attempt: number,
-  options: BackoffOptions = {},
-  random: () => number = Math.random,
-): number {
-  const base = options.baseMs ?? 200;
-  const cap = options.capMs ?? 5_000;
-  const ceiling = Math.min(cap, base * 2 ** Math.min(Math.max(attempt, 0), 30));
-  return Math.floor(random() * ceiling);
-}
-
 /** The reason an aborted signal carries, or a generic abort error. */
 export function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new Error('aborted');

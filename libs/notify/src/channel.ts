@@ -1,5 +1,5 @@
 import type { Logger } from '@callback-gateway/audit';
-import type { NotifierClock } from './clock.js';
+import { unrefTimer, type Clock } from '@callback-gateway/runtime';
 import type { Severity } from './conditions.js';
 import type { Notification } from './messages.js';
 import type { SendResult, Target } from './send.js';
@@ -15,7 +15,7 @@ export interface ChannelOptions {
   /** Notifications waiting to be sent (beyond `concurrency` in flight); past it the oldest is dropped. */
   maxQueued: number;
   concurrency: number;
-  clock: NotifierClock;
+  clock: Clock;
   logger: Logger;
   source: string;
   newId: () => string;
@@ -146,10 +146,13 @@ export function createChannel(options: ChannelOptions): Channel {
     if (!roomNow()) {
       if (summaryTimer === undefined) {
         const wait = Math.max(1, (sentAt[0] ?? clock.now()) + options.windowMs - clock.now());
-        summaryTimer = clock.setTimeout(() => {
-          summaryTimer = undefined;
-          trySummary();
-        }, wait);
+        // Unref'd: a summary held back by the rate limit never keeps an idle process alive.
+        summaryTimer = unrefTimer(
+          clock.setTimeout(() => {
+            summaryTimer = undefined;
+            trySummary();
+          }, wait),
+        );
       }
       return suppressed.count;
     }

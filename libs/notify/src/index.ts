@@ -21,7 +21,6 @@ export {
 } from './messages.js';
 export { type NotificationOutcome } from './channel.js';
 export { type SendOutcome, type TargetKind } from './send.js';
-export { systemClock, type NotifierClock } from './clock.js';
 export {
   checkNotifySettings,
   checkWebhookSecret,

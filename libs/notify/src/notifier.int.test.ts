@@ -1,5 +1,6 @@
 import { createAuditLog, type AuditEvent } from '@callback-gateway/audit';
 import { createOutboundPolicy } from '@callback-gateway/outbound';
+import { systemClock, type Clock } from '@callback-gateway/runtime';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -471,6 +472,42 @@ describe('notifier, against receivers on loopback', () => {
     await notifier.sink.write([breaker('https://a.example.com', 'closed', 'open')]);
     await notifier.close();
     expect(webhook.received).toHaveLength(1);
+  });
+
+  it("never keeps an idle process alive: the batch window, the held summary and the retry wait are unref'd", async () => {
+    const armed: NodeJS.Timeout[] = [];
+    const clock: Clock = {
+      ...systemClock,
+      setTimeout(callback, ms) {
+        const handle = systemClock.setTimeout(callback, ms) as NodeJS.Timeout;
+        armed.push(handle);
+        return handle;
+      },
+    };
+    const { webhook, notifier } = await setup({
+      clock,
+      batchWindowMs: 60_000,
+      maxPerMinute: 1,
+      webhookAnswer: (index) => (index < 1 ? 500 : 200),
+      retry: { attempts: 2, baseDelayMs: 10 },
+    });
+    // A retry wait (the first answer is 500), then a summary held back by the rate limit.
+    await feed(
+      notifier,
+      breaker('https://a.example.com', 'closed', 'open'),
+      breaker('https://b.example.com', 'closed', 'open'),
+    );
+    expect(webhook.received).toHaveLength(2);
+    const overdue = auditEvent({
+      type: 'callback.overdue',
+      correlation: { registration_id: 'reg_001' },
+      data: { deadline: '2026-01-01T00:00:00.000Z', waited_s: 3_600 },
+    });
+    // A batch waiting for its window.
+    await notifier.sink.write([overdue]);
+
+    expect(armed.length).toBeGreaterThanOrEqual(3);
+    expect(armed.filter((handle) => handle.hasRef())).toEqual([]);
   });
 
   it('closes within its deadline while a target hangs', async () => {

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditEvent, AuditSink } from '@callback-gateway/audit';
 import { createGuardedAgent } from '@callback-gateway/outbound';
+import { systemClock, unrefTimer } from '@callback-gateway/runtime';
 import { Counter, type Registry } from 'prom-client';
 import { Webhook } from 'standardwebhooks';
 import { createChannel, type Channel, type NotificationOutcome } from './channel.js';
-import { systemClock } from './clock.js';
 import {
   CONDITION_INFO,
   NOTIFY_CONDITIONS,
@@ -262,7 +262,8 @@ export function createNotifier(options: NotifierOptions): Notifier {
         firstAt: signal.at,
         lastAt: signal.at,
         details: signal.details,
-        timer: clock.setTimeout(() => sendBatch(condition), batchWindowMs),
+        // Unref'd: a batch waiting for its window never keeps an idle process alive.
+        timer: unrefTimer(clock.setTimeout(() => sendBatch(condition), batchWindowMs)),
       };
       batches.set(condition, batch);
     }

@@ -1,8 +1,8 @@
 import type { AuditSink, Logger } from '@callback-gateway/audit';
 import type { OutboundPolicy } from '@callback-gateway/outbound';
+import type { Clock } from '@callback-gateway/runtime';
 import type { Registry } from 'prom-client';
 import type { Dispatcher } from 'undici';
-import type { NotifierClock } from './clock.js';
 import type { ConditionName } from './conditions.js';
 
 /** Options for `createNotifier`. */
@@ -26,8 +26,11 @@ export interface NotifierOptions {
   logger: Logger;
   /** prom-client registry for `cbgw_notifications_total{target_kind,outcome}`. */
   registry?: Registry;
-  /** @defaultValue the system clock, with unref'd timers */
-  clock?: NotifierClock;
+  /**
+   * The notifier unrefs every timer it arms: a pending notification never keeps a process alive.
+   * @defaultValue `systemClock` of `@callback-gateway/runtime`
+   */
+  clock?: Clock;
   /**
    * The conditions this process reports (the gateway and the worker each observe their own).
    * @defaultValue all of `NOTIFY_CONDITIONS`

@@ -1,7 +1,7 @@
 import { OutboundRefusedError } from '@callback-gateway/outbound';
+import { unrefTimer, type Clock } from '@callback-gateway/runtime';
 import type { Webhook } from 'standardwebhooks';
 import { request, type Dispatcher } from 'undici';
-import type { NotifierClock } from './clock.js';
 import { slackBody, webhookBody, type Notification } from './messages.js';
 
 /** The kinds of notification target. */
@@ -35,7 +35,7 @@ export interface SendOptions {
   /** Attempts in all (the first one included). */
   attempts: number;
   baseDelayMs: number;
-  clock: NotifierClock;
+  clock: Clock;
   /** Aborted when the notifier closes: the current attempt stops and no retry follows. */
   signal: AbortSignal;
 }
@@ -109,17 +109,20 @@ async function attempt(options: SendOptions, attemptSignal: AbortSignal): Promis
   }
 }
 
-function sleep(clock: NotifierClock, ms: number, signal: AbortSignal): Promise<void> {
+function sleep(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
     const onAbort = () => {
       clock.clearTimeout(handle);
       resolve();
     };
-    const handle = clock.setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
+    // Unref'd: a wait before retrying a notification never keeps an idle process alive.
+    const handle = unrefTimer(
+      clock.setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms),
+    );
     signal.addEventListener('abort', onAbort, { once: true });
   });
 }

@@ -9,10 +9,10 @@ import {
   type AuditEventInput,
   type AuditEventType,
 } from '@callback-gateway/audit';
+import type { Clock } from '@callback-gateway/runtime';
 import { pino, type Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { Webhook } from 'standardwebhooks';
-import type { NotifierClock } from '../src/clock.js';
 
 /** One request a receiver got. */
 export interface Received {
@@ -164,24 +164,34 @@ export function captureLogger(): { logger: Logger; lines: () => string } {
 }
 
 /** A clock moved by hand; its timers fire when `advance` passes them. */
-export function manualClock(start = Date.now()): NotifierClock & { advance(ms: number): void } {
+export function manualClock(start = Date.now()): Clock & { advance(ms: number): void } {
+  interface Timer {
+    at: number;
+    every: number | undefined;
+    callback: () => void;
+  }
   let now = start;
-  const timers = new Set<{ at: number; callback: () => void }>();
+  const timers = new Set<Timer>();
+  const arm = (callback: () => void, ms: number, every?: number): Timer => {
+    const timer = { at: now + ms, every, callback };
+    timers.add(timer);
+    return timer;
+  };
+  const clear = (handle: unknown) => {
+    timers.delete(handle as Timer);
+  };
   return {
     now: () => now,
-    setTimeout(callback, ms) {
-      const timer = { at: now + ms, callback };
-      timers.add(timer);
-      return timer;
-    },
-    clearTimeout(handle) {
-      timers.delete(handle as { at: number; callback: () => void });
-    },
+    setTimeout: (callback, ms) => arm(callback, ms),
+    clearTimeout: clear,
+    setInterval: (callback, ms) => arm(callback, ms, Math.max(1, ms)),
+    clearInterval: clear,
     advance(ms) {
       now += ms;
       for (const timer of [...timers].sort((a, b) => a.at - b.at)) {
         if (timer.at > now) continue;
-        timers.delete(timer);
+        if (timer.every === undefined) timers.delete(timer);
+        else timer.at += timer.every;
         timer.callback();
       }
     },

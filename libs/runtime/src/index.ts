@@ -14,6 +14,7 @@ export {
   type ParseSettingsOptions,
 } from './settings.js';
 export { backoffDelay, type BackoffJitter, type BackoffOptions } from './backoff.js';
+export { systemClock, unrefTimer, type Clock, type TimerHandle } from './clock.js';
 export {
   connectRedis,
   describeRedisUrl,

@@ -64,7 +64,6 @@ export {
   type CacheRedis,
   type CachedResolution,
 } from './url-cache.js';
-export { systemClock, type Clock, type TimerHandle } from './timing.js';
 export {
   checkWebhookUrlEnv,
   parseWebhookUrlEnv,

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditLog, Logger } from '@callback-gateway/audit';
-import { backoffDelay, type BackoffOptions } from '@callback-gateway/runtime';
+import { backoffDelay, type BackoffOptions, type Clock } from '@callback-gateway/runtime';
 import { WebhookUrlError, toWebhookUrlError } from './errors.js';
 import type { TunnelState, WebhookUrlMetrics } from './metrics.js';
 import {
@@ -9,7 +9,7 @@ import {
   type NgrokForward,
   type NgrokListener,
 } from './ngrok-sdk.js';
-import { raceSignal, sleep, type Clock } from './timing.js';
+import { raceSignal, sleep } from './timing.js';
 
 /** Options for {@link createNgrokTunnel} (the resolver fills them in). */
 export interface NgrokTunnelOptions {

@@ -1,11 +1,10 @@
 import type { AuditLog, Logger } from '@callback-gateway/audit';
-import type { BackoffOptions } from '@callback-gateway/runtime';
+import type { BackoffOptions, Clock } from '@callback-gateway/runtime';
 import type { Registry } from 'prom-client';
 import type { Dispatcher } from 'undici';
 import type { UrlSourceName } from './errors.js';
 import type { TunnelState } from './metrics.js';
 import type { NgrokDisconnect, NgrokForward } from './ngrok-sdk.js';
-import type { Clock } from './timing.js';
 import type { CacheRedis } from './url-cache.js';
 import type { LookupFunction, VerificationDepth } from './verify.js';
 
@@ -122,7 +121,7 @@ export interface WebhookUrlResolverOptions {
   logger: Logger;
   /** prom-client registry for the metrics; without one they are not exposed. */
   registry?: Registry | undefined;
-  /** @defaultValue `systemClock` */
+  /** @defaultValue `systemClock` of `@callback-gateway/runtime` */
   clock?: Clock;
   /** Jitter source. @defaultValue `Math.random` */
   random?: () => number;

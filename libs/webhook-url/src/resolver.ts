@@ -1,4 +1,4 @@
-import { backoffDelay, type BackoffOptions } from '@callback-gateway/runtime';
+import { backoffDelay, systemClock, type BackoffOptions } from '@callback-gateway/runtime';
 import {
   WebhookUrlError,
   WebhookUrlResolveError,
@@ -15,7 +15,7 @@ import {
   type WebhookUrlResolverOptions,
 } from './resolver-options.js';
 import { createSourceAttempts, verifierFor } from './sources.js';
-import { deadlineController, raceSignal, sleep, systemClock } from './timing.js';
+import { deadlineController, raceSignal, sleep } from './timing.js';
 import { DEFAULT_CACHE_KEY, createUrlCache } from './url-cache.js';
 
 const DEADLINE = Symbol('deadline');

@@ -1,5 +1,5 @@
+import type { Clock, TimerHandle } from '@callback-gateway/runtime';
 import type { NgrokForward, NgrokForwardConfig, NgrokListener } from './ngrok-sdk.js';
-import type { Clock, TimerHandle } from './timing.js';
 import type { LookupAddress, LookupFunction } from './verify.js';
 
 /** A listener with the SDK's shapes (`url()`, `close()`), whose state tests can see. */

@@ -1,36 +1,4 @@
-/** An opaque timer handle (whatever the clock's `setTimeout`/`setInterval` return). */
-export type TimerHandle = unknown;
-
-/**
- * Time and timers, injected so tests can see (and drive) every timer the library arms.
- */
-export interface Clock {
-  /** Milliseconds since the epoch. */
-  now(): number;
-  setTimeout(callback: () => void, ms: number): TimerHandle;
-  clearTimeout(handle: TimerHandle): void;
-  setInterval(callback: () => void, ms: number): TimerHandle;
-  clearInterval(handle: TimerHandle): void;
-}
-
-const unref = (handle: NodeJS.Timeout): NodeJS.Timeout => {
-  handle.unref();
-  return handle;
-};
-
-/**
- * The real clock. Timeouts (deadlines, backoff waits, connect bounds) are always cleared when
- * their operation ends, and keep the process alive while a caller awaits them (a command-line
- * `resolve` must not exit half-way). Intervals (health checks) are unref'ed: they never keep the
- * process alive on their own.
- */
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  setTimeout: (callback, ms) => setTimeout(callback, ms),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-  setInterval: (callback, ms) => unref(setInterval(callback, ms)),
-  clearInterval: (handle) => clearInterval(handle as NodeJS.Timeout),
-};
+import type { Clock } from '@callback-gateway/runtime';
 
 /** The reason an aborted signal carries, or a generic abort error. */
 export function abortReason(signal: AbortSignal): unknown {

@@ -4,8 +4,26 @@ import type { WebhookUrlResolverOptions } from './resolver-options.js';
 import type { UrlCache } from './url-cache.js';
 import { verifyPublicBaseUrl, type VerificationDepth, type VerifiedBaseUrl } from './verify.js';
 
-/** What a source attempt yields: a verified URL (the resolver adds source and time). */
-export type SourceAttempt = (signal: AbortSignal) => Promise<VerifiedBaseUrl>;
+/** Verifies a URL at a depth: the check shared by the sources and the tunnel's health check. */
+export type Verifier = (
+  url: string,
+  depth: VerificationDepth,
+  signal: AbortSignal,
+) => Promise<VerifiedBaseUrl>;
+
+/** A URL a source offers, and the depth it must be verified to before it is handed out. */
+export interface Candidate {
+  url: string;
+  depth: VerificationDepth;
+  /**
+   * Turns a failed verification into the source's own refusal.
+   * @defaultValue the verification's error as it is
+   */
+  refused?: (error: WebhookUrlError, signal: AbortSignal) => Promise<WebhookUrlError>;
+}
+
+/** Where a source finds its candidate; rejects with a `WebhookUrlError` when it has none. */
+export type CandidateSource = (signal: AbortSignal) => Promise<Candidate>;
 
 /** The verification depth configured for a source, if any. */
 export function configuredDepth(
@@ -26,16 +44,15 @@ function probeKeyMissing(source: UrlSourceName): WebhookUrlError {
   );
 }
 
-/** Dependencies of the source attempts. */
+/** What the sources draw on. */
 export interface SourceContext {
   options: WebhookUrlResolverOptions;
   tunnel: NgrokTunnel | undefined;
   cache: UrlCache | undefined;
-  verify: (url: string, depth: VerificationDepth, signal: AbortSignal) => Promise<VerifiedBaseUrl>;
 }
 
-/** Builds the verify function shared by sources and the tunnel's health check. */
-export function verifierFor(options: WebhookUrlResolverOptions): SourceContext['verify'] {
+/** Builds the {@link Verifier} of the resolver's options. */
+export function verifierFor(options: WebhookUrlResolverOptions): Verifier {
   return (url, depth, signal) =>
     verifyPublicBaseUrl(url, {
       depth,
@@ -50,19 +67,18 @@ export function verifierFor(options: WebhookUrlResolverOptions): SourceContext['
     });
 }
 
-/** One attempt function per source name. */
-export function createSourceAttempts(ctx: SourceContext): Record<UrlSourceName, SourceAttempt> {
-  const { options, tunnel, cache, verify } = ctx;
+/** One {@link CandidateSource} per source name. */
+export function createCandidateSources(ctx: SourceContext): Record<UrlSourceName, CandidateSource> {
+  const { options, tunnel, cache } = ctx;
   return {
-    async cloud_config(signal) {
+    async cloud_config() {
       if (!options.publicBaseUrl) {
         throw notConfigured('set PUBLIC_BASE_URL to the public https URL of the gateway.');
       }
-      return verify(
-        options.publicBaseUrl,
-        configuredDepth(options.verify, 'cloud_config') ?? 'dns',
-        signal,
-      );
+      return {
+        url: options.publicBaseUrl,
+        depth: configuredDepth(options.verify, 'cloud_config') ?? 'dns',
+      };
     },
     async ngrok(signal) {
       if (!tunnel) {
@@ -71,8 +87,7 @@ export function createSourceAttempts(ctx: SourceContext): Record<UrlSourceName, 
       const depth = configuredDepth(options.verify, 'ngrok') ?? 'probe';
       // Checked before a tunnel is opened: a configuration error must not cost a session.
       if (depth === 'probe' && !options.probeKey) throw probeKeyMissing('ngrok');
-      const url = await tunnel.ensureUrl(signal);
-      return verify(url, depth, signal);
+      return { url: await tunnel.ensureUrl(signal), depth };
     },
     async cache(signal) {
       if (!cache) {
@@ -85,18 +100,35 @@ export function createSourceAttempts(ctx: SourceContext): Record<UrlSourceName, 
         await cache.forget(entry.baseUrl, signal).catch(() => undefined);
         throw probeKeyMissing('cache');
       }
-      try {
-        return await verify(entry.baseUrl, depth, signal);
-      } catch (error) {
-        if (signal.aborted || !(error instanceof WebhookUrlError)) throw error;
-        // Never serve, nor keep, an entry that fails re-verification for good.
-        if (!error.retryable) await cache.forget(entry.baseUrl, signal).catch(() => undefined);
-        throw new WebhookUrlError(
-          error.code,
-          `the cached URL ${entry.baseUrl} failed re-verification${error.retryable ? '' : ' and was deleted'}: ${error.message}`,
-          { retryable: error.retryable, cause: error },
-        );
-      }
+      return {
+        url: entry.baseUrl,
+        depth,
+        async refused(error, refusedSignal) {
+          // Never serve, nor keep, an entry that fails re-verification for good.
+          if (!error.retryable) {
+            await cache.forget(entry.baseUrl, refusedSignal).catch(() => undefined);
+          }
+          return new WebhookUrlError(
+            error.code,
+            `the cached URL ${entry.baseUrl} failed re-verification${error.retryable ? '' : ' and was deleted'}: ${error.message}`,
+            { retryable: error.retryable, cause: error },
+          );
+        },
+      };
     },
   };
+}
+
+/** Verifies a source's candidate; a failure becomes that source's refusal. */
+export async function verifyCandidate(
+  candidate: Candidate,
+  verify: Verifier,
+  signal: AbortSignal,
+): Promise<VerifiedBaseUrl> {
+  try {
+    return await verify(candidate.url, candidate.depth, signal);
+  } catch (error) {
+    if (!candidate.refused || signal.aborted || !(error instanceof WebhookUrlError)) throw error;
+    throw await candidate.refused(error, signal);
+  }
 }

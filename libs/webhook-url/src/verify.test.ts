@@ -58,13 +58,17 @@ describe('verifyHostAddresses', () => {
     });
   });
 
-  it('stops waiting for a lookup when the signal aborts', async () => {
+  it("stops waiting for a lookup when the signal aborts, with the signal's reason", async () => {
     const never = () => new Promise<never>(() => undefined);
+    const signal = AbortSignal.timeout(50);
     const started = Date.now();
-    await expect(
-      verifyHostAddresses('slow.example.com', never, AbortSignal.timeout(50)),
-    ).rejects.toBeDefined();
+    const error: unknown = await verifyHostAddresses('slow.example.com', never, signal).catch(
+      (reason: unknown) => reason,
+    );
     expect(Date.now() - started).toBeLessThan(1_000);
+    // The caller's own reason, not a DNS failure to retry.
+    expect(error).toBe(signal.reason);
+    expect(error).toMatchObject({ name: 'TimeoutError' });
   });
 });
 

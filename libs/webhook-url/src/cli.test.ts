@@ -8,9 +8,11 @@ async function cli(argv: string[], env: Record<string, string> = {}, lookup = st
   const err: string[] = [];
   const io: CliIo = { stdout: (t) => out.push(t), stderr: (t) => err.push(t), lookup };
   const code = await run(argv, env, io);
+  const stdout = out.join('\n');
   return {
     code,
-    json: JSON.parse(out.join('\n')) as Record<string, unknown>,
+    stdout,
+    json: (stdout.startsWith('{') ? JSON.parse(stdout) : {}) as Record<string, unknown>,
     stderr: err.join('\n'),
   };
 }
@@ -79,6 +81,39 @@ describe('the webhook-url command line', () => {
       reason: expect.any(String),
     });
     expect(stderr).toMatch(/usage: webhook-url/);
+  });
+
+  it.each([[['--help']], [['-h']], [['help']], [['check', '--help']], [['resolve', '--help']]])(
+    'prints the usage alone on stdout and exits 0 for %j',
+    async (argv) => {
+      const { code, stdout, stderr } = await cli(argv);
+      expect(code).toBe(0);
+      expect(stdout).toMatch(/^usage: webhook-url check <url>/);
+      expect(stdout).toContain('webhook-url resolve');
+      expect(stdout).not.toContain('WEBHOOK_URL_USAGE');
+      expect(stderr).toBe('');
+    },
+  );
+
+  it('resolve prints its failure once: on stdout with the reasons, not again on stderr', async () => {
+    const noSource = await cli(['resolve'], { WEBHOOK_URL_SOURCES: 'cloud_config,ngrok' });
+    const redisAway = await cli(['resolve'], {
+      WEBHOOK_URL_SOURCES: 'cloud_config,cache',
+      REDIS_URL: 'redis://127.0.0.1:1',
+      WEBHOOK_URL_DEADLINE_MS: '300',
+    });
+    for (const { code, json, stdout, stderr } of [noSource, redisAway]) {
+      expect(code).toBe(2);
+      const message = String(json['reason']).split('. Reasons:')[0] ?? '';
+      expect(message.length).toBeGreaterThan(20);
+      expect(`${stdout}\n${stderr}`.split(message)).toHaveLength(2);
+      expect(stderr).not.toMatch(/no public base URL/i);
+    }
+    expect(noSource.json['code']).toBe('WEBHOOK_URL_NO_SOURCE');
+    expect(redisAway.json['reasons']).toEqual([
+      expect.objectContaining({ source: 'cloud_config', code: 'WEBHOOK_URL_NOT_CONFIGURED' }),
+      expect.objectContaining({ source: 'cache' }),
+    ]);
   });
 
   it('resolve exits 2 with every reason when the environment configures no source', async () => {

@@ -28,6 +28,7 @@ export interface CliIo {
 const USAGE = [
   'usage: webhook-url check <url> [--verify syntax|dns] [--allow-insecure-http]',
   '       webhook-url resolve',
+  '       webhook-url --help',
   'Exit 0 with {"ok":true,...} on success, 2 with {"ok":false,"code","reason"} otherwise.',
 ].join('\n');
 
@@ -35,6 +36,15 @@ function usage(io: CliIo, reason: string): number {
   io.stdout(JSON.stringify({ ok: false, code: 'WEBHOOK_URL_USAGE', reason }));
   io.stderr(USAGE);
   return 2;
+}
+
+/** True for a log line at error level (pino's JSON, its level as a label). */
+function isErrorLine(line: string): boolean {
+  try {
+    return (JSON.parse(line) as { level?: unknown }).level === 'error';
+  } catch {
+    return false;
+  }
 }
 
 function failure(io: CliIo, error: unknown): number {
@@ -127,7 +137,13 @@ async function resolve(env: Readonly<Record<string, string | undefined>>, io: Cl
   const logger = createLogger({
     name: 'webhook-url-cli',
     level: env['LOG_LEVEL'] ?? 'warn',
-    destination: { write: (line: string) => io.stderr(line.trimEnd()) },
+    destination: {
+      // The resolver's error lines tell of the failure this command prints on stdout with all
+      // its reasons: it is printed once, there. Warnings, and what LOG_LEVEL adds, stay here.
+      write: (line: string) => {
+        if (!isErrorLine(line)) io.stderr(line.trimEnd());
+      },
+    },
   });
   const audit = createAuditLog({
     actor: { kind: 'operator', id: 'webhook-url-cli' },
@@ -182,6 +198,10 @@ export async function run(
   io: CliIo,
 ): Promise<number> {
   const [command, ...args] = argv;
+  if (command === 'help' || argv.includes('--help') || argv.includes('-h')) {
+    io.stdout(USAGE);
+    return 0;
+  }
   if (command === 'check') return check(args, env, io);
   if (command === 'resolve') {
     if (args.length > 0) return usage(io, `resolve takes no arguments, got ${args.join(' ')}`);

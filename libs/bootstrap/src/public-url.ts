@@ -56,7 +56,10 @@ export function startPublicUrlResolver(
         probeKey = await sharedProbeKey(redis.client, settings.WEBHOOK_URL_PROBE_KEY);
         break;
       } catch {
-        await waitOrStop(backoffDelay(attempt, 5_000), stopping.signal);
+        await waitOrStop(
+          backoffDelay(attempt, { baseMs: 100, capMs: 5_000, jitter: 'equal' }),
+          stopping.signal,
+        );
       }
     }
     if (stopping.signal.aborted || !probeKey) return;

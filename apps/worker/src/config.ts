@@ -46,6 +46,7 @@ export const workerSettingsSchema = webhookUrlEnvSchema.extend({
   DELIVERY_BREAKER_MAX_OPEN_MS: envOptionalInt({ min: 100, max: 3_600_000 }),
   DELIVERY_BREAKER_FAILURE_PERCENT: envInt({ default: 50, min: 1, max: 100 }),
   DELIVERY_BREAKER_MIN_REQUESTS: envInt({ default: 20, min: 1, max: 1_000_000 }),
+  DELIVERY_MAX_IN_FLIGHT_PER_ORIGIN: envInt({ default: 10, min: 1, max: 1_000 }),
   WORKER_HEARTBEAT_INTERVAL_MS: envInt({ default: 5_000, min: 100, max: 600_000 }),
   WORKER_HEARTBEAT_DEGRADED_MS: envInt({ default: 15_000, min: 100, max: 3_600_000 }),
   WORKER_HEARTBEAT_DEAD_MS: envInt({ default: 120_000, min: 100, max: 86_400_000 }),

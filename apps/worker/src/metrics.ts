@@ -1,13 +1,13 @@
 import type { DeliveryStore } from '@callback-gateway/store';
 import type { Queue } from 'bullmq';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { Breakers } from './delivery/breaker.js';
+import type { DestinationGuard } from './delivery/destination-guard.js';
 
 /** What the scrape-time gauges read. */
 export interface WorkerGaugeSources {
   queue: Queue;
   deliveries: DeliveryStore;
-  breakers: Breakers;
+  guard: DestinationGuard;
   /** Entries waiting in the ingest stream (not yet in the queue). */
   ingestBacklog: () => Promise<number>;
   /** When the oldest entry still in the ingest stream was stored (ms), if there is one. */
@@ -110,21 +110,27 @@ export function createWorkerMetrics(
     }),
     breakerOpen: new Gauge({
       name: 'cbgw_breaker_state',
-      help: 'Circuit breakers not closed, by destination origin and state (1 while in that state).',
-      labelNames: ['origin', 'state'],
+      help: 'Circuit breakers not closed (1 while in that state): a destination (origin and path) or a whole origin (level="origin", destination = the origin).',
+      labelNames: ['origin', 'destination', 'level', 'state'],
       registers,
       collect() {
         const current = sources();
         if (!current) return;
         this.reset();
-        for (const { origin, state } of current.breakers.notClosed())
-          this.set({ origin, state }, 1);
+        for (const { origin, label, level, state } of current.guard.notClosed())
+          this.set({ origin, destination: label, level, state }, 1);
       },
+    }),
+    held: new Counter({
+      name: 'cbgw_delivery_held_total',
+      help: 'Deliveries held without an attempt, by what held them: breaker_destination, breaker_origin, or origin_full (DELIVERY_MAX_IN_FLIGHT_PER_ORIGIN in flight there).',
+      labelNames: ['by'],
+      registers,
     }),
     breakerTransitions: new Counter({
       name: 'cbgw_breaker_transitions_total',
-      help: 'Circuit breaker state changes, by new state.',
-      labelNames: ['to'],
+      help: 'Circuit breaker state changes, by new state and level (destination or origin).',
+      labelNames: ['to', 'level'],
       registers,
     }),
   };

@@ -152,6 +152,7 @@ export async function startWorker(
       totalMs: config.DELIVERY_TIMEOUT_MS,
     },
     breaker: breakerOptions(config),
+    maxInFlightPerOrigin: config.DELIVERY_MAX_IN_FLIGHT_PER_ORIGIN,
     concurrency: config.WORKER_CONCURRENCY,
     ...(config.DELIVERY_LOCK_DURATION_MS > 0 && {
       lockDurationMs: config.DELIVERY_LOCK_DURATION_MS,

@@ -12,7 +12,7 @@ import { startRedis, type TestRedis } from '@callback-gateway/testing';
 import { Queue, type Job } from 'bullmq';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Breakers } from '../src/delivery/breaker.js';
+import { DestinationGuard } from '../src/delivery/destination-guard.js';
 import type { DeliveryJobData } from '../src/delivery/jobs.js';
 import { createLimit } from '../src/delivery/limit.js';
 import { createDeliveryProcessor } from '../src/delivery/processor.js';
@@ -152,7 +152,7 @@ describe('a delivery job run again after a crash', () => {
       queue,
       policy: createOutboundPolicy({ allow: ['127.0.0.1'] }),
       dispatcher,
-      breakers: new Breakers(),
+      guard: new DestinationGuard(),
       limit: createLimit(4),
       retry: { scheduleSeconds: [0, 30, 60], jitter: 0 },
       timeouts: { connectMs: 1_000, headersMs: 2_000, totalMs: 2_000 },

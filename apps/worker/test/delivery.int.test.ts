@@ -204,7 +204,7 @@ describe('a pipeline that hangs', () => {
       [1, 2, 3, 4, 5, 6].map((i) => harness.callback(stuck, `hang-${i}`)),
     );
     await harness.until(
-      () => harness.service.breakers.state(new URL(pipeline.url('/')).origin) === 'open',
+      () => harness.service.guard.destinationState(pipeline.url('/hang')) === 'open',
     );
     const attemptsWhenOpened = pipeline.received.filter(
       (request) => request.path === '/hang',
@@ -232,7 +232,7 @@ describe('a pipeline that hangs', () => {
     expect(promtoolCheckMetrics(metrics)).toBe('');
     expect(metrics).toContain('cbgw_delivery_queue_jobs{state="delayed"');
     expect(metrics).toMatch(
-      /cbgw_breaker_state\{origin="http:\/\/127\.0\.0\.1:\d+",state="open",process="worker"\} 1/,
+      /cbgw_breaker_state\{origin="http:\/\/127\.0\.0\.1:\d+",destination="http:\/\/127\.0\.0\.1:\d+\/hang",level="destination",state="open",process="worker"\} 1/,
     );
   });
 });

@@ -119,6 +119,9 @@ export const auditPayloads = {
   'breaker.state_changed': z
     .object({
       destination_origin: z.string(),
+      /** The destination (origin and path) whose breaker it is; absent for an origin's. */
+      destination: z.string().max(300).optional(),
+      level: z.enum(['destination', 'origin']).optional(),
       from: z.enum(['closed', 'open', 'half_open']),
       to: z.enum(['closed', 'open', 'half_open']),
       reason: z.string().max(500),

@@ -90,14 +90,20 @@ export function signalOf(event: AuditEvent): Signal | undefined {
       };
     }
     case 'breaker.state_changed': {
-      const { destination_origin: origin, to, from, reason } = event.data;
+      const { destination_origin: origin, destination, to, from, reason } = event.data;
       if (to === 'half_open') return undefined;
       return {
         kind: to === 'open' ? 'open' : 'clear',
         condition: 'pipeline_failing',
-        key: `pipeline_failing:${origin}`,
+        key: `pipeline_failing:${destination ?? origin}`,
         at,
-        details: { destination_origin: origin, from, to, reason },
+        details: {
+          destination_origin: origin,
+          ...(destination !== undefined && { destination }),
+          from,
+          to,
+          reason,
+        },
       };
     }
     case 'callback.overdue': {

@@ -110,10 +110,10 @@ const quote = (value: unknown) => str(value).trim().replace(/\.+$/, '');
 function opened(condition: ConditionName, details: Record<string, unknown>) {
   switch (condition) {
     case 'pipeline_failing': {
-      const origin = str(details['destination_origin']);
+      const where = str(details['destination'] ?? details['destination_origin']);
       return {
-        title: `Pipeline failing: ${origin}`,
-        text: `Deliveries to ${origin} keep failing and its circuit breaker opened (${quote(details['reason'])}). Its deliveries are held without spending attempts and go out again once a probe succeeds. Check the pipeline at ${origin}.`,
+        title: `Pipeline failing: ${where}`,
+        text: `Deliveries to ${where} keep failing and its circuit breaker opened (${quote(details['reason'])}). Its deliveries are held without spending attempts and go out again once a probe succeeds. Check the pipeline at ${where}.`,
       };
     }
     case 'public_url_unavailable': {
@@ -142,10 +142,10 @@ function recovered(condition: ConditionName, details: Record<string, unknown>, o
   const after = `after ${formatDuration(openForMs)}`;
   switch (condition) {
     case 'pipeline_failing': {
-      const origin = str(details['destination_origin']);
+      const where = str(details['destination'] ?? details['destination_origin']);
       return {
-        title: `Pipeline recovered: ${origin}`,
-        text: `Deliveries to ${origin} succeed again: its circuit breaker closed ${after}. Held deliveries are on their way.`,
+        title: `Pipeline recovered: ${where}`,
+        text: `Deliveries to ${where} succeed again: its circuit breaker closed ${after}. Held deliveries are on their way.`,
       };
     }
     case 'public_url_unavailable':

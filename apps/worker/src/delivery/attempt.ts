@@ -11,8 +11,8 @@ import type {
 import type { Queue } from 'bullmq';
 import type { Dispatcher } from 'undici';
 import type { WorkerMetrics } from '../metrics.js';
-import type { Breakers } from './breaker.js';
 import { decide, isOutage, type Decision } from './decide.js';
+import { destinationOf, type DestinationGuard } from './destination-guard.js';
 import { addFollowUp, jobIds, type DeliveryJobData } from './jobs.js';
 import type { Limit } from './limit.js';
 import type { RetryPolicy } from './schedule.js';
@@ -24,7 +24,8 @@ export interface AttemptDeps {
   queue: Queue<DeliveryJobData>;
   policy: OutboundPolicy;
   dispatcher: Dispatcher;
-  breakers: Breakers;
+  /** The destinations' and origins' breakers, and the in-flight cap per origin. */
+  guard: DestinationGuard;
   /** Deliveries in flight at once, across every job of this worker. */
   limit: Limit;
   retry: RetryPolicy;
@@ -47,31 +48,16 @@ export interface DueDelivery {
   target: DeliveryTarget | undefined;
 }
 
-const destinations = new Map<string, string>();
-/**
- * The destination a delivery goes to, as its circuit breaker knows it: the origin of the URL
- * (parsed once per URL).
- */
-export function destinationOf(target: DeliveryTarget): string {
-  let destination = destinations.get(target.deliverTo);
-  if (destination === undefined) {
-    destination = new URL(target.deliverTo).origin;
-    if (destinations.size >= 10_000) destinations.clear();
-    destinations.set(target.deliverTo, destination);
-  }
-  return destination;
-}
-
 /**
  * One attempt of one delivery, in four steps: **admit** (is there anything to deliver to, and
- * does the destination's breaker let it go now), **send**, **decide** (delivered, retry when,
+ * does the destination guard let it go now), **send**, **decide** (delivered, retry when,
  * or dead letter), **commit** (the outcome, the follow-up job, metrics, audit). Never throws
  * for a pipeline's answer; throws only when Redis fails (the job's run is then run again).
  */
 export async function attemptDelivery(deps: AttemptDeps, due: DueDelivery): Promise<void> {
   const refusal = refusalOf(due);
   if (refusal) return commitDeadLetter(deps, due, refusal, due.delivery.attempt - 1);
-  const sent = await sendThroughBreaker(deps, due, due.target as DeliveryTarget);
+  const sent = await sendGuarded(deps, due, due.target as DeliveryTarget);
   if (sent.held) return commitHold(deps, due, sent.waitMs, sent.holdOffsetMs);
   const verdict = judge(deps, due, sent.result);
   return commitVerdict(deps, due, verdict);
@@ -91,50 +77,45 @@ type Sent =
   { held: true; waitMs: number; holdOffsetMs: number } | { held: false; result: SendResult };
 
 /**
- * Admit, second half, and send: every word with the destination's breaker happens here. While
- * a half-open breaker's probe decides, wait (outside the in-flight limit, which other
- * destinations need: released in order once it has). Then, within the limit, which covers the
- * request alone, ask the breaker: held (with the delivery's place among those held), or sent,
- * and its result recorded.
+ * Admit, second half, and send: every word with the destination guard happens here (its
+ * breakers, and its cap on deliveries in flight per origin; see `DestinationGuard`). Its
+ * waits come first, outside the worker's in-flight limit (which other destinations need); then,
+ * within the limit, which covers the request alone, the request, and its result recorded.
  */
-async function sendThroughBreaker(
+async function sendGuarded(
   deps: AttemptDeps,
   { delivery, record }: DueDelivery,
   target: DeliveryTarget,
 ): Promise<Sent> {
-  const { breakers } = deps;
-  const destination = destinationOf(target);
-  while (breakers.probing(destination)) {
-    await breakers.probeSettled(destination, deps.timeouts.totalMs + 1_000);
+  const destination = destinationOf(target.deliverTo);
+  const admission = await deps.guard.admit(destination, delivery.holdOffsetMs);
+  if (!admission.go) {
+    deps.metrics.held.inc({
+      by: admission.by === 'origin' && admission.full ? 'origin_full' : `breaker_${admission.by}`,
+    });
+    return { held: true, waitMs: admission.waitMs, holdOffsetMs: admission.holdOffsetMs };
   }
-  const sent = await deps.limit(async () => {
-    const waitMs = breakers.admit(destination);
-    if (waitMs > 0) return { held: true as const, waitMs };
-    deps.audit.record({
-      type: 'delivery.attempted',
-      correlation: correlationOf(record, target),
-      data: { attempt: delivery.attempt, destination_origin: destination },
+  try {
+    const result = await deps.limit(async () => {
+      deps.audit.record({
+        type: 'delivery.attempted',
+        correlation: correlationOf(record, target),
+        data: { attempt: delivery.attempt, destination_origin: destination.origin },
+      });
+      return sendDelivery({
+        callback: record,
+        target,
+        dispatcher: deps.dispatcher,
+        policy: deps.policy,
+        timeouts: deps.timeouts,
+        now: deps.now,
+      });
     });
-    const result = await sendDelivery({
-      callback: record,
-      target,
-      dispatcher: deps.dispatcher,
-      policy: deps.policy,
-      timeouts: deps.timeouts,
-      now: deps.now,
-    });
-    breakers.record(destination, !isOutage(result));
-    return { held: false as const, result };
-  });
-  if (!sent.held) return sent;
-  // Held deliveries keep their place: a millisecond apart after the breaker's next opening,
-  // in the order they were first held (one woken while the breaker is still open keeps its
-  // offset), so they go on in the order they came due whenever it closes.
-  return {
-    held: true,
-    waitMs: sent.waitMs,
-    holdOffsetMs: delivery.holdOffsetMs ?? breakers.nextHoldOffset(destination),
-  };
+    deps.guard.record(destination, !isOutage(result), admission.originProbe);
+    return { held: false, result };
+  } finally {
+    admission.release();
+  }
 }
 
 /** An attempt's result, judged: what to do next, and its entry in the attempt log. */

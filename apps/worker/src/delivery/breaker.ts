@@ -19,7 +19,8 @@ export interface BreakerOptions {
 
 /** A state change, for metrics, logs and audit. */
 export interface BreakerTransition {
-  origin: string;
+  /** What the breaker guards: a destination URL, or an origin (see `DestinationGuard`). */
+  key: string;
   from: BreakerState;
   to: BreakerState;
   reason: string;
@@ -40,12 +41,18 @@ interface Circuit {
   openUntil: number;
   openMs: number;
   probing: boolean;
+  /** When it last admitted or recorded anything: idle closed circuits are forgotten. */
+  usedAt: number;
 }
 
+/** Circuits kept before idle closed ones are swept (destinations may be per-job URLs). */
+const SWEEP_ABOVE = 1_000;
+
 /**
- * Circuit breakers per destination origin, so one dead pipeline cannot hold the workers while
- * the others wait. In-process: each worker replica keeps its own (they converge on the same
- * facts within a few requests).
+ * Circuit breakers by key (a destination URL, or an origin), so one dead pipeline cannot hold
+ * the workers while the others wait. In-process: each worker replica keeps its own (they
+ * converge on the same facts within a few requests). Closed circuits idle for a window are
+ * forgotten, so memory follows the destinations in use, not every one ever seen.
  */
 export class Breakers {
   private readonly circuits = new Map<string, Circuit>();
@@ -103,9 +110,10 @@ export class Breakers {
     return { total, failed };
   }
 
-  private circuit(origin: string): Circuit {
-    let circuit = this.circuits.get(origin);
+  private circuit(key: string): Circuit {
+    let circuit = this.circuits.get(key);
     if (!circuit) {
+      if (this.circuits.size >= SWEEP_ABOVE) this.sweep();
       circuit = {
         state: 'closed',
         consecutive: 0,
@@ -113,95 +121,156 @@ export class Breakers {
         openUntil: 0,
         openMs: this.options.openMs,
         probing: false,
+        usedAt: this.now(),
       };
-      this.circuits.set(origin, circuit);
+      this.circuits.set(key, circuit);
     }
     return circuit;
   }
 
-  private move(origin: string, circuit: Circuit, to: BreakerState, reason: string) {
+  /** Forgets closed circuits with nothing in their window and no failure streak. */
+  private sweep(): void {
+    const idleSince = this.now() - this.options.windowMs;
+    for (const [key, circuit] of this.circuits) {
+      if (circuit.state !== 'closed' || circuit.consecutive > 0 || circuit.usedAt > idleSince) {
+        continue;
+      }
+      this.circuits.delete(key);
+      this.holds.delete(key);
+    }
+  }
+
+  private move(key: string, circuit: Circuit, to: BreakerState, reason: string) {
     const from = circuit.state;
     if (from === to) return;
     circuit.state = to;
-    if (to === 'closed') this.holds.delete(origin);
-    this.onTransition({ origin, from, to, reason });
+    if (to === 'closed') this.holds.delete(key);
+    this.onTransition({ key, from, to, reason });
   }
 
-  /** The state of an origin's breaker. */
-  state(origin: string): BreakerState {
-    return this.circuits.get(origin)?.state ?? 'closed';
+  /** The state of a key's breaker. */
+  state(key: string): BreakerState {
+    return this.circuits.get(key)?.state ?? 'closed';
+  }
+
+  /** Circuits kept now (closed idle ones are swept once there are many). */
+  get size(): number {
+    return this.circuits.size;
   }
 
   /**
-   * May a request to `origin` go now? Returns 0 if so, else how many ms to wait. A half-open
-   * breaker lets exactly one probe through at a time.
+   * May a request go now? Returns 0 if so (and takes the probe of a half-open breaker), else
+   * how many ms to wait. A half-open breaker lets exactly one probe through at a time.
    */
-  admit(origin: string): number {
-    const circuit = this.circuit(origin);
+  admit(key: string): number {
+    const wait = this.waitFor(key);
+    if (wait === 0) this.take(key);
+    return wait;
+  }
+
+  /**
+   * How long a request must wait (0: it may go), without taking anything: an open breaker
+   * whose time is up turns half-open here.
+   */
+  waitFor(key: string): number {
+    const circuit = this.circuit(key);
     const now = this.now();
+    circuit.usedAt = now;
     if (circuit.state === 'open') {
       if (now < circuit.openUntil) return circuit.openUntil - now;
       this.move(
-        origin,
+        key,
         circuit,
         'half_open',
         `open for ${circuit.openMs} ms: letting one probe through`,
       );
     }
-    if (circuit.state === 'half_open') {
-      if (circuit.probing) return Math.min(1_000, this.options.openMs);
-      circuit.probing = true;
+    if (circuit.state === 'half_open' && circuit.probing) {
+      return Math.min(1_000, this.options.openMs);
     }
     return 0;
   }
 
   /**
-   * The place of a delivery newly held by `origin`'s breaker: 0, 1, 2, ... since the breaker last
+   * Takes the way {@link waitFor} said is free: the probe, when the breaker is half-open.
+   * Returns whether the request is that probe.
+   */
+  take(key: string): boolean {
+    const circuit = this.circuit(key);
+    if (circuit.state !== 'half_open' || circuit.probing) return false;
+    circuit.probing = true;
+    return true;
+  }
+
+  /** Opens the breaker now, whatever its counts say (an origin most of whose destinations
+   * fail). No-op unless closed. */
+  trip(key: string, reason: string): void {
+    const circuit = this.circuit(key);
+    if (circuit.state !== 'closed') return;
+    circuit.openUntil = this.now() + circuit.openMs;
+    this.move(key, circuit, 'open', reason);
+  }
+
+  /** Closes a half-open breaker without its probe's answer (what it guarded recovered by
+   * other means), releasing the deliveries waiting for that answer. No-op unless half-open. */
+  reset(key: string, reason: string): void {
+    const circuit = this.circuits.get(key);
+    if (!circuit || circuit.state !== 'half_open') return;
+    circuit.probing = false;
+    circuit.openMs = this.options.openMs;
+    circuit.buckets = this.emptyWindow();
+    this.move(key, circuit, 'closed', reason);
+    this.releaseProbeWaiters(key);
+  }
+
+  /**
+   * The place of a delivery newly held by `key`'s breaker: 0, 1, 2, ... since the breaker last
    * closed (the order deliveries came due in), in milliseconds after the breaker's next opening.
    */
-  nextHoldOffset(origin: string): number {
-    const next = this.holds.get(origin) ?? 0;
-    this.holds.set(origin, next + 1);
+  nextHoldOffset(key: string): number {
+    const next = this.holds.get(key) ?? 0;
+    this.holds.set(key, next + 1);
     return next;
   }
 
-  /** Whether a half-open breaker's one probe to `origin` is in flight. */
-  probing(origin: string): boolean {
-    const circuit = this.circuits.get(origin);
+  /** Whether a half-open breaker's one probe to `key` is in flight. */
+  probing(key: string): boolean {
+    const circuit = this.circuits.get(key);
     return circuit?.state === 'half_open' && circuit.probing;
   }
 
   /**
-   * Resolves once the probe in flight to `origin` has its result (at once when none is), or
+   * Resolves once the probe in flight to `key` has its result (at once when none is), or
    * after `timeoutMs`. Waiters are released in the order they came: deliveries held while
    * the probe decides go on in the order they were due, ahead of any that came later.
    */
-  probeSettled(origin: string, timeoutMs: number): Promise<void> {
-    if (!this.probing(origin)) return Promise.resolve();
+  probeSettled(key: string, timeoutMs: number): Promise<void> {
+    if (!this.probing(key)) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, timeoutMs);
       timer.unref();
-      const waiters = this.probeWaiters.get(origin) ?? [];
+      const waiters = this.probeWaiters.get(key) ?? [];
       waiters.push(() => {
         clearTimeout(timer);
         resolve();
       });
-      this.probeWaiters.set(origin, waiters);
+      this.probeWaiters.set(key, waiters);
     });
   }
 
-  private releaseProbeWaiters(origin: string): void {
-    const waiters = this.probeWaiters.get(origin);
+  private releaseProbeWaiters(key: string): void {
+    const waiters = this.probeWaiters.get(key);
     if (!waiters) return;
-    this.probeWaiters.delete(origin);
+    this.probeWaiters.delete(key);
     for (const release of waiters) release();
   }
 
   /** Records the result of a request admitted by {@link admit}. Only server-side failures
    * (5xx, timeouts, connection errors) count against a destination. */
-  record(origin: string, ok: boolean): void {
-    const circuit = this.circuit(origin);
+  record(key: string, ok: boolean): void {
+    const circuit = this.circuit(key);
     const now = this.now();
+    circuit.usedAt = now;
     this.count(circuit, now, ok);
     circuit.consecutive = ok ? 0 : circuit.consecutive + 1;
     if (circuit.state === 'half_open') {
@@ -209,13 +278,13 @@ export class Breakers {
       if (ok) {
         circuit.openMs = this.options.openMs;
         circuit.buckets = this.emptyWindow();
-        this.move(origin, circuit, 'closed', 'the probe succeeded');
+        this.move(key, circuit, 'closed', 'the probe succeeded');
       } else {
         circuit.openMs = Math.min(this.options.maxOpenMs, circuit.openMs * 2);
         circuit.openUntil = now + circuit.openMs;
-        this.move(origin, circuit, 'open', `the probe failed: open for ${circuit.openMs} ms`);
+        this.move(key, circuit, 'open', `the probe failed: open for ${circuit.openMs} ms`);
       }
-      this.releaseProbeWaiters(origin);
+      this.releaseProbeWaiters(key);
       return;
     }
     if (ok || circuit.state !== 'closed') return;
@@ -229,14 +298,14 @@ export class Breakers {
     }
     if (reason) {
       circuit.openUntil = now + circuit.openMs;
-      this.move(origin, circuit, 'open', reason);
+      this.move(key, circuit, 'open', reason);
     }
   }
 
-  /** Every origin with a breaker that is not closed. */
-  notClosed(): { origin: string; state: BreakerState }[] {
+  /** Every key with a breaker that is not closed. */
+  notClosed(): { key: string; state: BreakerState }[] {
     return [...this.circuits.entries()]
       .filter(([, circuit]) => circuit.state !== 'closed')
-      .map(([origin, circuit]) => ({ origin, state: circuit.state }));
+      .map(([key, circuit]) => ({ key, state: circuit.state }));
   }
 }

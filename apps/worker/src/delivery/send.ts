@@ -53,6 +53,55 @@ export function deliveryBody(callback: DeliverableCallback, target: DeliveryTarg
 }
 
 const MAX_ERROR_BODY = 2_048;
+/** Of an answer's body, the most read (the excerpt of a failed attempt comes from it). */
+const ANSWER_EXCERPT_BYTES = 4_096;
+/** ...and for at most this long after the headers: the answer is known by then. */
+const ANSWER_BODY_MS = 1_000;
+
+/**
+ * The first bytes of an answer's body, as text: at most `maxBytes`, read for at most `maxMs`.
+ * The rest is never read: the stream is destroyed (its connection closed) unless it ended, so a
+ * pipeline answering a huge or endless body costs neither memory nor a delivery slot.
+ */
+async function readExcerpt(
+  body: Dispatcher.ResponseData['body'],
+  maxBytes: number,
+  maxMs: number,
+): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const timer = setTimeout(() => body.destroy(), maxMs);
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size >= maxBytes) break;
+    }
+  } catch {
+    // Destroyed at the deadline, or the connection failed: keep what came.
+  } finally {
+    clearTimeout(timer);
+    if (!body.readableEnded) body.destroy();
+  }
+  return Buffer.concat(chunks).subarray(0, maxBytes).toString('utf8');
+}
+
+/** Drops an answer's body: undici reads up to `maxBytes` (so a short body keeps the connection
+ * for the next request) and destroys the stream beyond it, or after `maxMs`. */
+async function discard(
+  body: Dispatcher.ResponseData['body'],
+  maxBytes: number,
+  maxMs: number,
+): Promise<void> {
+  const timer = setTimeout(() => body.destroy(), maxMs);
+  try {
+    await body.dump({ limit: maxBytes });
+  } catch {
+    // Destroyed at the deadline, or the connection failed: nothing to keep.
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /**
  * The whole-request deadline, as the abort signal undici also accepts (an emitter of `abort`):
@@ -141,10 +190,10 @@ export async function sendDelivery(options: {
     });
     let detail = '';
     if (response.statusCode >= 300) {
-      const text = await response.body.text().catch(() => '');
-      detail = text.slice(0, MAX_ERROR_BODY);
+      const excerpt = await readExcerpt(response.body, ANSWER_EXCERPT_BYTES, ANSWER_BODY_MS);
+      detail = excerpt.slice(0, MAX_ERROR_BODY);
     } else {
-      await response.body.dump().catch(() => undefined);
+      await discard(response.body, ANSWER_EXCERPT_BYTES, ANSWER_BODY_MS);
     }
     if (response.statusCode >= 200 && response.statusCode < 300) {
       return { kind: 'delivered', status: response.statusCode, latencyMs: elapsed() };

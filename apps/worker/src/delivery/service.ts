@@ -11,7 +11,8 @@ import { Queue, Worker, type ConnectionOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { createWorkerMetrics, type WorkerGaugeSources } from '../metrics.js';
-import { Breakers, type BreakerOptions } from './breaker.js';
+import type { BreakerOptions } from './breaker.js';
+import { DestinationGuard } from './destination-guard.js';
 import { jobRunBackoffMs, type DeliveryJobData } from './jobs.js';
 import { createLimit } from './limit.js';
 import { createDeliveryProcessor } from './processor.js';
@@ -32,6 +33,8 @@ export interface DeliveryServiceOptions {
   retry: RetryPolicy;
   timeouts: DeliveryTimeouts;
   breaker?: BreakerOptions;
+  /** Deliveries in flight to one origin at most. @defaultValue 10 */
+  maxInFlightPerOrigin?: number;
   /** Deliveries in flight at once (also the most deliveries one job from the pump carries).
    * @defaultValue 50 */
   concurrency?: number;
@@ -58,7 +61,7 @@ export interface DeliveryService {
   readonly queue: Queue<DeliveryJobData>;
   readonly pump: IngestPump;
   readonly worker: Worker<DeliveryJobData>;
-  readonly breakers: Breakers;
+  readonly guard: DestinationGuard;
   /** Stops taking jobs, lets in-flight deliveries finish within `deadlineMs` (the rest go back
    * to the queue when their lock expires), closes what it opened. Idempotent. */
   close(deadlineMs?: number): Promise<void>;
@@ -85,21 +88,38 @@ export function startDeliveryService(options: DeliveryServiceOptions): DeliveryS
   // Filled once everything the gauges read exists.
   const gauges: { sources?: WorkerGaugeSources } = {};
   const metrics = createWorkerMetrics(options.registry, () => gauges.sources);
-  const breakers = new Breakers(options.breaker, (transition) => {
-    metrics.breakerTransitions.inc({ to: transition.to });
-    logger.warn(
-      { origin: transition.origin, from: transition.from, to: transition.to },
-      `circuit breaker for ${transition.origin}: ${transition.from} -> ${transition.to} (${transition.reason})`,
-    );
-    audit.record({
-      type: 'breaker.state_changed',
-      data: {
-        destination_origin: transition.origin,
-        from: transition.from,
-        to: transition.to,
-        reason: transition.reason.slice(0, 500),
-      },
-    });
+  const guard = new DestinationGuard({
+    onOriginFull: (origin) =>
+      logger.warn(
+        { origin },
+        `deliveries to ${origin} are held in order: ${options.maxInFlightPerOrigin ?? 10} are in flight there already (DELIVERY_MAX_IN_FLIGHT_PER_ORIGIN); other pipelines are not affected`,
+      ),
+    ...(options.breaker && { breaker: options.breaker }),
+    maxInFlightPerOrigin: options.maxInFlightPerOrigin ?? 10,
+    probeSettleMs: options.timeouts.totalMs + 1_000,
+    onTransition: (transition) => {
+      metrics.breakerTransitions.inc({ to: transition.to, level: transition.level });
+      logger.warn(
+        {
+          destination: transition.label,
+          level: transition.level,
+          from: transition.from,
+          to: transition.to,
+        },
+        `circuit breaker for ${transition.level === 'origin' ? 'the origin ' : ''}${transition.label}: ${transition.from} -> ${transition.to} (${transition.reason})`,
+      );
+      audit.record({
+        type: 'breaker.state_changed',
+        data: {
+          destination_origin: transition.origin,
+          ...(transition.level === 'destination' && { destination: transition.label }),
+          level: transition.level,
+          from: transition.from,
+          to: transition.to,
+          reason: transition.reason.slice(0, 500),
+        },
+      });
+    },
   });
   const dispatcher = createGuardedAgent(options.policy, {
     connect: { timeout: options.timeouts.connectMs },
@@ -112,7 +132,7 @@ export function startDeliveryService(options: DeliveryServiceOptions): DeliveryS
     limit: createLimit(concurrency),
     policy: options.policy,
     dispatcher,
-    breakers,
+    guard,
     retry: options.retry,
     timeouts: options.timeouts,
     audit,
@@ -153,7 +173,7 @@ export function startDeliveryService(options: DeliveryServiceOptions): DeliveryS
   gauges.sources = {
     queue,
     deliveries,
-    breakers,
+    guard,
     ingestBacklog: () => options.storeRedis.xlen(keys.ingest),
     async oldestIngestAt() {
       // A stream entry's id starts with the time it was added (ms).
@@ -167,7 +187,7 @@ export function startDeliveryService(options: DeliveryServiceOptions): DeliveryS
     queue,
     pump,
     worker,
-    breakers,
+    guard,
     close(deadlineMs = 10_000) {
       closing ??= (async () => {
         await pump.close();

@@ -1,0 +1,317 @@
+import { Breakers, type BreakerOptions, type BreakerState } from './breaker.js';
+import { createKeyedLimit, type KeyedLimit } from './limit.js';
+
+/** Where a delivery goes, as the guard knows it. */
+export interface Destination {
+  /** The registration's full `deliver_to` URL: the unit that fails, and its breaker's key. */
+  url: string;
+  /** Its origin: what pipelines on one host share (the in-flight cap, the origin breaker). */
+  origin: string;
+  /** How logs, metrics, audit and the dashboard name it: the origin and path, without the query
+   * (where tokens go). */
+  label: string;
+}
+
+const destinations = new Map<string, Destination>();
+/** The destination of a `deliver_to` URL (parsed once per URL). */
+export function destinationOf(url: string): Destination {
+  let destination = destinations.get(url);
+  if (destination === undefined) {
+    const parsed = new URL(url);
+    destination = {
+      url,
+      origin: parsed.origin,
+      label: `${parsed.origin}${parsed.pathname}`.slice(0, 300),
+    };
+    if (destinations.size >= 10_000) destinations.clear();
+    destinations.set(url, destination);
+  }
+  return destination;
+}
+
+/** A breaker's state change, named for people. */
+export interface GuardTransition {
+  level: 'destination' | 'origin';
+  /** The destination's label, or the origin. */
+  label: string;
+  origin: string;
+  from: BreakerState;
+  to: BreakerState;
+  reason: string;
+}
+
+/** Options of {@link DestinationGuard}. */
+export interface DestinationGuardOptions {
+  /** Each destination's breaker (`DELIVERY_BREAKER_*`); an origin's opens and recovers alike. */
+  breaker?: BreakerOptions;
+  /**
+   * Deliveries in flight to one origin at most (`DELIVERY_MAX_IN_FLIGHT_PER_ORIGIN`): a hung
+   * pipeline holds no more of the worker's slots than this.
+   * @defaultValue 10
+   */
+  maxInFlightPerOrigin?: number;
+  /**
+   * How long a delivery waits for a free place of its origin (not in a slot of the worker's
+   * limit) before it is held like a breaker wait, giving up its queue job's place too.
+   * @defaultValue 1_000
+   */
+  originWaitMs?: number;
+  /**
+   * An origin's breaker opens when at least this many of its destinations were active in the
+   * breaker's window, and more than half of those have open breakers.
+   * @defaultValue 3
+   */
+  originMinDestinations?: number;
+  /**
+   * Longest wait for a probe in flight to decide (the delivery timeout, and a margin).
+   * @defaultValue 60_000
+   */
+  probeSettleMs?: number;
+  onTransition?: (transition: GuardTransition) => void;
+  /** An origin's deliveries began to be held because it was full (once per such period). */
+  onOriginFull?: (origin: string) => void;
+  now?: () => number;
+}
+
+/** What the guard said about a delivery about to be sent. */
+export type Admission =
+  /** Send it, then {@link DestinationGuard.record} its result, then `release()`. */
+  | { go: true; originProbe: boolean; release: () => void }
+  /** Do not send: hold it for `waitMs` (no attempt spent), at place `holdOffsetMs`. */
+  | {
+      go: false;
+      waitMs: number;
+      holdOffsetMs: number;
+      by: 'destination' | 'origin';
+      /** Held because the origin had its most deliveries in flight (not by a breaker). */
+      full: boolean;
+    };
+
+/**
+ * Who may send to a destination, and when. Two levels of circuit breakers: one per destination
+ * URL (the unit that fails: one failing path never holds healthy paths on the same host), and
+ * one per origin, which opens only when most of the origin's active destinations fail (a host
+ * that is down, with a path per job). Its probe always goes to a destination not known to be
+ * failing, so it can succeed. And a cap on deliveries in flight per origin: a pipeline that
+ * hangs holds at most that many of the worker's slots; the rest wait their turn in order,
+ * outside the worker's slots.
+ */
+export class DestinationGuard {
+  private readonly destinations: Breakers;
+  private readonly origins: Breakers;
+  private readonly originSlots: KeyedLimit;
+  private readonly maxInFlightPerOrigin: number;
+  private readonly originWaitMs: number;
+  private readonly probeSettleMs: number;
+  private readonly originMinDestinations: number;
+  private readonly windowMs: number;
+  private readonly now: () => number;
+  private readonly onOriginFull: (origin: string) => void;
+  /** Per origin: its destinations' last activity, for the majority rule. */
+  private readonly activity = new Map<string, Map<string, number>>();
+  /** Places handed to deliveries held because their origin was full, since it last was not. */
+  private readonly fullHolds = new Map<string, number>();
+
+  constructor(options: DestinationGuardOptions = {}) {
+    this.now = options.now ?? (() => Date.now());
+    const onTransition = options.onTransition ?? (() => undefined);
+    this.onOriginFull = options.onOriginFull ?? (() => undefined);
+    this.windowMs = options.breaker?.windowMs ?? 60_000;
+    this.originWaitMs = options.originWaitMs ?? 1_000;
+    this.probeSettleMs = options.probeSettleMs ?? 60_000;
+    this.originMinDestinations = options.originMinDestinations ?? 3;
+    this.destinations = new Breakers(
+      options.breaker,
+      (transition) => {
+        const destination = destinationOf(transition.key);
+        onTransition({
+          level: 'destination',
+          label: destination.label,
+          origin: destination.origin,
+          from: transition.from,
+          to: transition.to,
+          reason: transition.reason,
+        });
+        this.judgeOrigin(destination.origin);
+      },
+      this.now,
+    );
+    // An origin's breaker never opens on its own counts (one failing path would trip it): only
+    // by the majority rule, and its probes decide when it closes.
+    this.origins = new Breakers(
+      { ...options.breaker, consecutiveFailures: Infinity, minimumRequests: Infinity },
+      (transition) =>
+        onTransition({
+          level: 'origin',
+          label: transition.key,
+          origin: transition.key,
+          from: transition.from,
+          to: transition.to,
+          reason: transition.reason,
+        }),
+      this.now,
+    );
+    this.maxInFlightPerOrigin = options.maxInFlightPerOrigin ?? 10;
+    this.originSlots = createKeyedLimit(this.maxInFlightPerOrigin);
+  }
+
+  /**
+   * Admits a delivery: waits while a probe to its destination or origin decides, then for a
+   * place among its origin's deliveries in flight (up to `originWaitMs`), then asks both
+   * breakers. None of these waits holds a slot of the worker's limit: call it before taking one.
+   * `heldAt` is the place the delivery got when it was first held, if it was.
+   */
+  async admit(destination: Destination, heldAt: number | undefined): Promise<Admission> {
+    while (this.destinations.probing(destination.url) || this.origins.probing(destination.origin)) {
+      await this.destinations.probeSettled(destination.url, this.probeSettleMs);
+      await this.origins.probeSettled(destination.origin, this.probeSettleMs);
+    }
+    // An origin with room again ends its full period: places count from 0 in the next one.
+    if (this.originSlots.load(destination.origin).inFlight < this.maxInFlightPerOrigin) {
+      this.fullHolds.delete(destination.origin);
+    }
+    const release = await this.originSlots.acquire(destination.origin, this.originWaitMs);
+    if (!release) {
+      const next = this.fullHolds.get(destination.origin) ?? 0;
+      if (next === 0) this.onOriginFull(destination.origin);
+      const place = heldAt ?? next;
+      this.fullHolds.set(destination.origin, heldAt === undefined ? next + 1 : Math.max(next, 1));
+      return {
+        go: false,
+        waitMs: Math.min(1_000, this.originWaitMs),
+        holdOffsetMs: place,
+        by: 'origin',
+        full: true,
+      };
+    }
+    const originWait = this.origins.waitFor(destination.origin);
+    if (originWait > 0) {
+      release();
+      return this.held(destination, 'origin', originWait, heldAt);
+    }
+    const knownFailing = this.destinations.state(destination.url) !== 'closed';
+    const destinationWait = this.destinations.admit(destination.url);
+    if (destinationWait > 0) {
+      release();
+      return this.held(destination, 'destination', destinationWait, heldAt);
+    }
+    // A half-open origin's probe goes only to a destination not known to be failing, so it
+    // can succeed. A failing destination's own probe goes too, but decides for it alone (its
+    // recovery may end the origin's majority, below).
+    const originProbe = !knownFailing && this.origins.take(destination.origin);
+    return { go: true, originProbe, release };
+  }
+
+  /** Records the result of an admitted delivery (only outages count against a destination). */
+  record(destination: Destination, ok: boolean, originProbe: boolean): void {
+    const at = this.now();
+    let seen = this.activity.get(destination.origin);
+    if (!seen) {
+      if (this.activity.size >= 1_000) this.forgetIdleOrigins(at);
+      seen = new Map();
+      this.activity.set(destination.origin, seen);
+    }
+    seen.delete(destination.url);
+    seen.set(destination.url, at);
+    if (seen.size > 1_000) {
+      const oldest = seen.keys().next();
+      if (!oldest.done) seen.delete(oldest.value);
+    }
+    this.destinations.record(destination.url, ok);
+    if (originProbe) this.origins.record(destination.origin, ok);
+  }
+
+  /** Breakers not closed, for metrics and the dashboard. */
+  notClosed(): {
+    level: 'destination' | 'origin';
+    label: string;
+    origin: string;
+    state: BreakerState;
+  }[] {
+    return [
+      ...this.origins.notClosed().map(({ key, state }) => ({
+        level: 'origin' as const,
+        label: key,
+        origin: key,
+        state,
+      })),
+      ...this.destinations.notClosed().map(({ key, state }) => {
+        const destination = destinationOf(key);
+        return {
+          level: 'destination' as const,
+          label: destination.label,
+          origin: destination.origin,
+          state,
+        };
+      }),
+    ];
+  }
+
+  /** The state of a destination's own breaker. */
+  destinationState(url: string): BreakerState {
+    return this.destinations.state(url);
+  }
+
+  /** The state of an origin's breaker. */
+  originState(origin: string): BreakerState {
+    return this.origins.state(origin);
+  }
+
+  /** Deliveries in flight to an origin now, and waiting for a place. */
+  originLoad(origin: string): { inFlight: number; waiting: number } {
+    return this.originSlots.load(origin);
+  }
+
+  private held(
+    destination: Destination,
+    by: 'destination' | 'origin',
+    waitMs: number,
+    heldAt: number | undefined,
+  ): Admission {
+    // Held deliveries keep their place: a millisecond apart after the breaker's next opening,
+    // in the order they were first held (one woken while still held keeps its offset), so they
+    // go on in the order they came due whenever it closes.
+    const holdOffsetMs =
+      heldAt ??
+      (by === 'origin'
+        ? this.origins.nextHoldOffset(destination.origin)
+        : this.destinations.nextHoldOffset(destination.url));
+    return { go: false, waitMs, holdOffsetMs, by, full: false };
+  }
+
+  /** Forgets the activity of origins with none in the breaker's window. */
+  private forgetIdleOrigins(at: number): void {
+    const since = at - this.windowMs;
+    for (const [origin, seen] of this.activity) {
+      let last = 0;
+      for (const time of seen.values()) last = Math.max(last, time);
+      if (last <= since) this.activity.delete(origin);
+    }
+  }
+
+  /**
+   * The majority rule: most of an origin's active destinations fail, so the origin does; once
+   * they no longer do (their own probes succeeded), neither does the origin.
+   */
+  private judgeOrigin(origin: string): void {
+    const seen = this.activity.get(origin);
+    if (!seen) return;
+    const since = this.now() - this.windowMs;
+    let active = 0;
+    let failing = 0;
+    for (const [url, at] of seen) {
+      if (at <= since) continue;
+      active++;
+      if (this.destinations.state(url) !== 'closed') failing++;
+    }
+    const most = active >= this.originMinDestinations && failing * 2 > active;
+    if (most) {
+      this.origins.trip(
+        origin,
+        `${failing} of its ${active} active destinations have open breakers`,
+      );
+    } else if (this.origins.state(origin) === 'half_open') {
+      this.origins.reset(origin, `only ${failing} of its ${active} active destinations still fail`);
+    }
+  }
+}

@@ -8,6 +8,7 @@ import {
   validatorCompiler,
 } from 'fastify-type-provider-zod';
 import type { GatewayContext, GatewayDeps } from './context.js';
+import { createApiGuard } from './api-guard.js';
 import { createFailedAuthLimiter } from './auth-limiter.js';
 import { createAuth } from './auth.js';
 import { createRegistrationCache } from './callbacks/registration-cache.js';
@@ -24,10 +25,21 @@ export type { GatewayDeps, GatewaySettings } from './context.js';
 
 /** Builds the gateway's HTTP app without listening (tests use `inject()` or port 0). */
 export async function buildApp(deps: GatewayDeps) {
+  const metrics = createGatewayMetrics(deps.registry);
+  const auth = createAuth(deps.apiTokens);
+  const trustedProxies = [...(deps.trustedProxies ?? [])];
   const context: GatewayContext = {
     ...deps,
-    metrics: createGatewayMetrics(deps.registry),
-    auth: createAuth(deps.apiTokens),
+    metrics,
+    auth,
+    guard: createApiGuard({
+      auth,
+      // Token guessing on the bearer-authenticated API is slowed down per client address.
+      limiter: createFailedAuthLimiter(deps.authLimit),
+      metrics,
+      logger: deps.logger,
+      trustsProxies: trustedProxies.length > 0,
+    }),
     now: deps.now ?? (() => new Date()),
     callbackSource: 'llamaparse',
     callbackTargets: createRegistrationCache({ registrations: deps.registrations }),
@@ -36,7 +48,9 @@ export async function buildApp(deps: GatewayDeps) {
     loggerInstance: deps.logger,
     // One line per request would drown the useful lines at callback rates.
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: false,
+    // Behind trusted proxies, request.ip, .protocol and .host are the client's (X-Forwarded-*):
+    // the failed-auth limit counts per client, the session cookie is Secure over https.
+    trustProxy: trustedProxies.length > 0 ? trustedProxies : false,
     // A sender trickling its body (slowloris) is cut off; so are idle connections.
     requestTimeout: deps.requestTimeoutMs ?? 30_000,
     // Answered by the hook below, in the API's error format.
@@ -56,29 +70,6 @@ export async function buildApp(deps: GatewayDeps) {
       { 'retry-after': '1', connection: 'close' },
     );
     reply.code(error.status).headers(error.headers).send(error.body());
-  });
-  // Token guessing on the bearer-authenticated API is slowed down per client address.
-  const limiter = createFailedAuthLimiter(deps.authLimit);
-  const limited = (url: string) =>
-    (url.startsWith('/v1/') && !url.startsWith('/v1/callbacks/')) || url.startsWith('/dashboard');
-  app.addHook('onRequest', (request, reply, done) => {
-    if (!limited(request.url)) return done();
-    const wait = limiter.retryAfterSeconds(request.ip);
-    if (wait === 0) return done();
-    const error = new GatewayHttpError(
-      'rate_limited',
-      `too many failed authentications from this address: try again in ${wait} s`,
-      {},
-      { 'retry-after': String(wait) },
-    );
-    reply.code(error.status).headers(error.headers).send(error.body());
-  });
-  app.addHook('onResponse', (request, reply, done) => {
-    if (reply.statusCode === 401 && limited(request.url)) {
-      limiter.fail(request.ip);
-      context.metrics.authFailures.inc();
-    }
-    done();
   });
   // Node's requestTimeout does not bound a body trickled in once the handler started: a body
   // must arrive whole within the same time, or the connection is dropped (slowloris). One

@@ -10,10 +10,13 @@ export interface FailedAuthLimiterOptions {
 }
 
 /**
- * Slows down token guessing on the bearer-authenticated API: an address with too many failed
- * attempts (401) in a window is refused (429) until the window has passed. Callback URLs are not
- * limited this way: a parser posts for many customers from few addresses, and a callback token
- * has 256 random bits (guessing is counted in metrics and audited instead).
+ * Counts failed authentications on the bearer-authenticated API per client address: once an
+ * address has `maxFailures` in a window, its requests that fail authentication are answered 429
+ * instead of 401 until the window has passed. It is consulted only for requests whose credentials
+ * failed (see `api-guard.ts`): a request with a valid token is never refused because of failures
+ * from its address, which may be a shared proxy's. Callback URLs are not limited this way: a
+ * parser posts for many customers from few addresses, and a callback token has 256 random bits
+ * (guessing is counted in metrics and audited instead).
  */
 export function createFailedAuthLimiter(options: FailedAuthLimiterOptions = {}) {
   const maxFailures = options.maxFailures ?? 20;
@@ -37,8 +40,8 @@ export function createFailedAuthLimiter(options: FailedAuthLimiterOptions = {}) 
       if (times.length < maxFailures) return 0;
       return Math.max(1, Math.ceil(((times[0] ?? now()) + windowMs - now()) / 1000));
     },
-    /** Counts a failed attempt of `address`. */
-    fail(address: string): void {
+    /** Counts a failed attempt of `address`; true when that one reached the limit. */
+    fail(address: string): boolean {
       const times = recent(address);
       times.push(now());
       failures.delete(address);
@@ -47,6 +50,11 @@ export function createFailedAuthLimiter(options: FailedAuthLimiterOptions = {}) 
         const oldest = failures.keys().next().value;
         if (oldest !== undefined) failures.delete(oldest);
       }
+      return times.length === maxFailures;
     },
+    maxFailures,
+    windowMs,
   };
 }
+
+export type FailedAuthLimiter = ReturnType<typeof createFailedAuthLimiter>;

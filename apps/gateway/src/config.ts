@@ -1,5 +1,7 @@
+import { isIP } from 'node:net';
 import {
   OWNED_PREFIXES,
+  checkHostOrCidr,
   commonSettingsShape,
   SETTING_NAMES,
   envInt,
@@ -9,6 +11,15 @@ import {
 import { checkNotifySettings, notifyEnvShape } from '@callback-gateway/notify';
 import { checkWebhookUrlEnv, webhookUrlEnvSchema } from '@callback-gateway/webhook-url';
 import { z } from 'zod';
+
+/** One `GATEWAY_TRUSTED_PROXIES` entry: an IP address or a CIDR block (Fastify's `trustProxy`
+ * matches the peer's address: a host name would never match). */
+function checkProxyAddress(item: string): string | undefined {
+  if (isIP(item.split('/')[0] ?? '') === 0) {
+    return "expected a proxy's IP address or a CIDR block such as 10.0.0.0/8, not a host name";
+  }
+  return checkHostOrCidr(item);
+}
 
 /** The gateway's environment variables (documented in the README under "Configuration"). */
 export const gatewaySettingsSchema = webhookUrlEnvSchema.extend({
@@ -35,6 +46,7 @@ export const gatewaySettingsSchema = webhookUrlEnvSchema.extend({
     max: 512 * 1024 * 1024,
   }),
   GATEWAY_INTAKE_LINGER_MS: envInt({ default: 2, min: 0, max: 100 }),
+  GATEWAY_TRUSTED_PROXIES: envList({ item: checkProxyAddress }),
 });
 
 /** Validated, frozen gateway settings. */

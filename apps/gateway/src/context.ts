@@ -13,6 +13,7 @@ import type { Redis } from 'ioredis';
 import type { Queue } from 'bullmq';
 import type { WebhookUrlResolver } from '@callback-gateway/webhook-url';
 import type { Registry } from 'prom-client';
+import type { ApiGuard } from './api-guard.js';
 import type { createAuth } from './auth.js';
 import type { RegistrationCache } from './callbacks/registration-cache.js';
 import type { FailedAuthLimiterOptions } from './auth-limiter.js';
@@ -61,6 +62,13 @@ export interface GatewayDeps {
   requestTimeoutMs?: number;
   /** Failed-authentication limit per client address (defaults: 20 per minute). */
   authLimit?: FailedAuthLimiterOptions;
+  /**
+   * Addresses or CIDR blocks of the reverse proxies in front of the gateway
+   * (`GATEWAY_TRUSTED_PROXIES`): from them, `X-Forwarded-For`, `-Proto` and `-Host` say who the
+   * client is and which URL it used. Empty: no proxy is trusted, the peer is the client.
+   * @defaultValue `[]`
+   */
+  trustedProxies?: readonly string[];
   /** @defaultValue `() => new Date()` */
   now?: () => Date;
 }
@@ -69,6 +77,8 @@ export interface GatewayDeps {
 export interface GatewayContext extends Omit<GatewayDeps, 'now'> {
   metrics: GatewayMetrics;
   auth: ReturnType<typeof createAuth>;
+  /** The API's auth, failed-auth limit and cookie origin check, as an `onRequest` hook. */
+  guard: ApiGuard;
   now: () => Date;
   /** The audit actor id of callbacks' senders. */
   callbackSource: string;

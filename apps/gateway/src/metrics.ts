@@ -56,7 +56,12 @@ export function createGatewayMetrics(registry: Registry) {
     }),
     authFailures: new Counter({
       name: 'cbgw_auth_failures_total',
-      help: 'API requests refused for a missing or wrong bearer token (or session).',
+      help: 'API requests refused for a missing or wrong bearer token (or session), answered 401 or 429.',
+      registers,
+    }),
+    authRateLimited: new Counter({
+      name: 'cbgw_auth_rate_limited_total',
+      help: 'Failed authentications answered 429: their client address is over the failed-auth limit.',
       registers,
     }),
     storageUnavailable: new Counter({

@@ -99,6 +99,7 @@ export async function startGateway(
       uploadLimitBytes: config.GATEWAY_UPLOAD_LIMIT_BYTES,
     },
     apiTokens: config.GATEWAY_API_TOKENS,
+    trustedProxies: config.GATEWAY_TRUSTED_PROXIES,
     registrations: createRegistrationStore({ redis: redis.client, keys }),
     intake: createIntake({ redis: redis.client, keys, lingerMs: config.GATEWAY_INTAKE_LINGER_MS }),
     deliveries: createDeliveryStore({ redis: redis.client, keys }),
@@ -188,6 +189,12 @@ export async function startGateway(
   // have given up: it then reconciles pending registrations early).
   const heartbeat = startHeartbeat({ redis: redis.client, key: keys.gateways, logger });
 
+  if (config.GATEWAY_TRUSTED_PROXIES.length > 0) {
+    logger.info(
+      { trustedProxies: config.GATEWAY_TRUSTED_PROXIES },
+      `trusting X-Forwarded-For, -Proto and -Host from ${config.GATEWAY_TRUSTED_PROXIES.join(', ')} (GATEWAY_TRUSTED_PROXIES): clients are told apart behind them`,
+    );
+  }
   if (config.GATEWAY_API_TOKENS.length === 0) {
     logger.warn(
       'GATEWAY_API_TOKENS is empty: every registration request will be refused with 401. Set it to one or more comma-separated tokens of 16+ characters.',

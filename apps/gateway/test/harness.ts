@@ -32,6 +32,8 @@ export interface TestGatewayOptions {
   uploadLimitBytes?: number;
   requestTimeoutMs?: number;
   outboundAllow?: string[];
+  /** `GATEWAY_TRUSTED_PROXIES`. @defaultValue none */
+  trustedProxies?: string[];
 }
 
 /** A gateway app on a real Redis, with what a test needs to look inside. */
@@ -125,6 +127,7 @@ export async function startGateway(options: TestGatewayOptions): Promise<TestGat
     }),
     webhookUrl: () => resolver,
     ...(options.requestTimeoutMs !== undefined && { requestTimeoutMs: options.requestTimeoutMs }),
+    ...(options.trustedProxies && { trustedProxies: options.trustedProxies }),
     probeKey: () => 'probe-key-0123456789abcdef',
     readinessChecks: [{ name: 'redis', check: () => redis.status === 'ready' || redis.status }],
   });

@@ -2,10 +2,9 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import { DELIVERY_STATES } from '@callback-gateway/store';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { SESSION_COOKIE } from '../auth.js';
 import type { GatewayContext } from '../context.js';
-import { GatewayHttpError } from '../errors.js';
 import { DASHBOARD_HTML, DASHBOARD_JS } from './dashboard-page.js';
 import { deliveryJson } from './deliveries.js';
 
@@ -49,12 +48,7 @@ export async function dashboardRoutes(app: FastifyInstance, context: GatewayCont
 
   app.post('/dashboard/login', hidden, async (request, reply) => {
     const token = (request.body as { token?: unknown } | undefined)?.token;
-    const session = typeof token === 'string' ? context.auth.openSession(token) : undefined;
-    if (!session)
-      throw new GatewayHttpError(
-        'unauthorized',
-        'that is not one of the API tokens (GATEWAY_API_TOKENS)',
-      );
+    const session = context.guard.openSession(request, token);
     return reply
       .header(
         'set-cookie',
@@ -69,8 +63,7 @@ export async function dashboardRoutes(app: FastifyInstance, context: GatewayCont
       .send({ ok: true }),
   );
 
-  app.get('/v1/dashboard/summary', hidden, async (request: FastifyRequest) => {
-    context.auth.request(request);
+  app.get('/v1/dashboard/summary', { ...hidden, onRequest: context.guard.onRequest }, async () => {
     const { redis, keys, deliveries, registrations } = context;
     const now = Date.now();
     const status = context.webhookUrl()?.status();
@@ -135,15 +128,7 @@ export async function dashboardRoutes(app: FastifyInstance, context: GatewayCont
 
   // bull-board, for the queues themselves, behind the same auth.
   await app.register(async (scope) => {
-    // Answered here: bull-board's plugin has its own error handler.
-    scope.addHook('onRequest', async (request, reply) => {
-      try {
-        context.auth.request(request);
-      } catch (error) {
-        if (!(error instanceof GatewayHttpError)) throw error;
-        return reply.code(error.status).headers(error.headers).send(error.body());
-      }
-    });
+    scope.addHook('onRequest', context.guard.onRequest);
     const adapter = new FastifyAdapter();
     createBullBoard({
       queues: [new BullMQAdapter(context.deliveryQueue), new BullMQAdapter(context.parseQueue)],

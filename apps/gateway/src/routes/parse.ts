@@ -51,7 +51,9 @@ function submissionJson(submission: Submission) {
  */
 export async function parseRoutes(app: FastifyInstance, context: GatewayContext) {
   const { submissions, parseQueue, outbound } = context;
-  const client = (request: FastifyRequest) => context.auth.request(request);
+  // Every route here: the token is checked before the upload is read.
+  app.addHook('onRequest', context.guard.onRequest);
+  const client = (request: FastifyRequest) => context.guard.caller(request);
   const storage = storageGuard(context.metrics, 'parse');
   await app.register(multipart, {
     limits: {

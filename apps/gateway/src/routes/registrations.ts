@@ -85,8 +85,11 @@ function view(registration: Registration): z.infer<typeof registrationView> {
 export async function registrationRoutes(app: FastifyInstance, context: GatewayContext) {
   const { audit, metrics, registrations, outbound, settings } = context;
   const api = app.withTypeProvider<ZodTypeProvider>();
+  // Every route here: the token is checked before the body is read (a wrong token gets 401,
+  // whatever the body).
+  app.addHook('onRequest', context.guard.onRequest);
 
-  const client = (request: FastifyRequest) => context.auth.request(request);
+  const client = (request: FastifyRequest) => context.guard.caller(request);
   const storage = storageGuard(metrics, 'registrations');
   /** The registration with its callbacks and their deliveries (what GET and PATCH answer). */
   const fullView = async (registration: Registration) => {

@@ -5,6 +5,38 @@ import type { FailedAuthLimiter } from './auth-limiter.js';
 import { GatewayHttpError } from './errors.js';
 import type { GatewayMetrics } from './metrics.js';
 
+/** Methods that change nothing: a page of another origin gains nothing by sending them, as it
+ * cannot read the answer. */
+const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * The origin a browser sees the gateway at, as browsers write it in `Origin`: the request's
+ * protocol and host (through a trusted proxy, its `X-Forwarded-Proto` and `X-Forwarded-Host`),
+ * default port dropped. Undefined when the host names no origin.
+ */
+export function requestOrigin(protocol: string, host: string): string | undefined {
+  if (!/^[^\s/?#@\\]+$/.test(host)) return undefined;
+  try {
+    return new URL(`${protocol}://${host}`).origin;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether a request comes from a page of `own` origin: its `Origin` is exactly that, or, with no
+ * `Origin` at all, the browser says `Sec-Fetch-Site: same-origin`. Browsers send `Origin` on
+ * every state-changing request, so a request without either is not one the dashboard sent.
+ */
+export function fromOrigin(
+  headers: { origin?: string | undefined; 'sec-fetch-site'?: string | string[] | undefined },
+  own: string | undefined,
+): boolean {
+  if (own === undefined) return false;
+  if (headers.origin !== undefined) return headers.origin === own;
+  return headers['sec-fetch-site'] === 'same-origin';
+}
+
 /** Options of {@link createApiGuard}. */
 export interface ApiGuardOptions {
   auth: ReturnType<typeof createAuth>;
@@ -17,13 +49,18 @@ export interface ApiGuardOptions {
 
 /**
  * The API's front door, run before the body is read: the credentials first (a bearer token, or
- * the dashboard's session cookie), then the failed-auth limit for those that fail.
+ * the dashboard's session cookie), then the failed-auth limit for those that fail, then the
+ * origin of state changes made with the cookie.
  *
  * - A valid token or session always passes, whatever its address's failures: behind a proxy
  *   that is not trusted every client shares one address, and one client's typos (or an attacker's
  *   guesses) must not lock the others out.
  * - A request that fails authentication is answered 401, or 429 once its client address has
  *   reached the limit (`auth-limiter.ts`): failing guesses from one address are slowed down.
+ * - A POST, PUT, PATCH or DELETE carrying only the session cookie must come from the gateway's
+ *   own pages (`Origin`, or `Sec-Fetch-Site: same-origin`), or it is refused with 403: a browser
+ *   adds the cookie by itself, also to requests a page of another origin on the same site sends.
+ *   Bearer tokens are never sent by a browser on its own, so they need no such check.
  */
 export function createApiGuard(options: ApiGuardOptions) {
   const { auth, limiter, metrics, logger } = options;
@@ -53,19 +90,41 @@ export function createApiGuard(options: ApiGuardOptions) {
     return unauthorized;
   };
 
+  const crossOrigin = (request: FastifyRequest, own: string | undefined): GatewayHttpError => {
+    metrics.crossOriginRefusals.inc();
+    const origin =
+      request.headers.origin ??
+      `no Origin (Sec-Fetch-Site: ${String(request.headers['sec-fetch-site'] ?? 'none')})`;
+    const expected = own ?? `${request.protocol}://${request.host}`;
+    logger.warn(
+      { method: request.method, url: request.url, origin, expected },
+      `refused ${request.method} ${request.url.split('?')[0]} with the dashboard's session cookie from ${origin}: only the gateway's own pages (${expected}) may change state with the cookie`,
+    );
+    return new GatewayHttpError(
+      'cross_origin_refused',
+      `this request carries the dashboard's session cookie but comes from ${origin}, not from the gateway's own pages (${expected}); state changes with the session cookie are accepted only from there: use the dashboard at ${expected}/dashboard, or send an "Authorization: Bearer <token>" header instead`,
+    );
+  };
+
   const authenticate = (request: FastifyRequest): ApiClient => {
+    let caller: ApiClient;
     try {
-      return auth.request(request);
+      caller = auth.request(request);
     } catch (error) {
       if (error instanceof GatewayHttpError) throw failed(request, error);
       throw error;
     }
+    if (caller.via === 'session' && !SAFE_METHODS.has(request.method)) {
+      const own = requestOrigin(request.protocol, request.host);
+      if (!fromOrigin(request.headers, own)) throw crossOrigin(request, own);
+    }
+    return caller;
   };
 
   return {
     /**
-     * `onRequest` hook of every route behind the API's auth: answers 401 or 429 before the body
-     * is read or validated (answered here, not thrown: bull-board has its own error handler).
+     * `onRequest` hook of every route behind the API's auth: answers 401, 429 or 403 before the
+     * body is read or validated (answered here, not thrown: bull-board has its own error handler).
      */
     async onRequest(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | void> {
       try {

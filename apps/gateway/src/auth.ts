@@ -4,11 +4,33 @@ import { GatewayHttpError } from './errors.js';
 /** Who presented a valid API token: a stable, non-secret label (`token#1`, ...). */
 export interface ApiClient {
   label: string;
+  /** How: a bearer token (sent on purpose), or the dashboard's session cookie (which a browser
+   * sends by itself, so state changes with it must come from the gateway's own pages). */
+  via: 'bearer' | 'session';
 }
 
-/** The dashboard's session cookie (HttpOnly, SameSite=Strict). */
+/** The dashboard's session cookie (HttpOnly, SameSite=Strict, Secure over https). */
 export const SESSION_COOKIE = 'cbgw_session';
 const SESSION_SECONDS = 12 * 3600;
+
+/**
+ * The `Set-Cookie` value of the dashboard's session: `value` for `maxAgeSeconds`, or its removal
+ * (no value). `Secure` whenever the browser reached the gateway over https, so the cookie never
+ * travels over plain http again.
+ */
+export function sessionCookie(
+  session: { value: string; maxAgeSeconds: number } | undefined,
+  options: { secure: boolean },
+): string {
+  return [
+    `${SESSION_COOKIE}=${session?.value ?? ''}`,
+    'Path=/',
+    'HttpOnly',
+    'SameSite=Strict',
+    ...(options.secure ? ['Secure'] : []),
+    `Max-Age=${session?.maxAgeSeconds ?? 0}`,
+  ].join('; ');
+}
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
@@ -68,12 +90,14 @@ export function createAuth(tokens: readonly string[]) {
       headers: { authorization?: string | undefined; cookie?: string | undefined };
     }): ApiClient {
       const bearer = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
-      let found = bearer?.[1] ? indexOf(bearer[1]) : -1;
-      if (found < 0 && !bearer) {
-        found = fromSession(cookieValue(request.headers.cookie, SESSION_COOKIE), Date.now());
+      if (bearer) {
+        const found = bearer[1] ? indexOf(bearer[1]) : -1;
+        if (found < 0) throw unauthorized();
+        return { label: `token#${found + 1}`, via: 'bearer' };
       }
+      const found = fromSession(cookieValue(request.headers.cookie, SESSION_COOKIE), Date.now());
       if (found < 0) throw unauthorized();
-      return { label: `token#${found + 1}` };
+      return { label: `token#${found + 1}`, via: 'session' };
     },
     /** A session cookie value for a valid token, or undefined. */
     openSession(token: string, now = Date.now()): string | undefined {

@@ -10,6 +10,7 @@ export const GATEWAY_ERRORS = {
   destination_refused: 400,
   malformed_callback: 400,
   bad_signature: 401,
+  cross_origin_refused: 403,
   not_found: 404,
   conflict: 409,
   payload_too_large: 413,

@@ -64,6 +64,11 @@ export function createGatewayMetrics(registry: Registry) {
       help: 'Failed authentications answered 429: their client address is over the failed-auth limit.',
       registers,
     }),
+    crossOriginRefusals: new Counter({
+      name: 'cbgw_cross_origin_refusals_total',
+      help: "State-changing requests with the dashboard's session cookie refused for coming from another origin.",
+      registers,
+    }),
     storageUnavailable: new Counter({
       name: 'cbgw_storage_unavailable_total',
       help: 'Requests answered 503 because Redis could not be reached, by route.',

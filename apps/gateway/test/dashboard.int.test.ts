@@ -1,4 +1,6 @@
 import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import {
   createDeliveryBatches,
   createDeliveryStore,
@@ -137,7 +139,7 @@ describe('the on-call dashboard in headless Chromium', () => {
       body: JSON.stringify({ token: API_TOKEN }),
     });
     const cookie = login.headers.get('set-cookie') ?? '';
-    expect(cookie).toMatch(/^cbgw_session=[^;]+; Path=\/; HttpOnly; SameSite=Strict/);
+    expect(cookie).toMatch(/^cbgw_session=[^;]+; Path=\/; HttpOnly; SameSite=Strict; Max-Age=/);
     expect(cookie).not.toContain(API_TOKEN);
     const summary = await fetch(`${base}/v1/dashboard/summary`, {
       headers: { cookie: cookie.split(';')[0] ?? '' },
@@ -147,5 +149,67 @@ describe('the on-call dashboard in headless Chromium', () => {
       headers: { cookie: `cbgw_session=0.${Date.now() + 60_000}.forged` },
     });
     expect(forged.status).toBe(401);
+  });
+
+  /** A page signed in to the dashboard (its session cookie set by the login form). */
+  const signedIn = async () => {
+    const page = await browser.newPage();
+    await page.goto(`${base}/dashboard`);
+    await page.locator('#login').waitFor({ state: 'visible' });
+    await page.fill('#token', API_TOKEN);
+    await page.click('#login-form button');
+    await page.locator('#board').waitFor({ state: 'visible' });
+    return page;
+  };
+
+  it('refuses a replay that a page on another port of the same host sends with the session cookie', async () => {
+    const dead = await deadLetter('evt-dash-cross-origin');
+    const refusals = async () =>
+      Number(
+        /cbgw_cross_origin_refusals_total\{[^}]*\} (\d+)/.exec(
+          (await gateway.app.inject({ url: '/metrics' })).body,
+        )?.[1],
+      );
+    const before = await refusals();
+    // Same site as the gateway (127.0.0.1), so the SameSite=Strict cookie goes along.
+    const attacker: Server = createServer((_request, response) => {
+      response.setHeader('content-type', 'text/html');
+      response.end(`<!doctype html><script>
+        fetch(${JSON.stringify(`${base}/v1/deliveries/${dead.id}/replay`)},
+          { method: 'POST', credentials: 'include', mode: 'no-cors' })
+          .finally(() => { document.title = 'sent'; });
+      </script>`);
+    });
+    await new Promise<void>((resolve) => attacker.listen(0, '127.0.0.1', resolve));
+    try {
+      const page = await signedIn();
+      await page.goto(`http://127.0.0.1:${(attacker.address() as AddressInfo).port}/`);
+      await page.waitForFunction("document.title === 'sent'");
+      // The dead letter stays one: the request arrived with the cookie, and was refused.
+      expect(await gateway.redis.hget(gateway.keys.delivery(dead.id), 'delivery_state')).toBe(
+        'dead_lettered',
+      );
+      expect(await refusals()).toBe(before + 1);
+      await page.close();
+    } finally {
+      attacker.closeAllConnections();
+      await new Promise<void>((resolve) => attacker.close(() => resolve()));
+    }
+  });
+
+  it('runs bull-board under its Content-Security-Policy, with nothing blocked', async () => {
+    const page = await signedIn();
+    // Runs in the page (this project has no DOM types, hence a string).
+    await page.addInitScript({
+      content: `window.cspViolations = [];
+        document.addEventListener('securitypolicyviolation', (event) =>
+          window.cspViolations.push(event.violatedDirective + ' ' + event.blockedURI));`,
+    });
+    const response = await page.goto(`${base}/dashboard/queues`);
+    expect(response?.headers()['content-security-policy']).toContain("frame-ancestors 'none'");
+    await page.getByText('parse-submissions').first().waitFor({ timeout: 15_000 });
+    await page.getByText('deliveries').first().waitFor();
+    expect(await page.evaluate('window.cspViolations')).toEqual([]);
+    await page.close();
   });
 });

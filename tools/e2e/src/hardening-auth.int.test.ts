@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { API_TOKEN, useE2eWorld, type E2eWorld } from './stack.js';
+import { API_TOKEN, postCallback, until, useE2eWorld, type E2eWorld } from './stack.js';
 
 const GOOD = `Bearer ${API_TOKEN}`;
 const WRONG = 'Bearer wrong-token-0123456789abcdef';
@@ -51,7 +51,7 @@ async function metric(world: E2eWorld, name: string): Promise<number> {
   return Number(new RegExp(`^${name}\\{[^}]*\\} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
 }
 
-describe('the API behind a trusted reverse proxy (GATEWAY_TRUSTED_PROXIES)', () => {
+describe('the API and dashboard behind a trusted reverse proxy (GATEWAY_TRUSTED_PROXIES)', () => {
   const world = useE2eWorld({ env: { GATEWAY_TRUSTED_PROXIES: '127.0.0.1' } });
 
   it('slows down the client that guesses tokens, and never refuses a valid token', async () => {
@@ -94,6 +94,77 @@ describe('the API behind a trusted reverse proxy (GATEWAY_TRUSTED_PROXIES)', () 
       expect([request, right.status]).toEqual([request, 400]);
     }
   });
+
+  it('makes the session cookie Secure when the browser came over https', async () => {
+    const overHttps = await login(world, { 'x-forwarded-proto': 'https' });
+    expect(overHttps.headers.get('set-cookie')).toMatch(
+      /^cbgw_session=[^;]+; Path=\/; HttpOnly; SameSite=Strict; Secure; Max-Age=\d+$/,
+    );
+    const overHttp = await login(world);
+    expect(overHttp.headers.get('set-cookie')).not.toContain('Secure');
+  });
+
+  it('replays a dead letter with the session cookie only from its own origin', async () => {
+    let healthy = false;
+    world.pipeline.on('/dead', () => ({ status: healthy ? 200 : 500 }));
+    const registration = await world.register('/dead');
+    await postCallback(world.stack, registration.callbackUrl, {
+      event_id: 'evt-cross-origin',
+      event_type: 'parse.success',
+      data: { job_id: 'job-cross-origin' },
+    });
+    await until(
+      async () => (await world.client().status(registration.id)).state === 'dead_lettered',
+    );
+    const deliveryId = (await world.client().status(registration.id)).deliveries[0]?.id ?? '';
+    const attempts = world.pipeline.received.filter((path) => path === '/dead').length;
+    healthy = true;
+
+    const cookie = (await login(world)).headers.get('set-cookie')?.split(';')[0] ?? '';
+    const replay = (headers: Record<string, string>) =>
+      send(world, `/v1/deliveries/${deliveryId}/replay`, {
+        method: 'POST',
+        headers: { cookie, ...headers },
+      });
+    // A page on another port of the same host: same site, so a browser sends the cookie.
+    for (const headers of [
+      { origin: 'http://127.0.0.1:1' } as Record<string, string>,
+      { 'sec-fetch-site': 'same-site' },
+      {},
+    ]) {
+      const refused = await replay(headers);
+      expect([headers, refused.status]).toEqual([headers, 403]);
+      expect(await refused.json()).toMatchObject({ error: 'cross_origin_refused' });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect((await world.client().status(registration.id)).deliveries[0]?.state).toBe(
+      'dead_lettered',
+    );
+    expect(world.pipeline.received.filter((path) => path === '/dead')).toHaveLength(attempts);
+    expect(await metric(world, 'cbgw_cross_origin_refusals_total')).toBe(3);
+
+    // From the dashboard itself: its origin as the browser saw it.
+    expect((await replay({ origin: world.stack.gatewayUrl })).status).toBe(202);
+    await until(() => world.pipeline.receipts.some((receipt) => receipt.path === '/dead'));
+    await until(async () => (await world.client().status(registration.id)).state === 'delivered');
+    // ...or through the proxy, at its public https origin.
+    const throughProxy = await replay({
+      origin: 'https://gateway.example.com',
+      'x-forwarded-proto': 'https',
+      'x-forwarded-host': 'gateway.example.com',
+    });
+    expect(throughProxy.status).toBe(202);
+  });
+
+  it('gives /dashboard and bull-board a Content-Security-Policy that forbids framing', async () => {
+    const dashboard = await send(world, '/dashboard');
+    expect(dashboard.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    const queues = await send(world, '/dashboard/queues', { headers: { authorization: GOOD } });
+    expect(queues.status).toBe(200);
+    const policy = queues.headers.get('content-security-policy') ?? '';
+    expect(policy).toContain("frame-ancestors 'none'");
+    expect(policy).toContain("script-src 'self';");
+  });
 });
 
 describe('the API with no trusted proxy (the default)', () => {
@@ -104,7 +175,9 @@ describe('the API with no trusted proxy (the default)', () => {
     expect(await flood(world, ATTACKER)).toEqual(FLOODED);
     expect((await attemptRegistration(world, WRONG, PIPELINE_CLIENT)).status).toBe(429);
     expect((await attemptRegistration(world, GOOD, PIPELINE_CLIENT)).status).toBe(201);
-    expect((await login(world)).status).toBe(200);
+    const session = await login(world, { 'x-forwarded-proto': 'https' });
+    expect(session.status).toBe(200);
+    expect(session.headers.get('set-cookie')).not.toContain('Secure');
     expect(world.stack.output().join('\n')).toContain('set GATEWAY_TRUSTED_PROXIES');
   });
 });

@@ -3,9 +3,9 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import { DELIVERY_STATES } from '@callback-gateway/store';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { SESSION_COOKIE } from '../auth.js';
+import { sessionCookie } from '../auth.js';
 import type { GatewayContext } from '../context.js';
-import { DASHBOARD_HTML, DASHBOARD_JS } from './dashboard-page.js';
+import { BULL_BOARD_CSP, DASHBOARD_CSP, DASHBOARD_HTML, DASHBOARD_JS } from './dashboard-page.js';
 import { deliveryJson } from './deliveries.js';
 
 const ALIVE_WITHIN_MS = 30_000;
@@ -25,7 +25,8 @@ async function counterByLabel(context: GatewayContext, name: string, label: stri
  * The on-call page (`/dashboard`): live figures, the public URL and tunnel state, overdue
  * registrations, dead letters with replay buttons, and bull-board (`/dashboard/queues`) for
  * queue inspection. Behind the API's auth: a bearer token, or the session cookie the page's
- * login opens with one (HttpOnly, SameSite=Strict).
+ * login opens with one (HttpOnly, SameSite=Strict, Secure over https), which changes state only
+ * from the gateway's own pages (`api-guard.ts`). Neither may be framed by another page.
  */
 export async function dashboardRoutes(app: FastifyInstance, context: GatewayContext) {
   const hidden = { schema: { hide: true } };
@@ -33,10 +34,7 @@ export async function dashboardRoutes(app: FastifyInstance, context: GatewayCont
     reply
       .type(type)
       .header('cache-control', 'no-store')
-      .header(
-        'content-security-policy',
-        "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
-      )
+      .header('content-security-policy', DASHBOARD_CSP)
       .send(body);
 
   app.get('/dashboard', hidden, async (_request, reply) =>
@@ -46,21 +44,25 @@ export async function dashboardRoutes(app: FastifyInstance, context: GatewayCont
     page(reply, 'text/javascript; charset=utf-8', DASHBOARD_JS),
   );
 
+  // The request's protocol is the browser's (X-Forwarded-Proto from a trusted proxy).
+  const secure = (request: { protocol: string }) => ({ secure: request.protocol === 'https' });
+
   app.post('/dashboard/login', hidden, async (request, reply) => {
     const token = (request.body as { token?: unknown } | undefined)?.token;
     const session = context.guard.openSession(request, token);
     return reply
       .header(
         'set-cookie',
-        `${SESSION_COOKIE}=${session}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${context.auth.sessionSeconds}`,
+        sessionCookie(
+          { value: session, maxAgeSeconds: context.auth.sessionSeconds },
+          secure(request),
+        ),
       )
       .send({ ok: true });
   });
 
-  app.post('/dashboard/logout', hidden, async (_request, reply) =>
-    reply
-      .header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`)
-      .send({ ok: true }),
+  app.post('/dashboard/logout', hidden, async (request, reply) =>
+    reply.header('set-cookie', sessionCookie(undefined, secure(request))).send({ ok: true }),
   );
 
   app.get('/v1/dashboard/summary', { ...hidden, onRequest: context.guard.onRequest }, async () => {
@@ -126,9 +128,12 @@ export async function dashboardRoutes(app: FastifyInstance, context: GatewayCont
     };
   });
 
-  // bull-board, for the queues themselves, behind the same auth.
+  // bull-board, for the queues themselves, behind the same auth; its pages are not framed either.
   await app.register(async (scope) => {
     scope.addHook('onRequest', context.guard.onRequest);
+    scope.addHook('onSend', async (_request, reply) => {
+      reply.header('content-security-policy', BULL_BOARD_CSP);
+    });
     const adapter = new FastifyAdapter();
     createBullBoard({
       queues: [new BullMQAdapter(context.deliveryQueue), new BullMQAdapter(context.parseQueue)],

@@ -51,7 +51,8 @@ const errorBody = z.object({ error: z.string(), message: z.string() }).loose();
 /** Deliveries: list by state, inspect one with its attempts, replay singly or in bulk. */
 export async function deliveryRoutes(app: FastifyInstance, context: GatewayContext) {
   const { deliveries, registrations, audit, metrics } = context;
-  // Every route here: the token (or the dashboard's cookie) is checked before the body is read.
+  // Every route here: the token (or the dashboard's cookie, from its own pages) is checked
+  // before the body is read.
   app.addHook('onRequest', context.guard.onRequest);
   const client = (request: FastifyRequest) => context.guard.caller(request);
   const api = app.withTypeProvider<ZodTypeProvider>();

@@ -1,7 +1,6 @@
-import { isIP } from 'node:net';
 import {
   OWNED_PREFIXES,
-  checkHostOrCidr,
+  parseAllowEntry,
   commonSettingsShape,
   SETTING_NAMES,
   envInt,
@@ -15,10 +14,13 @@ import { z } from 'zod';
 /** One `GATEWAY_TRUSTED_PROXIES` entry: an IP address or a CIDR block (Fastify's `trustProxy`
  * matches the peer's address: a host name would never match). */
 function checkProxyAddress(item: string): string | undefined {
-  if (isIP(item.split('/')[0] ?? '') === 0) {
+  const entry = parseAllowEntry(item);
+  if (typeof entry === 'string') return entry;
+  if (entry.kind === 'host' || entry.kind === 'suffix') {
     return "expected a proxy's IP address or a CIDR block such as 10.0.0.0/8, not a host name";
   }
-  return checkHostOrCidr(item);
+  if (entry.port !== undefined) return 'a proxy is trusted by its address alone: drop the :port';
+  return undefined;
 }
 
 /** The gateway's environment variables (documented in the README under "Configuration"). */

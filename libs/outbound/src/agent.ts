@@ -1,5 +1,5 @@
 import type { LookupFunction } from 'node:net';
-import { Agent } from 'undici';
+import { Agent, buildConnector } from 'undici';
 import type { OutboundPolicy } from './policy.js';
 
 /**
@@ -7,9 +7,9 @@ import type { OutboundPolicy } from './policy.js';
  * an allowed address, whatever the name resolved to when the destination was first checked
  * (DNS rebinding between check and connect is refused here).
  */
-export function guardedLookup(policy: OutboundPolicy): LookupFunction {
+export function guardedLookup(policy: OutboundPolicy, port?: number): LookupFunction {
   return (hostname, options, callback) => {
-    policy.allowedAddresses(hostname).then(
+    policy.allowedAddresses(hostname, port).then(
       (addresses) => {
         const wanted =
           options.family === 4 || options.family === 6
@@ -38,16 +38,27 @@ export function guardedLookup(policy: OutboundPolicy): LookupFunction {
 }
 
 /**
- * An undici Agent whose every connection goes through {@link guardedLookup}. The caller must
+ * An undici Agent whose every connection goes through {@link guardedLookup}, with the port it
+ * connects to (an `OUTBOUND_ALLOW` entry may allow one port of a host only). The caller must
  * still call `policy.checkUrl()` before a request: IP-literal hosts are connected to without a
  * lookup. Redirects are not followed (undici's default), so a 3xx cannot lead elsewhere.
  */
 export function createGuardedAgent(policy: OutboundPolicy, options: Agent.Options = {}): Agent {
+  const connectOptions = typeof options.connect === 'object' ? options.connect : {};
+  const connectors = new Map<number, buildConnector.connector>();
+  const connectorFor = (port: number) => {
+    let connector = connectors.get(port);
+    if (!connector) {
+      connector = buildConnector({ ...connectOptions, lookup: guardedLookup(policy, port) });
+      connectors.set(port, connector);
+    }
+    return connector;
+  };
   return new Agent({
     ...options,
-    connect: {
-      ...(typeof options.connect === 'object' ? options.connect : {}),
-      lookup: guardedLookup(policy),
+    connect: (connect, callback) => {
+      const port = Number(connect.port) || (connect.protocol === 'https:' ? 443 : 80);
+      connectorFor(port)(connect, callback);
     },
   });
 }

@@ -66,7 +66,7 @@ describe('outbound policy', () => {
   it('explains a refusal and how to allow it', async () => {
     const policy = createOutboundPolicy({ lookup });
     await expect(policy.checkDestination('https://pipeline.internal/x')).rejects.toThrow(
-      'pipeline.internal resolves to 10.1.2.3, a private address: deliveries to private, loopback and link-local addresses are refused unless OUTBOUND_ALLOW lists the host or its network (e.g. OUTBOUND_ALLOW=pipeline.internal)',
+      'pipeline.internal resolves to 10.1.2.3, a private address: deliveries to private, loopback and link-local addresses are refused unless OUTBOUND_ALLOW lists the host or its network (with the port, or any port) (e.g. OUTBOUND_ALLOW=pipeline.internal)',
     );
   });
 
@@ -84,6 +84,33 @@ describe('outbound policy', () => {
     );
     expect(await refusal(policy.checkDestination('http://[fd12::1]/'))).toBeUndefined();
     expect(await refusal(policy.checkDestination('https://metadata.example.com/'))).toBeUndefined();
+  });
+
+  it('lets an OUTBOUND_ALLOW entry with a port open that port of the host alone', async () => {
+    const policy = createOutboundPolicy({
+      lookup,
+      allow: ['127.0.0.1:8443', '10.0.0.0/8:443', 'pipeline.internal:9000', '[fd00::/8]:443'],
+    });
+    expect(await refusal(policy.checkDestination('https://127.0.0.1:8443/hook'))).toBeUndefined();
+    // The Redis on the same host stays out of reach.
+    expect(await refusal(policy.checkDestination('http://127.0.0.1:6379/'))).toBe(
+      'OUTBOUND_PRIVATE_ADDRESS',
+    );
+    expect(await refusal(policy.checkDestination('https://10.9.9.9/'))).toBeUndefined();
+    expect(await refusal(policy.checkDestination('http://10.9.9.9/'))).toBe(
+      'OUTBOUND_PRIVATE_ADDRESS',
+    );
+    expect(
+      await refusal(policy.checkDestination('http://pipeline.internal:9000/x')),
+    ).toBeUndefined();
+    // Port 80 of it: neither its own entry (9000) nor its network's (443).
+    expect(await refusal(policy.checkDestination('http://pipeline.internal/x'))).toBe(
+      'OUTBOUND_PRIVATE_ADDRESS',
+    );
+    expect(await refusal(policy.checkDestination('https://[fd12::1]/'))).toBeUndefined();
+    expect(await refusal(policy.checkDestination('https://[fd12::1]:8443/'))).toBe(
+      'OUTBOUND_PRIVATE_ADDRESS',
+    );
   });
 
   it('refuses malformed URLs, other schemes, credentials and unknown hosts', async () => {
@@ -127,6 +154,28 @@ describe('guarded agent', () => {
       await refusal(request(`http://rebind.example.com:${port}/`, { dispatcher: agent })),
     ).toBe('OUTBOUND_PRIVATE_ADDRESS');
     await agent.close();
+  });
+
+  it('checks the port at connect time too: a name allowed on one port reaches no other', async () => {
+    const other = createServer((_request, response) => response.end('redis?'));
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    const otherPort = (other.address() as AddressInfo).port;
+    let calls = 0;
+    // Public when the destination is checked, loopback when connecting (rebinding).
+    const rebinding: LookupAll = async () => {
+      calls++;
+      return [{ address: calls === 1 ? '93.184.216.34' : '127.0.0.1', family: 4 }];
+    };
+    const policy = createOutboundPolicy({ lookup: rebinding, allow: [`127.0.0.1:${port}`] });
+    const agent = createGuardedAgent(policy);
+    await policy.checkDestination(`http://pipeline.test:${otherPort}/`);
+    expect(
+      await refusal(request(`http://pipeline.test:${otherPort}/`, { dispatcher: agent })),
+    ).toBe('OUTBOUND_PRIVATE_ADDRESS');
+    const allowed = await request(`http://pipeline.test:${port}/`, { dispatcher: agent });
+    expect(await allowed.body.text()).toBe('ok');
+    await agent.close();
+    await new Promise<void>((resolve) => other.close(() => resolve()));
   });
 
   it('connects when the resolved address is allowed', async () => {

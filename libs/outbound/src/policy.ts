@@ -1,5 +1,6 @@
 import { promises as dns, type LookupAddress } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
+import { parseAllowEntry } from '@callback-gateway/runtime';
 import { classifyAddress } from '@callback-gateway/webhook-url';
 
 /** Stable codes of outbound refusals (documented in the README of this library). */
@@ -47,13 +48,18 @@ export interface OutboundPolicy {
   /** {@link checkUrl}, then resolves the host and checks every address it resolves to. */
   checkDestination(url: string): Promise<URL>;
   /** Whether a connection to `address` for `host` is allowed (what connect-time checks use). */
-  allowsAddress(address: string, host: string): boolean;
+  allowsAddress(address: string, host: string, port?: number): boolean;
   /** Resolves `host` and returns only the allowed addresses; throws when none is allowed. */
-  allowedAddresses(host: string): Promise<LookupAddress[]>;
+  allowedAddresses(host: string, port?: number): Promise<LookupAddress[]>;
 }
 
 const ALLOW_HINT =
-  'deliveries to private, loopback and link-local addresses are refused unless OUTBOUND_ALLOW lists the host or its network';
+  'deliveries to private, loopback and link-local addresses are refused unless OUTBOUND_ALLOW lists the host or its network (with the port, or any port)';
+
+/** The port a URL connects to (its default when it names none). */
+export function portOf(url: URL): number {
+  return url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+}
 
 function stripBrackets(host: string): string {
   return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
@@ -63,34 +69,58 @@ function stripBrackets(host: string): string {
 export function createOutboundPolicy(options: OutboundPolicyOptions = {}): OutboundPolicy {
   const lookup: LookupAll =
     options.lookup ?? ((hostname) => dns.lookup(hostname, { all: true, verbatim: true }));
-  const networks = new BlockList();
-  const hosts = new Set<string>();
-  const suffixes: string[] = [];
-  for (const entry of options.allow ?? []) {
-    const [address, bits] = entry.split('/');
-    const family = address ? isIP(address) : 0;
-    if (address && family && bits !== undefined) {
-      networks.addSubnet(address, Number(bits), family === 4 ? 'ipv4' : 'ipv6');
-    } else if (address && family) {
-      networks.addAddress(address, family === 4 ? 'ipv4' : 'ipv6');
-    } else if (entry.startsWith('*.')) {
-      suffixes.push(entry.slice(1).toLowerCase());
+  // Entries without a port allow every port of what they name; the others, that port alone.
+  const anyPort = 0;
+  const networks = new Map<number, BlockList>();
+  const hosts = new Map<string, Set<number>>();
+  const suffixes: { suffix: string; port: number }[] = [];
+  const networkFor = (port: number) => {
+    let list = networks.get(port);
+    if (!list) {
+      list = new BlockList();
+      networks.set(port, list);
+    }
+    return list;
+  };
+  for (const item of options.allow ?? []) {
+    const entry = parseAllowEntry(item);
+    if (typeof entry === 'string') throw new Error(`OUTBOUND_ALLOW entry "${item}": ${entry}`);
+    const port = entry.port ?? anyPort;
+    if (entry.kind === 'network') {
+      networkFor(port).addSubnet(entry.address, entry.bits, `ipv${entry.family}`);
+    } else if (entry.kind === 'address') {
+      networkFor(port).addAddress(entry.address, `ipv${entry.family}`);
+    } else if (entry.kind === 'suffix') {
+      suffixes.push({ suffix: entry.suffix, port });
     } else {
-      hosts.add(entry.toLowerCase().replace(/\.$/, ''));
+      const ports = hosts.get(entry.name) ?? new Set<number>();
+      ports.add(port);
+      hosts.set(entry.name, ports);
     }
   }
 
-  const hostAllowed = (host: string) => {
+  const portMatches = (allowed: number, port: number | undefined) =>
+    allowed === anyPort || allowed === port;
+
+  const hostAllowed = (host: string, port: number | undefined) => {
     const name = host.toLowerCase().replace(/\.$/, '');
-    return hosts.has(name) || suffixes.some((suffix) => name.endsWith(suffix));
+    const ports = hosts.get(name);
+    if (ports && [...ports].some((allowed) => portMatches(allowed, port))) return true;
+    return suffixes.some((entry) => name.endsWith(entry.suffix) && portMatches(entry.port, port));
   };
 
-  const allowsAddress = (address: string, host: string) => {
+  const allowsAddress = (address: string, host: string, port?: number) => {
     const ip = stripBrackets(address);
     if (classifyAddress(ip) === 'public') return true;
-    if (hostAllowed(stripBrackets(host))) return true;
+    if (hostAllowed(stripBrackets(host), port)) return true;
     const family = isIP(ip);
-    return family !== 0 && networks.check(ip, family === 4 ? 'ipv4' : 'ipv6');
+    if (family === 0) return false;
+    for (const [allowed, list] of networks) {
+      if (portMatches(allowed, port) && list.check(ip, family === 4 ? 'ipv4' : 'ipv6')) {
+        return true;
+      }
+    }
+    return false;
   };
 
   const checkUrl = (raw: string): URL => {
@@ -116,16 +146,16 @@ export function createOutboundPolicy(options: OutboundPolicyOptions = {}): Outbo
       );
     }
     const host = stripBrackets(url.hostname);
-    if (isIP(host) && !allowsAddress(host, host)) {
+    if (isIP(host) && !allowsAddress(host, host, portOf(url))) {
       throw new OutboundRefusedError(
         'OUTBOUND_PRIVATE_ADDRESS',
-        `${url.host} is a ${classifyAddress(host).replace('_', '-')} address: ${ALLOW_HINT} (e.g. OUTBOUND_ALLOW=${host})`,
+        `${url.host} is a ${classifyAddress(host).replace('_', '-')} address: ${ALLOW_HINT} (e.g. OUTBOUND_ALLOW=${url.host})`,
       );
     }
     return url;
   };
 
-  const allowedAddresses = async (host: string): Promise<LookupAddress[]> => {
+  const allowedAddresses = async (host: string, port?: number): Promise<LookupAddress[]> => {
     const bare = stripBrackets(host);
     const family = isIP(bare);
     let addresses: LookupAddress[];
@@ -148,7 +178,7 @@ export function createOutboundPolicy(options: OutboundPolicyOptions = {}): Outbo
         `${bare} resolves to no address: check the host name`,
       );
     }
-    const refused = addresses.filter((entry) => !allowsAddress(entry.address, bare));
+    const refused = addresses.filter((entry) => !allowsAddress(entry.address, bare, port));
     if (refused.length > 0) {
       const first = refused[0]?.address ?? '';
       throw new OutboundRefusedError(
@@ -163,7 +193,7 @@ export function createOutboundPolicy(options: OutboundPolicyOptions = {}): Outbo
     checkUrl,
     async checkDestination(raw) {
       const url = checkUrl(raw);
-      await allowedAddresses(url.hostname);
+      await allowedAddresses(url.hostname, portOf(url));
       return url;
     },
     allowsAddress,

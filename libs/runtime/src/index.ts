@@ -1,6 +1,8 @@
 export {
   SettingsError,
   checkHostOrCidr,
+  parseAllowEntry,
+  type AllowEntry,
   envBool,
   envEnum,
   envInt,

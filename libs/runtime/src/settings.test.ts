@@ -5,6 +5,7 @@ import { SETTING_NAMES } from './setting-names.js';
 import {
   SettingsError,
   checkHostOrCidr,
+  parseAllowEntry,
   envBool,
   envEnum,
   envInt,
@@ -168,6 +169,30 @@ describe('the list of settings', () => {
   });
 });
 
+describe('parseAllowEntry', () => {
+  it('reads the port of each form, and none where there is none', () => {
+    expect(parseAllowEntry('10.0.0.0/8:443')).toEqual({
+      kind: 'network',
+      address: '10.0.0.0',
+      bits: 8,
+      family: 4,
+      port: 443,
+    });
+    expect(parseAllowEntry('[fd00::1]:8443')).toEqual({
+      kind: 'address',
+      address: 'fd00::1',
+      family: 6,
+      port: 8443,
+    });
+    expect(parseAllowEntry('fd00::1')).toMatchObject({ kind: 'address', port: undefined });
+    expect(parseAllowEntry('*.Corp.example')).toEqual({
+      kind: 'suffix',
+      suffix: '.corp.example',
+      port: undefined,
+    });
+  });
+});
+
 describe('checkHostOrCidr', () => {
   it('accepts host names, wildcards, addresses and CIDR blocks', () => {
     for (const item of [
@@ -178,6 +203,13 @@ describe('checkHostOrCidr', () => {
       '10.0.0.0/8',
       'fd00::/8',
       '::1',
+      'pipeline.internal:9000',
+      '*.corp.example:443',
+      '127.0.0.1:8443',
+      '10.0.0.0/8:443',
+      '[fd00::1]:8443',
+      '[fd00::/8]:443',
+      '[::1]',
     ]) {
       expect(checkHostOrCidr(item)).toBeUndefined();
     }
@@ -192,6 +224,11 @@ describe('checkHostOrCidr', () => {
       'bad_host!',
       '-x.example',
       '',
+      '127.0.0.1:0',
+      '127.0.0.1:70000',
+      'host:port',
+      'fd00::1:8443x',
+      '[pipeline.internal]:80',
     ]) {
       expect(checkHostOrCidr(item)).toBeTypeOf('string');
     }

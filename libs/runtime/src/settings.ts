@@ -257,25 +257,77 @@ export function parseSettings<S extends z.ZodObject>(
 }
 
 /**
- * Checks one `OUTBOUND_ALLOW` entry: a host name (`pipeline.internal`, `*.corp.example`), an IP
- * address, or a CIDR block (`10.0.0.0/8`, `fd00::/8`). Returns the problem, or undefined.
+ * One `OUTBOUND_ALLOW` entry, parsed: what it lets through, and on which port (any when
+ * `port` is undefined).
  */
-export function checkHostOrCidr(item: string): string | undefined {
-  const [address, bits, extra] = item.split('/');
-  if (extra !== undefined || address === undefined)
-    return 'expected a host name, an IP address or a CIDR block';
-  const version = isIP(address);
+export type AllowEntry =
+  | { kind: 'host'; name: string; port: number | undefined }
+  | { kind: 'suffix'; suffix: string; port: number | undefined }
+  | { kind: 'address'; address: string; family: 4 | 6; port: number | undefined }
+  | {
+      kind: 'network';
+      address: string;
+      bits: number;
+      family: 4 | 6;
+      port: number | undefined;
+    };
+
+const HOST_NAME = /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+const ENTRY_FORMS =
+  'expected a host name, an IP address or a CIDR block, with an optional :port (pipeline.internal, *.corp.example, 127.0.0.1:8443, 10.0.0.0/8:443, [fd00::1]:8443, [fd00::/8]:443)';
+
+/**
+ * Parses one `OUTBOUND_ALLOW` entry: a host name (`pipeline.internal`, `*.corp.example`), an IP
+ * address, or a CIDR block (`10.0.0.0/8`, `fd00::/8`), each with an optional port
+ * (`127.0.0.1:8443`, `10.0.0.0/8:443`; IPv6 in brackets: `[fd00::1]:8443`, `[fd00::/8]:443`), so
+ * allowing one local pipeline does not also allow every other service on its host. Returns the
+ * entry, or the problem in words.
+ */
+export function parseAllowEntry(item: string): AllowEntry | string {
+  let body = item.trim();
+  let port: number | undefined;
+  const bracketed = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(body);
+  if (bracketed) {
+    body = bracketed[1] ?? '';
+    if (bracketed[2] !== undefined) port = Number(bracketed[2]);
+    if (isIP(body.split('/')[0] ?? '') !== 6) return ENTRY_FORMS;
+  } else if (isIP(body.split('/')[0] ?? '') !== 6) {
+    const colon = body.lastIndexOf(':');
+    if (colon >= 0) {
+      const digits = body.slice(colon + 1);
+      if (!/^\d{1,5}$/.test(digits)) return ENTRY_FORMS;
+      port = Number(digits);
+      body = body.slice(0, colon);
+    }
+  }
+  if (port !== undefined && (port < 1 || port > 65_535)) {
+    return 'expected a port from 1 to 65535 after the colon';
+  }
+  const [address, bits, extra] = body.split('/');
+  if (extra !== undefined || !address) return ENTRY_FORMS;
+  const family = isIP(address);
   if (bits !== undefined) {
-    const max = version === 4 ? 32 : version === 6 ? 128 : -1;
+    const max = family === 4 ? 32 : family === 6 ? 128 : -1;
     if (max < 0 || !/^\d{1,3}$/.test(bits) || Number(bits) > max) {
       return 'expected a CIDR block such as 10.0.0.0/8 or fd00::/8';
     }
-    return undefined;
+    return { kind: 'network', address, bits: Number(bits), family: family as 4 | 6, port };
   }
-  if (version !== 0) return undefined;
-  return /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i.test(
-    address,
-  )
-    ? undefined
-    : 'expected a host name, an IP address or a CIDR block';
+  if (family !== 0) return { kind: 'address', address, family: family as 4 | 6, port };
+  if (address.startsWith('*.') && HOST_NAME.test(address.slice(2))) {
+    return { kind: 'suffix', suffix: address.slice(1).toLowerCase(), port };
+  }
+  if (HOST_NAME.test(address)) {
+    return { kind: 'host', name: address.toLowerCase().replace(/\.$/, ''), port };
+  }
+  return ENTRY_FORMS;
+}
+
+/**
+ * Checks one `OUTBOUND_ALLOW` entry (see {@link parseAllowEntry}). Returns the problem, or
+ * undefined.
+ */
+export function checkHostOrCidr(item: string): string | undefined {
+  const entry = parseAllowEntry(item);
+  return typeof entry === 'string' ? entry : undefined;
 }

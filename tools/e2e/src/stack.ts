@@ -59,6 +59,8 @@ export function startStack(
 export interface PipelineReceipt {
   path: string;
   delivery: VerifiedDelivery;
+  /** The body as it arrived (numbers with all their digits). */
+  raw: string;
   at: number;
 }
 
@@ -92,12 +94,9 @@ export async function startTestPipeline(
       const finish = () => {
         if (answer.status >= 200 && answer.status < 300) {
           try {
-            const delivery = verifyDelivery(
-              request.headers,
-              Buffer.concat(chunks),
-              secretFor(path),
-            );
-            receipts.push({ path, delivery, at: Date.now() });
+            const raw = Buffer.concat(chunks);
+            const delivery = verifyDelivery(request.headers, raw, secretFor(path));
+            receipts.push({ path, delivery, raw: raw.toString('utf8'), at: Date.now() });
           } catch (error) {
             rejected.push(`${path}: ${String(error)}`);
             response.writeHead(400).end();

@@ -104,6 +104,30 @@ describe('decodeCallback', () => {
     expect(refusal(JSON.stringify(JSON.stringify([1])))?.message).toContain('got an array');
   });
 
+  it('takes numeric ids as their exact digits, so two ids past 2^53 never merge', () => {
+    const body = (eventId: string, jobId: string) =>
+      Buffer.from(
+        `{"event_id":${eventId},"event_type":"parse.running","data":{"job_id":${jobId}}}`,
+      );
+    const first = decodeCallback(body('12345678901234567890', '9007199254740993'), JSON_TYPE);
+    const second = decodeCallback(body('12345678901234567891', '9007199254740992'), JSON_TYPE);
+    expect(first).toMatchObject({
+      eventId: '12345678901234567890',
+      jobId: '9007199254740993',
+      dedupKey: 'event:12345678901234567890',
+    });
+    expect(second).toMatchObject({
+      eventId: '12345678901234567891',
+      jobId: '9007199254740992',
+      dedupKey: 'event:12345678901234567891',
+    });
+    // The same in a string-encoded body, and for the job id of a body of another format.
+    const encoded = JSON.stringify('{"event_id":12345678901234567891,"event_type":"x"}');
+    expect(decodeCallback(Buffer.from(encoded), JSON_TYPE).eventId).toBe('12345678901234567891');
+    expect(decodeCallback(Buffer.from('{"job_id":1.0e2}'), JSON_TYPE).jobId).toBe('1.0e2');
+    expect(decodeCallback(Buffer.from('{"event_id":7}'), JSON_TYPE).dedupKey).toBe('event:7');
+  });
+
   it('accepts application/*+json types', () => {
     expect(decodeCallback(Buffer.from('{"md":"x"}'), 'application/vnd.llama+json').format).toBe(
       'legacy',

@@ -1,4 +1,5 @@
 import { hash } from 'node:crypto';
+import { jsonSourceText } from './json-text.js';
 
 /** How a callback body was recognised. */
 export type CallbackFormat =
@@ -20,8 +21,9 @@ export interface DecodedCallback {
   /** True when the body was a JSON string holding the envelope (`webhook_output_format: "string"`). */
   stringEncoded: boolean;
   eventType?: string;
+  /** `event_id` as sent: a string as it is, a number as its exact digits (never rounded). */
   eventId?: string;
-  /** The parser's job id, when the body carries one. */
+  /** The parser's job id, when the body carries one (a number as its exact digits). */
   jobId?: string;
   /** What duplicates share: `event:<event_id>`, else `body:<sha256 of the raw body>`. */
   dedupKey: string;
@@ -75,10 +77,23 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function shortString(value: unknown, max = 200): string | undefined {
-  if (typeof value === 'string' && value.length > 0 && value.length <= max) return value;
-  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
-  return undefined;
+const MAX_ID_LENGTH = 200;
+
+/**
+ * A field read as text: a string as it is, a number as its digits were sent. `JSON.parse` gives
+ * a number as a double, and two ids of more than 15 digits can round to the same one (two
+ * distinct events would then be merged as duplicates). The number's own text is looked up only
+ * when there is a number: string ids, what LlamaCloud sends, cost nothing more.
+ */
+function textField(
+  value: unknown,
+  payloadJson: string,
+  path: readonly string[],
+): string | undefined {
+  let text: string | undefined;
+  if (typeof value === 'string') text = value;
+  else if (typeof value === 'number') text = jsonSourceText(payloadJson, path);
+  return text !== undefined && text.length > 0 && text.length <= MAX_ID_LENGTH ? text : undefined;
 }
 
 /**
@@ -142,11 +157,13 @@ export function decodeCallback(raw: Buffer, contentType: string | undefined): De
     );
   }
   const bodyHash = () => `body:${hash('sha256', raw, 'hex')}`;
-  const eventType = shortString(value['event_type']);
-  const eventId = shortString(value['event_id']);
+  const eventType = textField(value['event_type'], payloadJson, ['event_type']);
+  const eventId = textField(value['event_id'], payloadJson, ['event_id']);
   if (eventType !== undefined || eventId !== undefined) {
     const data = isPlainObject(value['data']) ? value['data'] : undefined;
-    const jobId = shortString(data?.['job_id']) ?? shortString(data?.['id']);
+    const jobId =
+      textField(data?.['job_id'], payloadJson, ['data', 'job_id']) ??
+      textField(data?.['id'], payloadJson, ['data', 'id']);
     return {
       format: 'event',
       payload: value,
@@ -160,7 +177,7 @@ export function decodeCallback(raw: Buffer, contentType: string | undefined): De
     };
   }
   const format: CallbackFormat = LEGACY_KEYS.some((key) => key in value) ? 'legacy' : 'other';
-  const jobId = shortString(value['job_id']);
+  const jobId = textField(value['job_id'], payloadJson, ['job_id']);
   return {
     format,
     payload: value,

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 /** Options for {@link startProcess}. */
 export interface StartProcessOptions {
@@ -18,6 +19,9 @@ export interface WatchedProcess {
   waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>;
   /** True while the process runs. */
   readonly running: boolean;
+  /** Its resident memory now (`VmRSS` of `/proc/<pid>/status`, Linux), in bytes; undefined once
+   * it has exited. */
+  rssBytes(): number | undefined;
   /** Sends `signal` and waits for the exit (SIGKILL after `timeoutMs`). Resolves the exit code. */
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
 }
@@ -53,6 +57,18 @@ export function startProcess(options: StartProcessOptions): WatchedProcess {
     lines,
     get running() {
       return child.exitCode === null && child.signalCode === null;
+    },
+    rssBytes() {
+      if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) {
+        return undefined;
+      }
+      try {
+        const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+        const kib = /^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1];
+        return kib === undefined ? undefined : Number(kib) * 1024;
+      } catch {
+        return undefined;
+      }
     },
     waitForLine(pattern, timeoutMs = 10_000) {
       const seen = lines.find((line) => pattern.test(line));

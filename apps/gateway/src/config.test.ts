@@ -22,3 +22,24 @@ describe('GATEWAY_TRUSTED_PROXIES', () => {
     );
   });
 });
+
+describe('GATEWAY_CALLBACK_INFLIGHT_BYTES', () => {
+  it('bounds callback bodies in flight at 32 MiB unless told otherwise', () => {
+    expect(loadGatewayConfig({}).GATEWAY_CALLBACK_INFLIGHT_BYTES).toBe(32 * 1024 * 1024);
+    expect(
+      loadGatewayConfig({ GATEWAY_CALLBACK_INFLIGHT_BYTES: '20971520' })
+        .GATEWAY_CALLBACK_INFLIGHT_BYTES,
+    ).toBe(20 * 1024 * 1024);
+  });
+
+  it('refuses a bound below the body limit: a body at the limit could never be taken', () => {
+    expect(() =>
+      loadGatewayConfig({
+        GATEWAY_BODY_LIMIT_BYTES: '2097152',
+        GATEWAY_CALLBACK_INFLIGHT_BYTES: '1048576',
+      }),
+    ).toThrow(
+      /GATEWAY_CALLBACK_INFLIGHT_BYTES: must be at least GATEWAY_BODY_LIMIT_BYTES \(2097152\)/,
+    );
+  });
+});

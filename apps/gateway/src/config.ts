@@ -42,6 +42,11 @@ export const gatewaySettingsSchema = webhookUrlEnvSchema.extend({
     min: 1024,
     max: 100 * 1024 * 1024,
   }),
+  GATEWAY_CALLBACK_INFLIGHT_BYTES: envInt({
+    default: 32 * 1024 * 1024,
+    min: 1024,
+    max: 4 * 1024 * 1024 * 1024,
+  }),
   GATEWAY_UPLOAD_LIMIT_BYTES: envInt({
     default: 50 * 1024 * 1024,
     min: 1024,
@@ -64,6 +69,11 @@ export function loadGatewayConfig(
     check: (settings: z.output<typeof gatewaySettingsSchema>) => [
       ...checkWebhookUrlEnv(settings),
       ...checkNotifySettings(settings),
+      ...(settings.GATEWAY_CALLBACK_INFLIGHT_BYTES < settings.GATEWAY_BODY_LIMIT_BYTES
+        ? [
+            `GATEWAY_CALLBACK_INFLIGHT_BYTES: must be at least GATEWAY_BODY_LIMIT_BYTES (${settings.GATEWAY_BODY_LIMIT_BYTES}), or a callback of the largest size allowed could never be taken`,
+          ]
+        : []),
     ],
   });
 }

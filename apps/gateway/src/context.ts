@@ -23,6 +23,9 @@ import type { GatewayMetrics } from './metrics.js';
 export interface GatewaySettings {
   /** Largest callback body accepted (`GATEWAY_BODY_LIMIT_BYTES`). */
   bodyLimitBytes: number;
+  /** Most bytes of callback bodies held at once, counted from their declared length
+   * (`GATEWAY_CALLBACK_INFLIGHT_BYTES`); beyond it callbacks get `503 intake_busy`. */
+  callbackInflightBytes: number;
   /** How long an issued callback URL is accepted (`GATEWAY_REGISTRATION_TTL_S`). */
   registrationTtlSeconds: number;
   /** Default deadline of the final callback (`GATEWAY_EXPECT_CALLBACK_WITHIN_S`). */

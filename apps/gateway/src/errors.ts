@@ -18,6 +18,7 @@ export const GATEWAY_ERRORS = {
   rate_limited: 429,
   webhook_url_unavailable: 503,
   storage_unavailable: 503,
+  intake_busy: 503,
   shutting_down: 503,
   internal_error: 500,
 } as const;

@@ -1,4 +1,4 @@
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { TERMINAL_EVENT_TYPES } from './callbacks/decode.js';
 
 /** Event types counted by name; anything else is counted as `other` (bounded label values). */
@@ -35,6 +35,16 @@ export function createGatewayMetrics(registry: Registry) {
       help: 'Time from a callback request to its answer, by outcome.',
       labelNames: ['outcome'],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
+    callbackInflightBytes: new Gauge({
+      name: 'cbgw_callback_inflight_bytes',
+      help: 'Bytes of callback bodies held now (declared lengths of callbacks being received or stored).',
+      registers,
+    }),
+    callbackInflightLimitBytes: new Gauge({
+      name: 'cbgw_callback_inflight_limit_bytes',
+      help: 'Most bytes of callback bodies held at once (GATEWAY_CALLBACK_INFLIGHT_BYTES); beyond it callbacks get 503 intake_busy.',
       registers,
     }),
     registrations: new Counter({

@@ -94,6 +94,7 @@ export async function startGateway(
     audit,
     settings: {
       bodyLimitBytes: config.GATEWAY_BODY_LIMIT_BYTES,
+      callbackInflightBytes: config.GATEWAY_CALLBACK_INFLIGHT_BYTES,
       registrationTtlSeconds: config.GATEWAY_REGISTRATION_TTL_S,
       expectCallbackWithinSeconds: config.GATEWAY_EXPECT_CALLBACK_WITHIN_S,
       uploadLimitBytes: config.GATEWAY_UPLOAD_LIMIT_BYTES,

@@ -29,6 +29,7 @@ export interface TestGatewayOptions {
   /** Omit to have no public URL source at all. @defaultValue PUBLIC_BASE */
   publicBaseUrl?: string | null;
   bodyLimitBytes?: number;
+  callbackInflightBytes?: number;
   uploadLimitBytes?: number;
   requestTimeoutMs?: number;
   outboundAllow?: string[];
@@ -100,6 +101,7 @@ export async function startGateway(options: TestGatewayOptions): Promise<TestGat
     audit: auditLog,
     settings: {
       bodyLimitBytes: options.bodyLimitBytes ?? 10 * 1024 * 1024,
+      callbackInflightBytes: options.callbackInflightBytes ?? 32 * 1024 * 1024,
       registrationTtlSeconds: 7 * 86_400,
       expectCallbackWithinSeconds: 3_600,
       uploadLimitBytes: options.uploadLimitBytes ?? 1024 * 1024,

@@ -102,6 +102,26 @@ describe('audit event schema', () => {
     expect(audit.events).toHaveLength(AUDIT_EVENT_TYPES.length);
   });
 
+  it('takes a callback.rejected record that stands for many rejections from one address', () => {
+    const audit = memoryAuditLog();
+    const data = {
+      code: 'not_found',
+      status: 404,
+      reason: 'unknown or expired callback URL',
+      source_address: '203.0.113.9',
+      count: 499,
+      since: '2026-11-22T08:00:00.000Z',
+    };
+    expect(audit.record({ type: 'callback.rejected', data })?.data).toEqual(data);
+    // The in-memory log throws where the real one counts and drops.
+    expect(() =>
+      audit.record({ type: 'callback.rejected', data: { ...data, count: 0 } }),
+    ).toThrow();
+    expect(() =>
+      audit.record({ type: 'callback.rejected', data: { ...data, since: 'a minute ago' } }),
+    ).toThrow();
+  });
+
   it('refuses an unknown type, a wrong payload and extra fields', () => {
     const base = {
       v: 1,

@@ -93,7 +93,19 @@ export const auditPayloads = {
     .object({ dedup_key: z.string().max(300), event_id: z.string().max(200).optional() })
     .strict(),
   'callback.rejected': z
-    .object({ code: z.string().max(100), status: z.number().int(), reason: z.string().max(2000) })
+    .object({
+      code: z.string().max(100),
+      status: z.number().int(),
+      reason: z.string().max(2000),
+      /** The sender's address, on rejections that name no registration (an unknown token):
+       * those are recorded a few per address, not one by one. `*` counts the addresses past
+       * the ones tracked at once. */
+      source_address: z.string().max(100).optional(),
+      /** How many rejections the record stands for (one when absent). */
+      count: z.number().int().min(1).optional(),
+      /** When the first of them happened (`at` is when the record was written). */
+      since: z.iso.datetime({ offset: true }).optional(),
+    })
     .strict(),
   'callback.overdue': z.object({ deadline: z.string(), waited_s: z.number().min(0) }).strict(),
   'callback.reconciled': z

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, RequestPayload } fr
 import { CallbackDecodeError, decodeCallback } from '../callbacks/decode.js';
 import { createInflightBudget, type BodyHold } from '../callbacks/inflight-budget.js';
 import type { CallbackTarget } from '../callbacks/registration-cache.js';
+import { createRejectionAudit } from '../callbacks/rejection-audit.js';
 import { verifyLcSignature } from '../callbacks/signature.js';
 import { GatewayHttpError, storageUnavailable } from '../errors.js';
 import { eventTypeLabel } from '../metrics.js';
@@ -66,6 +67,15 @@ export async function callbackRoutes(app: FastifyInstance, context: GatewayConte
     ackRejected.observe((performance.now() - started) / 1000);
   };
 
+  const actor = { kind: 'parser', id: context.callbackSource } as const;
+  // Anyone may post to a callback URL: refusals that name no registration go to the audit trail
+  // a few records per sender address, with their count (each is in the metrics).
+  const anonymousRejections = createRejectionAudit({ audit, actor, logger });
+  app.addHook('onClose', (_instance, done) => {
+    anonymousRejections.close();
+    done();
+  });
+
   const reject = (
     reply: FastifyReply,
     started: number,
@@ -73,14 +83,18 @@ export async function callbackRoutes(app: FastifyInstance, context: GatewayConte
     registrationId?: string,
   ): FastifyReply => {
     countRejected(started, error);
+    const rejection = { code: error.error, status: error.status, reason: error.message };
     // Neither is about the callback: Redis away (the audit trail cannot be written either), or
     // load shed before the body was read.
-    if (error.error !== 'storage_unavailable' && error.error !== 'intake_busy') {
+    const audited = error.error !== 'storage_unavailable' && error.error !== 'intake_busy';
+    if (audited && registrationId === undefined) {
+      anonymousRejections.note(reply.request.ip, rejection);
+    } else if (audited) {
       audit.record({
         type: 'callback.rejected',
-        actor: { kind: 'parser', id: context.callbackSource },
-        correlation: registrationId ? { registration_id: registrationId } : {},
-        data: { code: error.error, status: error.status, reason: error.message },
+        actor,
+        correlation: { registration_id: registrationId },
+        data: rejection,
       });
     }
     return reply.code(error.status).headers(error.headers).send(error.body());

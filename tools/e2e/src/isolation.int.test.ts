@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
@@ -36,12 +35,6 @@ async function startServer(
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
-}
-
-/** The resident memory of a process, in MiB (from /proc). */
-function rssMiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
 }
 
 async function registerAt(world: E2eWorld, deliverTo: string) {
@@ -210,11 +203,12 @@ describe('pipelines answering huge or endless bodies', () => {
       write();
     });
     try {
-      const pid = world.stack.worker.child.pid as number;
-      const before = rssMiB(pid);
+      const worker = world.stack.worker;
+      const rssMiB = () => (worker.rssBytes() ?? 0) / 1024 / 1024;
+      const before = rssMiB();
       let peak = before;
       const sampler = setInterval(() => {
-        peak = Math.max(peak, rssMiB(pid));
+        peak = Math.max(peak, rssMiB());
       }, 25);
       const registrations = await Promise.all(
         [1, 2, 3].map((i) => registerAt(world, huge.url(`/huge-${i}`))),

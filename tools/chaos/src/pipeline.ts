@@ -9,12 +9,20 @@ import type { Ledger } from './ledger.js';
  */
 export type PipelineMode = 'up' | 'down' | 'hang';
 
+/**
+ * How one path misbehaves while its pipeline is up: `fail` answers 500, `hang` never answers,
+ * `huge` answers 500 with a 150 MB body (written as the reader takes it).
+ */
+export type PathFault = 'fail' | 'hang' | 'huge';
+
 /** A document pipeline on loopback: verifies each delivery and records it in the ledger. */
 export interface ChaosPipeline {
   /** `http://127.0.0.1:<port><path>` */
   url(path: string): string;
   readonly mode: PipelineMode;
   setMode(mode: PipelineMode): Promise<void>;
+  /** Makes one path misbehave (undefined: behave again). */
+  setPathFault(path: string, fault: PathFault | undefined): void;
   /** Requests that arrived, whatever the answer. */
   readonly requests: number;
   /** Deliveries that failed signature verification (must stay 0). */
@@ -36,17 +44,27 @@ export async function startPipeline(
   let requests = 0;
   const rejected: string[] = [];
   const held = new Set<ServerResponse>();
+  const faults = new Map<string, PathFault>();
   const handle = (request: IncomingMessage, response: ServerResponse) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
       requests += 1;
-      if (mode === 'hang') {
+      const path = request.url ?? '/';
+      const fault = faults.get(path);
+      if (mode === 'hang' || fault === 'hang') {
         held.add(response);
         response.on('close', () => held.delete(response));
         return;
       }
-      const path = request.url ?? '/';
+      if (fault === 'fail') {
+        response.writeHead(500).end('failing on purpose');
+        return;
+      }
+      if (fault === 'huge') {
+        writeHugeError(response);
+        return;
+      }
       try {
         const delivery = verifyDelivery(
           request.headers,
@@ -87,6 +105,10 @@ export async function startPipeline(
       return requests;
     },
     rejected,
+    setPathFault(path, fault) {
+      if (fault === undefined) faults.delete(path);
+      else faults.set(path, fault);
+    },
     async setMode(next) {
       if (next === mode) return;
       if (next === 'down') await shut();
@@ -105,4 +127,24 @@ export async function startPipeline(
       mode = 'down';
     },
   };
+}
+
+const MEGABYTE = Buffer.alloc(1024 * 1024, 'x');
+
+/** A 500 whose body is 150 MB, written as fast as the reader takes it. */
+function writeHugeError(response: ServerResponse): void {
+  response.writeHead(500, { 'content-type': 'text/plain' });
+  response.on('error', () => undefined);
+  let sent = 0;
+  const write = () => {
+    while (sent < 150) {
+      sent++;
+      if (!response.write(MEGABYTE)) {
+        response.once('drain', write);
+        return;
+      }
+    }
+    response.end();
+  };
+  write();
 }

@@ -1,4 +1,5 @@
 import type { ScenarioResult, ScenarioSize } from './harness.js';
+import { hostileFlood, mixedFleet } from './scenarios-hostile.js';
 import { deadLetterReplay, hangingPipeline, pipelineDown } from './scenarios-pipeline.js';
 import { gatewayKill, redisAtStartup, redisRestart, workerKill } from './scenarios-process.js';
 import { tunnelDrop } from './scenarios-tunnel.js';
@@ -16,4 +17,6 @@ export const SCENARIOS: Readonly<Record<string, (size: ScenarioSize) => Promise<
     'hanging-pipeline': hangingPipeline,
     'gateway-kill': gatewayKill,
     'tunnel-drop': tunnelDrop,
+    'hostile-flood': hostileFlood,
+    'mixed-fleet': mixedFleet,
   };

@@ -63,10 +63,14 @@ export interface DestinationGuardOptions {
    */
   originMinDestinations?: number;
   /**
-   * Longest wait for a probe in flight to decide (the delivery timeout, and a margin).
-   * @defaultValue 60_000
+   * How long a delivery waits, in memory, for a probe in flight to its destination or origin to
+   * decide: a probe of a recovered pipeline answers in that time, and the deliveries behind it
+   * go on at once, in order. Past it (a probe of a pipeline still hanging), the delivery is held
+   * like a breaker wait, giving its queue job back: waiting on would hold the worker's jobs for
+   * as long as the probe's timeout.
+   * @defaultValue 250
    */
-  probeSettleMs?: number;
+  probeWaitMs?: number;
   onTransition?: (transition: GuardTransition) => void;
   /** An origin's deliveries began to be held because it was full (once per such period). */
   onOriginFull?: (origin: string) => void;
@@ -102,13 +106,15 @@ export class DestinationGuard {
   private readonly originSlots: KeyedLimit;
   private readonly maxInFlightPerOrigin: number;
   private readonly originWaitMs: number;
-  private readonly probeSettleMs: number;
+  private readonly probeWaitMs: number;
   private readonly originMinDestinations: number;
   private readonly windowMs: number;
   private readonly now: () => number;
   private readonly onOriginFull: (origin: string) => void;
   /** Per origin: its destinations' last activity, for the majority rule. */
   private readonly activity = new Map<string, Map<string, number>>();
+  /** Per origin: deliveries in {@link admit} now. */
+  private readonly waiting = new Map<string, number>();
   /** Places handed to deliveries held because their origin was full, since it last was not. */
   private readonly fullHolds = new Map<string, number>();
 
@@ -118,7 +124,7 @@ export class DestinationGuard {
     this.onOriginFull = options.onOriginFull ?? (() => undefined);
     this.windowMs = options.breaker?.windowMs ?? 60_000;
     this.originWaitMs = options.originWaitMs ?? 1_000;
-    this.probeSettleMs = options.probeSettleMs ?? 60_000;
+    this.probeWaitMs = options.probeWaitMs ?? 250;
     this.originMinDestinations = options.originMinDestinations ?? 3;
     this.destinations = new Breakers(
       options.breaker,
@@ -162,15 +168,44 @@ export class DestinationGuard {
    * `heldAt` is the place the delivery got when it was first held, if it was.
    */
   async admit(destination: Destination, heldAt: number | undefined): Promise<Admission> {
+    const waiting = this.waiting.get(destination.origin) ?? 0;
+    this.waiting.set(destination.origin, waiting + 1);
+    try {
+      return await this.admitWaiting(destination, heldAt, waiting);
+    } finally {
+      const left = (this.waiting.get(destination.origin) ?? 1) - 1;
+      if (left > 0) this.waiting.set(destination.origin, left);
+      else this.waiting.delete(destination.origin);
+    }
+  }
+
+  /** {@link admit}, `ahead` deliveries of the same origin waiting in it already. */
+  private async admitWaiting(
+    destination: Destination,
+    heldAt: number | undefined,
+    ahead: number,
+  ): Promise<Admission> {
+    // Deliveries waiting here keep their queue jobs: one origin may keep as many waiting as it
+    // may have in flight, no more. The others are held at once.
+    const mayWait = ahead < this.maxInFlightPerOrigin;
+    const probeDeadline = this.now() + (mayWait ? this.probeWaitMs : 0);
     while (this.destinations.probing(destination.url) || this.origins.probing(destination.origin)) {
-      await this.destinations.probeSettled(destination.url, this.probeSettleMs);
-      await this.origins.probeSettled(destination.origin, this.probeSettleMs);
+      const left = probeDeadline - this.now();
+      if (left <= 0) {
+        const by = this.origins.probing(destination.origin) ? 'origin' : 'destination';
+        return this.held(destination, by, 1_000, heldAt);
+      }
+      await this.destinations.probeSettled(destination.url, left);
+      await this.origins.probeSettled(destination.origin, left);
     }
     // An origin with room again ends its full period: places count from 0 in the next one.
     if (this.originSlots.load(destination.origin).inFlight < this.maxInFlightPerOrigin) {
       this.fullHolds.delete(destination.origin);
     }
-    const release = await this.originSlots.acquire(destination.origin, this.originWaitMs);
+    const release = await this.originSlots.acquire(
+      destination.origin,
+      mayWait ? this.originWaitMs : 0,
+    );
     if (!release) {
       const next = this.fullHolds.get(destination.origin) ?? 0;
       if (next === 0) this.onOriginFull(destination.origin);

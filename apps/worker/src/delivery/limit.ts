@@ -71,6 +71,7 @@ export function createKeyedLimit(size: number): KeyedLimit {
         state.inFlight++;
         return Promise.resolve(releaser(key, state));
       }
+      if (maxWaitMs <= 0) return Promise.resolve(undefined);
       const current = state;
       return new Promise((resolve) => {
         const waiter = {

@@ -96,7 +96,6 @@ export function startDeliveryService(options: DeliveryServiceOptions): DeliveryS
       ),
     ...(options.breaker && { breaker: options.breaker }),
     maxInFlightPerOrigin: options.maxInFlightPerOrigin ?? 10,
-    probeSettleMs: options.timeouts.totalMs + 1_000,
     onTransition: (transition) => {
       metrics.breakerTransitions.inc({ to: transition.to, level: transition.level });
       logger.warn(
@@ -145,8 +144,10 @@ export function startDeliveryService(options: DeliveryServiceOptions): DeliveryS
     connection: options.connection,
     prefix,
     // Jobs at once: batches wait for the shared limit of deliveries in flight, so there are
-    // always jobs ready when a slot frees up; retries and waits are jobs of one delivery.
-    concurrency,
+    // always jobs ready when a slot frees up; retries and waits are jobs of one delivery. Twice
+    // the limit: a slow origin's deliveries may wait a moment in the guard (its share, at most),
+    // and the jobs they keep must not be the ones a healthy origin needs.
+    concurrency: concurrency * 2,
     lockDuration,
     // Look for expired locks (a dead worker's jobs) as often as a lock lasts, not every 30 s.
     stalledInterval: Math.min(30_000, lockDuration),

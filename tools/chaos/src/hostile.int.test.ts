@@ -22,9 +22,9 @@ describe('one hostile client or one bad pipeline, short sizes', () => {
     expect(result.observations['heldBodyConnections']).toBeGreaterThanOrEqual(30);
     // Unauthenticated noise is aggregated per address, not a record each.
     // Healthy traffic's p99 stays near the run without the flood (generous here: CI shares its
-    // cores; docs/reliability.md has the full-size figures).
+    // cores with other suites; docs/reliability.md has the full-size figures).
     expect(Number(result.observations['floodedP99Ms'])).toBeLessThan(
-      Math.max(2 * Number(result.observations['baselineP99Ms']), 1_000),
+      Math.max(3 * Number(result.observations['baselineP99Ms']), 2_000),
     );
     expect(result.observations['auditRejectedRecords']).toBeLessThan(
       Number(result.observations['forgedSignatures']) + 20,
@@ -39,7 +39,7 @@ describe('one hostile client or one bad pipeline, short sizes', () => {
     expect(result.accounting.delivered).toBe(result.accounting.acknowledged);
     expect(result.observations['breakerOpened']).toBeGreaterThan(0);
     expect(Number(result.observations['faultyP99Ms'])).toBeLessThan(
-      Math.max(2 * Number(result.observations['baselineP99Ms']), 1_000),
+      Math.max(3 * Number(result.observations['baselineP99Ms']), 2_000),
     );
     expect(result.observations['gatewayPeakRssMiB']).toBeLessThan(250);
     expect(result.observations['workerPeakRssMiB']).toBeLessThan(250);

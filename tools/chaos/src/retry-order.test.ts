@@ -47,4 +47,17 @@ describe('retry order after an outage', () => {
     const order = retryOrder([delivery('a', 0, 100), delivery('b', 5_000, 100)], 1);
     expect(order.inversions).toBe(0);
   });
+
+  it('compares order within a destination only', () => {
+    const order = retryOrder(
+      [
+        { id: 'a', dueAt: 0, deliveredAt: 200, destination: '/one' },
+        { id: 'b', dueAt: 10, deliveredAt: 100, destination: '/two' },
+        { id: 'c', dueAt: 20, deliveredAt: 150, destination: '/one' },
+      ],
+      1,
+    );
+    // c overtook a (same destination); b, elsewhere, overtook nothing it shares a breaker with.
+    expect(order).toMatchObject({ inversions: 1, mostOvertaken: 1, inOrder: false });
+  });
 });

@@ -5,6 +5,9 @@ export interface DueDelivery {
   dueAt: number;
   /** When the pipeline received it (first receipt). */
   deliveredAt: number;
+  /** Where it went (the registration's `deliver_to`): order is compared within a destination,
+   * the unit the breakers hold and release. */
+  destination?: string;
 }
 
 /** How far the arrival order strayed from the due order. */
@@ -24,7 +27,8 @@ export interface RetryOrder {
 }
 
 /**
- * Compares arrival order with due order. A worker that starts deliveries in the order they come
+ * Compares arrival order with due order, within each destination (each has its own breaker:
+ * one comes back, and releases its backlog, at its own time). A worker that starts deliveries in the order they come
  * due, `concurrency` at a time, lets a delivery be overtaken only by the ones running beside it:
  * fewer than `concurrency` deliveries due after it may reach the pipeline before it. That is the
  * criterion of `inOrder`. Time margins are reported, not judged: deliveries released together
@@ -43,6 +47,7 @@ export function retryOrder(deliveries: readonly DueDelivery[], concurrency: numb
     for (let j = 0; j < i; j++) {
       const early = byArrival[j];
       if (!early || early.deliveredAt === late.deliveredAt || early.dueAt <= late.dueAt) continue;
+      if (early.destination !== late.destination) continue;
       overtakers += 1;
       worst = Math.max(worst, early.dueAt - late.dueAt);
       heldBack = Math.max(heldBack, late.deliveredAt - early.deliveredAt);

@@ -76,16 +76,20 @@ function startHostileSenders(
   const url = new URL(world.stack.gatewayUrl);
   const counts = { unknownSent: 0, unknown404: 0, heldOpened: 0, badSent: 0, bad401: 0 };
   let running = true;
-  const paced = async (perSecond: number, send: () => Promise<void>) => {
-    const interval = 1000 / perSecond;
-    let next = Date.now();
-    while (running) {
-      next += interval;
-      await send().catch(() => undefined);
-      const wait = next - Date.now();
-      if (wait > 0) await sleep(wait);
-    }
-  };
+  // Four senders share each rate, so one slow answer does not slow the flood down.
+  const paced = (perSecond: number, send: () => Promise<void>) =>
+    Promise.all(
+      Array.from({ length: 4 }, async (_, index) => {
+        const interval = 4_000 / perSecond;
+        let next = Date.now() + (interval * index) / 4;
+        while (running) {
+          const wait = next - Date.now();
+          if (wait > 0) await sleep(wait);
+          next = Math.max(next + interval, Date.now() - interval);
+          await send().catch(() => undefined);
+        }
+      }),
+    );
   const token = () => randomBytes(32).toString('base64url');
   const unknown = paced(rates.unknownPerSecond, async () => {
     counts.unknownSent++;

@@ -235,7 +235,7 @@ async function dueAfterOutage(world: World, back: number): Promise<DueDelivery[]
     const id = send.callbackId;
     const deliveredAt = id === undefined ? undefined : world.ledger.firstReceiptAt.get(id);
     if (id === undefined || deliveredAt === undefined || deliveredAt < back) continue;
-    due.push({ id, dueAt: dueAt.get(id) ?? send.at, deliveredAt });
+    due.push({ id, dueAt: dueAt.get(id) ?? send.at, deliveredAt, destination: send.path });
   }
   return due;
 }

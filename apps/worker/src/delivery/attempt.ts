@@ -58,7 +58,7 @@ export async function attemptDelivery(deps: AttemptDeps, due: DueDelivery): Prom
   const refusal = refusalOf(due);
   if (refusal) return commitDeadLetter(deps, due, refusal, due.delivery.attempt - 1);
   const sent = await sendGuarded(deps, due, due.target as DeliveryTarget);
-  if (sent.held) return commitHold(deps, due, sent.waitMs, sent.holdOffsetMs);
+  if (sent.held) return commitHold(deps, due, sent);
   const verdict = judge(deps, due, sent.result);
   return commitVerdict(deps, due, verdict);
 }
@@ -74,7 +74,8 @@ function refusalOf({ delivery, target }: DueDelivery): string | undefined {
 }
 
 type Sent =
-  { held: true; waitMs: number; holdOffsetMs: number } | { held: false; result: SendResult };
+  | { held: true; waitMs: number; holdOffsetMs: number; sleepKey?: string | undefined }
+  | { held: false; result: SendResult };
 
 /**
  * Admit, second half, and send: every word with the destination guard happens here (its
@@ -93,7 +94,12 @@ async function sendGuarded(
     deps.metrics.held.inc({
       by: admission.by === 'origin' && admission.full ? 'origin_full' : `breaker_${admission.by}`,
     });
-    return { held: true, waitMs: admission.waitMs, holdOffsetMs: admission.holdOffsetMs };
+    return {
+      held: true,
+      waitMs: admission.waitMs,
+      holdOffsetMs: admission.holdOffsetMs,
+      sleepKey: admission.sleepKey,
+    };
   }
   try {
     const result = await deps.limit(async () => {
@@ -181,11 +187,10 @@ async function commit(deps: AttemptDeps, outcome: AttemptOutcome): Promise<boole
 async function commitHold(
   deps: AttemptDeps,
   { jobId, delivery }: DueDelivery,
-  waitMs: number,
-  holdOffsetMs: number,
+  hold: { waitMs: number; holdOffsetMs: number; sleepKey?: string | undefined },
 ): Promise<void> {
-  const held: JobDelivery = { ...delivery, holdOffsetMs };
-  const at = Date.now() + waitMs + holdOffsetMs;
+  const held: JobDelivery = { ...delivery, holdOffsetMs: hold.holdOffsetMs };
+  const at = Date.now() + hold.waitMs + hold.holdOffsetMs;
   const nextJobId = jobIds.wait(held, at);
   const applied = await commit(deps, {
     callbackId: delivery.callbackId,
@@ -198,7 +203,9 @@ async function commitHold(
     nextJobId,
     nextAttemptAt: new Date(at).toISOString(),
   });
-  if (applied) await addFollowUp(deps.queue, nextJobId, held, at);
+  if (!applied) return;
+  await addFollowUp(deps.queue, nextJobId, held, at);
+  if (hold.sleepKey) deps.guard.sleeping(hold.sleepKey, hold.holdOffsetMs, nextJobId);
 }
 
 /** Commit: delivered, retried on the schedule, or dead-lettered, as the verdict says. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DestinationGuard, destinationOf, type GuardTransition } from './destination-guard.js';
 import { createKeyedLimit } from './limit.js';
+import { Sleepers } from './sleepers.js';
 
 const clock = () => {
   let now = 1_000_000;
@@ -89,53 +90,138 @@ describe('DestinationGuard', () => {
     expect(guard.originState(origin)).toBe('closed');
   });
 
-  it('keeps at most the cap in flight per origin, holding the rest after the wait, in order', async () => {
-    const guard = new DestinationGuard({ maxInFlightPerOrigin: 2, originWaitMs: 50 });
+  it('wakes one held delivery for the probe, and the others, in order, once the breaker closes', async () => {
+    const time = clock();
+    const woken: string[][] = [];
+    const guard = new DestinationGuard({
+      breaker: { consecutiveFailures: 1, openMs: 1_000, maxOpenMs: 4_000 },
+      onWake: (ids) => woken.push(ids),
+      now: time.now,
+    });
+    const url = 'https://down.example.com/hook';
+    await send(guard, url, false);
+    const held = [];
+    for (let i = 0; i < 3; i++) held.push(await guard.admit(destinationOf(url), undefined));
+    expect(held).toMatchObject([
+      { go: false, by: 'destination', waitMs: 1_000, holdOffsetMs: 0 },
+      { go: false, by: 'destination', waitMs: 60_000, holdOffsetMs: 1 },
+      { go: false, by: 'destination', waitMs: 60_000, holdOffsetMs: 2 },
+    ]);
+    expect(held[0]).not.toHaveProperty('sleepKey');
+    // The sleepers' wait jobs, registered as the attempt code does (here out of order).
+    for (const [index, admission] of [held[2], held[1]].entries()) {
+      if (admission && !admission.go && admission.sleepKey) {
+        guard.sleeping(admission.sleepKey, admission.holdOffsetMs, `job-${2 - index}`);
+      }
+    }
+    time.advance(1_000);
+    // The candidate's probe: it succeeds, the breaker closes, the sleepers wake in order.
+    const probe = await guard.admit(destinationOf(url), 0);
+    expect(probe.go).toBe(true);
+    if (probe.go) guard.record(destinationOf(url), true, probe.originProbe);
+    expect(woken).toEqual([['job-1', 'job-2']]);
+  });
+
+  it('keeps the probe candidate when it is held again', async () => {
+    const time = clock();
+    const guard = new DestinationGuard({
+      breaker: { consecutiveFailures: 1, openMs: 1_000, maxOpenMs: 4_000 },
+      now: time.now,
+    });
+    const url = 'https://down.example.com/hook';
+    await send(guard, url, false);
+    const candidate = await guard.admit(destinationOf(url), undefined);
+    expect(candidate).toMatchObject({ go: false, holdOffsetMs: 0 });
+    expect(candidate).not.toHaveProperty('sleepKey');
+    time.advance(1_000);
+    // Another delivery comes first and probes; its probe fails: open again, for 2 s.
+    const other = await guard.admit(destinationOf(url), undefined);
+    expect(other.go).toBe(true);
+    if (other.go) guard.record(destinationOf(url), false, other.originProbe);
+    // The candidate wakes into the open breaker: still the one to wake for the next probe.
+    const again = await guard.admit(destinationOf(url), 0);
+    expect(again).toMatchObject({ go: false, holdOffsetMs: 0, waitMs: 2_000 });
+    expect(again).not.toHaveProperty('sleepKey');
+    expect(await guard.admit(destinationOf(url), undefined)).toHaveProperty('sleepKey');
+  });
+
+  it('keeps at most the cap in flight per origin: the rest wait in order, or are held once it is stuck', async () => {
+    const time = clock();
+    const guard = new DestinationGuard({ maxInFlightPerOrigin: 2, now: time.now });
     const url = 'https://slow.example.com/x';
     const first = await guard.admit(destinationOf(url), undefined);
     const second = await guard.admit(destinationOf(url), undefined);
     expect([first.go, second.go]).toEqual([true, true]);
-    expect(guard.originLoad('https://slow.example.com')).toEqual({ inFlight: 2, waiting: 0 });
     // Another origin is not affected.
     expect((await guard.admit(destinationOf('https://other.example.com/'), undefined)).go).toBe(
       true,
     );
-    const [third, fourth] = await Promise.all([
-      guard.admit(destinationOf(url), undefined),
-      guard.admit(destinationOf(url), undefined),
+    // Busy, not stuck: the third waits for a place, in memory.
+    let third: Awaited<ReturnType<DestinationGuard['admit']>> | undefined;
+    const waiting = guard.admit(destinationOf(url), undefined).then((a) => (third = a));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(third).toBeUndefined();
+    expect(guard.originLoad('https://slow.example.com')).toMatchObject({ inFlight: 2, waiting: 1 });
+    if (first.go) first.release();
+    await waiting;
+    expect(third?.go).toBe(true);
+    // No place given back for 3 s: stuck. The next ones are held, in order, for about that long.
+    time.advance(3_000);
+    const held = [
+      await guard.admit(destinationOf(url), undefined),
+      await guard.admit(destinationOf(url), undefined),
+    ];
+    expect(held).toMatchObject([
+      { go: false, by: 'origin', full: true, waitMs: 3_000, holdOffsetMs: 0 },
+      { go: false, by: 'origin', full: true, waitMs: 3_000, holdOffsetMs: 1 },
     ]);
-    expect(third).toMatchObject({ go: false, by: 'origin', holdOffsetMs: 0 });
-    expect(fourth).toMatchObject({ go: false, by: 'origin', holdOffsetMs: 1 });
     // A delivery woken while still held keeps its place.
     expect(await guard.admit(destinationOf(url), 1)).toMatchObject({ holdOffsetMs: 1 });
-    if (first.go) first.release();
-    const next = await guard.admit(destinationOf(url), 0);
-    expect(next.go).toBe(true);
   });
 });
 
 describe('createKeyedLimit', () => {
-  it('serves the waiters of a key in order, and gives up on one after its wait', async () => {
+  it('serves the waiters of a key in order, and other keys at once', async () => {
     const limit = createKeyedLimit(1);
-    const first = await limit.acquire('a', 1_000);
+    const first = await limit.acquire('a');
     const order: string[] = [];
-    const second = limit.acquire('a', 1_000).then((release) => {
+    const second = limit.acquire('a').then((release) => {
       order.push('second');
       return release;
     });
-    const third = limit.acquire('a', 1_000).then((release) => {
+    const third = limit.acquire('a').then((release) => {
       order.push('third');
       return release;
     });
-    const late = await limit.acquire('b', 10);
-    expect(late).toBeDefined();
-    first?.();
-    (await second)?.();
-    (await third)?.();
+    expect(limit.load('a')).toMatchObject({ inFlight: 1, waiting: 2 });
+    const other = await limit.acquire('b');
+    expect(limit.load('b')).toMatchObject({ inFlight: 1, waiting: 0 });
+    first();
+    (await second)();
+    (await third)();
+    other();
     expect(order).toEqual(['second', 'third']);
-    expect(limit.load('a')).toEqual({ inFlight: 0, waiting: 0 });
-    const held = await limit.acquire('b', 10);
-    expect(held).toBeUndefined();
-    expect(limit.load('b')).toEqual({ inFlight: 1, waiting: 0 });
+    expect(limit.load('a')).toMatchObject({ inFlight: 0, waiting: 0 });
+  });
+});
+
+describe('Sleepers', () => {
+  it('hands the probe candidate on once it is overdue (it was replayed, or its worker died)', () => {
+    const sleepers = new Sleepers(() => undefined);
+    expect(sleepers.takeCandidate('d:x\n', 0, 1_000, 0)).toBe(true);
+    expect(sleepers.takeCandidate('d:x\n', 1, 1_000, 500)).toBe(false);
+    expect(sleepers.takeCandidate('d:x\n', 0, 3_000, 900)).toBe(true);
+    expect(sleepers.takeCandidate('d:x\n', 2, 9_000, 7_999)).toBe(false);
+    expect(sleepers.takeCandidate('d:x\n', 2, 9_000, 8_001)).toBe(true);
+  });
+
+  it('wakes the sleepers of every key under a closed breaker, in the order they were held', () => {
+    const woken: string[][] = [];
+    const sleepers = new Sleepers((ids) => woken.push(ids));
+    sleepers.add('o:https://h\nhttps://h/a', 2, 'a2');
+    sleepers.add('o:https://h\nhttps://h/b', 1, 'b1');
+    sleepers.add('o:https://other\nhttps://other/a', 0, 'x0');
+    sleepers.closed('o:https://h\n');
+    expect(woken).toEqual([['b1', 'a2']]);
   });
 });

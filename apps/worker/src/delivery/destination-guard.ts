@@ -1,5 +1,6 @@
 import { Breakers, type BreakerOptions, type BreakerState } from './breaker.js';
 import { createKeyedLimit, type KeyedLimit } from './limit.js';
+import { Sleepers } from './sleepers.js';
 
 /** Where a delivery goes, as the guard knows it. */
 export interface Destination {
@@ -51,11 +52,12 @@ export interface DestinationGuardOptions {
    */
   maxInFlightPerOrigin?: number;
   /**
-   * How long a delivery waits for a free place of its origin (not in a slot of the worker's
-   * limit) before it is held like a breaker wait, giving up its queue job's place too.
+   * An origin with all its places taken that has given none back for this long is stuck (its
+   * requests hang): its next deliveries are held, giving their queue jobs back, rather than
+   * waiting in memory.
    * @defaultValue 1_000
    */
-  originWaitMs?: number;
+  originStuckMs?: number;
   /**
    * An origin's breaker opens when at least this many of its destinations were active in the
    * breaker's window, and more than half of those have open breakers.
@@ -72,6 +74,11 @@ export interface DestinationGuardOptions {
    */
   probeWaitMs?: number;
   onTransition?: (transition: GuardTransition) => void;
+  /**
+   * Wakes deliveries held until a breaker closed, by their queue job ids, in order (see
+   * `Sleepers`). Unset: they wake on their own timers.
+   */
+  onWake?: (jobIds: string[]) => void;
   /** An origin's deliveries began to be held because it was full (once per such period). */
   onOriginFull?: (origin: string) => void;
   now?: () => number;
@@ -89,6 +96,9 @@ export type Admission =
       by: 'destination' | 'origin';
       /** Held because the origin had its most deliveries in flight (not by a breaker). */
       full: boolean;
+      /** Asleep until this breaker closes: pass the hold's job id to
+       * {@link DestinationGuard.sleeping}. */
+      sleepKey?: string;
     };
 
 /**
@@ -105,7 +115,7 @@ export class DestinationGuard {
   private readonly origins: Breakers;
   private readonly originSlots: KeyedLimit;
   private readonly maxInFlightPerOrigin: number;
-  private readonly originWaitMs: number;
+  private readonly originStuckMs: number;
   private readonly probeWaitMs: number;
   private readonly originMinDestinations: number;
   private readonly windowMs: number;
@@ -115,6 +125,10 @@ export class DestinationGuard {
   private readonly activity = new Map<string, Map<string, number>>();
   /** Per origin: deliveries in {@link admit} now. */
   private readonly waiting = new Map<string, number>();
+  private readonly sleepers: Sleepers;
+  /** How long a sleeping delivery waits at most for its breaker to close (then it wakes on its
+   * own: its worker may have restarted and forgotten it). */
+  private readonly sleepMs: number;
   /** Places handed to deliveries held because their origin was full, since it last was not. */
   private readonly fullHolds = new Map<string, number>();
 
@@ -123,9 +137,15 @@ export class DestinationGuard {
     const onTransition = options.onTransition ?? (() => undefined);
     this.onOriginFull = options.onOriginFull ?? (() => undefined);
     this.windowMs = options.breaker?.windowMs ?? 60_000;
-    this.originWaitMs = options.originWaitMs ?? 1_000;
+    this.originStuckMs = options.originStuckMs ?? 1_000;
     this.probeWaitMs = options.probeWaitMs ?? 250;
     this.originMinDestinations = options.originMinDestinations ?? 3;
+    this.sleepers = new Sleepers(options.onWake ?? (() => undefined));
+    this.sleepMs = Math.max(60_000, 2 * (options.breaker?.maxOpenMs ?? 300_000));
+    const wakeOn = (key: string, to: BreakerState) => {
+      if (to === 'closed') this.sleepers.closed(key);
+      else if (to === 'half_open') this.sleepers.probeDue(key);
+    };
     this.destinations = new Breakers(
       options.breaker,
       (transition) => {
@@ -138,6 +158,7 @@ export class DestinationGuard {
           to: transition.to,
           reason: transition.reason,
         });
+        wakeOn(`d:${transition.key}\n`, transition.to);
         this.judgeOrigin(destination.origin);
       },
       this.now,
@@ -146,7 +167,7 @@ export class DestinationGuard {
     // by the majority rule, and its probes decide when it closes.
     this.origins = new Breakers(
       { ...options.breaker, consecutiveFailures: Infinity, minimumRequests: Infinity },
-      (transition) =>
+      (transition) => {
         onTransition({
           level: 'origin',
           label: transition.key,
@@ -154,16 +175,18 @@ export class DestinationGuard {
           from: transition.from,
           to: transition.to,
           reason: transition.reason,
-        }),
+        });
+        wakeOn(`o:${transition.key}\n`, transition.to);
+      },
       this.now,
     );
     this.maxInFlightPerOrigin = options.maxInFlightPerOrigin ?? 10;
-    this.originSlots = createKeyedLimit(this.maxInFlightPerOrigin);
+    this.originSlots = createKeyedLimit(this.maxInFlightPerOrigin, this.now);
   }
 
   /**
    * Admits a delivery: waits while a probe to its destination or origin decides, then for a
-   * place among its origin's deliveries in flight (up to `originWaitMs`), then asks both
+   * place among its origin's deliveries in flight (unless the origin is stuck), then asks both
    * breakers. None of these waits holds a slot of the worker's limit: call it before taking one.
    * `heldAt` is the place the delivery got when it was first held, if it was.
    */
@@ -198,27 +221,27 @@ export class DestinationGuard {
       await this.destinations.probeSettled(destination.url, left);
       await this.origins.probeSettled(destination.origin, left);
     }
-    // An origin with room again ends its full period: places count from 0 in the next one.
-    if (this.originSlots.load(destination.origin).inFlight < this.maxInFlightPerOrigin) {
+    // An origin that is full and has given no place back for a while is stuck (its requests
+    // hang): hold the delivery, without its queue job, for about as long as it has been stuck.
+    // One that is merely busy gives places back all the time: wait for one, in order.
+    const load = this.originSlots.load(destination.origin);
+    const stuckMs = this.now() - load.lastReleaseAt;
+    if (load.inFlight < this.maxInFlightPerOrigin) {
       this.fullHolds.delete(destination.origin);
-    }
-    const release = await this.originSlots.acquire(
-      destination.origin,
-      mayWait ? this.originWaitMs : 0,
-    );
-    if (!release) {
+    } else if (stuckMs > this.originStuckMs) {
       const next = this.fullHolds.get(destination.origin) ?? 0;
       if (next === 0) this.onOriginFull(destination.origin);
       const place = heldAt ?? next;
       this.fullHolds.set(destination.origin, heldAt === undefined ? next + 1 : Math.max(next, 1));
       return {
         go: false,
-        waitMs: Math.min(1_000, this.originWaitMs),
+        waitMs: Math.min(30_000, Math.max(1_000, stuckMs)),
         holdOffsetMs: place,
         by: 'origin',
         full: true,
       };
     }
+    const release = await this.originSlots.acquire(destination.origin);
     const originWait = this.origins.waitFor(destination.origin);
     if (originWait > 0) {
       release();
@@ -303,15 +326,34 @@ export class DestinationGuard {
     waitMs: number,
     heldAt: number | undefined,
   ): Admission {
-    // Held deliveries keep their place: a millisecond apart after the breaker's next opening,
-    // in the order they were first held (one woken while still held keeps its offset), so they
-    // go on in the order they came due whenever it closes.
+    // Held deliveries keep their place: a millisecond apart, in the order they were first held
+    // (one woken while still held keeps its offset), so they go on in the order they came due.
     const holdOffsetMs =
       heldAt ??
       (by === 'origin'
         ? this.origins.nextHoldOffset(destination.origin)
         : this.destinations.nextHoldOffset(destination.url));
-    return { go: false, waitMs, holdOffsetMs, by, full: false };
+    // Per destination under an origin's breaker too: when the origin lets probes through, one
+    // delivery of each of its destinations wakes, so each can probe its own breaker (the
+    // origin closes once most of them recovered).
+    const sleepKey =
+      by === 'origin' ? `o:${destination.origin}\n${destination.url}` : `d:${destination.url}\n`;
+    // One held delivery wakes when the breaker lets its probe through; the rest sleep until it
+    // closes (woken then, in order), or until their own timer.
+    const now = this.now();
+    if (this.sleepers.takeCandidate(sleepKey, holdOffsetMs, now + waitMs + holdOffsetMs, now)) {
+      return { go: false, waitMs, holdOffsetMs, by, full: false };
+    }
+    return { go: false, waitMs: this.sleepMs, holdOffsetMs, by, full: false, sleepKey };
+  }
+
+  /** A held delivery's queue job, to wake when its breaker closes. */
+  sleeping(sleepKey: string, place: number, jobId: string): void {
+    this.sleepers.add(sleepKey, place, jobId);
+    // Its breaker may have closed while the hold was being committed: wake it now, then.
+    const [level, key = ''] = [sleepKey.slice(0, 1), sleepKey.slice(2, sleepKey.indexOf('\n'))];
+    const state = level === 'o' ? this.origins.state(key) : this.destinations.state(key);
+    if (state === 'closed') this.sleepers.closed(sleepKey);
   }
 
   /** Forgets the activity of origins with none in the breaker's window. */

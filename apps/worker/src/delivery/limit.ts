@@ -27,69 +27,58 @@ export function createLimit(size: number): Limit {
 
 /** A concurrency limit per key (an origin): see {@link createKeyedLimit}. */
 export interface KeyedLimit {
-  /**
-   * A place among `key`'s tasks in flight: resolves to its release once one is free (waiters
-   * are served in the order they came), or to undefined after `maxWaitMs` without one.
-   */
-  acquire(key: string, maxWaitMs: number): Promise<(() => void) | undefined>;
-  /** Tasks of `key` in flight now, and waiting for a place. */
-  load(key: string): { inFlight: number; waiting: number };
+  /** A place among `key`'s tasks in flight: resolves to its release once one is free
+   * (waiters are served in the order they came). */
+  acquire(key: string): Promise<() => void>;
+  /** Tasks of `key` in flight now and waiting for a place, and when a place of it was last
+   * given back (or its first taken). */
+  load(key: string): { inFlight: number; waiting: number; lastReleaseAt: number };
 }
 
 interface KeyState {
   inFlight: number;
-  waiting: { grant: () => void; timer: NodeJS.Timeout }[];
+  waiting: (() => void)[];
+  lastReleaseAt: number;
 }
 
 /** At most `size` tasks in flight per key; keys with nothing in flight or waiting are
  * forgotten. */
-export function createKeyedLimit(size: number): KeyedLimit {
+export function createKeyedLimit(size: number, now: () => number = Date.now): KeyedLimit {
   const keys = new Map<string, KeyState>();
   const releaser = (key: string, state: KeyState) => {
     let released = false;
     return () => {
       if (released) return;
       released = true;
+      state.lastReleaseAt = now();
       const next = state.waiting.shift();
-      if (next) {
-        clearTimeout(next.timer);
-        next.grant();
-        return;
-      }
+      // The place passes from the releasing task to the next one: in flight stays the same.
+      if (next) return next();
       state.inFlight--;
       if (state.inFlight === 0) keys.delete(key);
     };
   };
   return {
-    acquire(key, maxWaitMs) {
+    acquire(key) {
       let state = keys.get(key);
       if (!state) {
-        state = { inFlight: 0, waiting: [] };
+        state = { inFlight: 0, waiting: [], lastReleaseAt: now() };
         keys.set(key, state);
       }
-      if (state.inFlight < size) {
-        state.inFlight++;
-        return Promise.resolve(releaser(key, state));
-      }
-      if (maxWaitMs <= 0) return Promise.resolve(undefined);
       const current = state;
-      return new Promise((resolve) => {
-        const waiter = {
-          // The place passes from the releasing task to this one: in flight stays the same.
-          grant: () => resolve(releaser(key, current)),
-          timer: setTimeout(() => {
-            const index = current.waiting.indexOf(waiter);
-            if (index >= 0) current.waiting.splice(index, 1);
-            resolve(undefined);
-          }, maxWaitMs),
-        };
-        waiter.timer.unref();
-        current.waiting.push(waiter);
-      });
+      if (current.inFlight < size) {
+        current.inFlight++;
+        return Promise.resolve(releaser(key, current));
+      }
+      return new Promise((resolve) => current.waiting.push(() => resolve(releaser(key, current))));
     },
     load(key) {
       const state = keys.get(key);
-      return { inFlight: state?.inFlight ?? 0, waiting: state?.waiting.length ?? 0 };
+      return {
+        inFlight: state?.inFlight ?? 0,
+        waiting: state?.waiting.length ?? 0,
+        lastReleaseAt: state?.lastReleaseAt ?? now(),
+      };
     },
   };
 }

@@ -89,10 +89,21 @@ export function startDeliveryService(options: DeliveryServiceOptions): DeliveryS
   const gauges: { sources?: WorkerGaugeSources } = {};
   const metrics = createWorkerMetrics(options.registry, () => gauges.sources);
   const guard = new DestinationGuard({
+    // A breaker closed: its sleeping deliveries' wait jobs go now, in the order they were held.
+    onWake: (jobIds) => {
+      void (async () => {
+        for (const id of jobIds) {
+          // Gone (replayed, expired) or already running: nothing to wake.
+          await (await queue.getJob(id))?.promote().catch(() => undefined);
+        }
+      })().catch((error: unknown) =>
+        logger.debug({ err: error }, 'waking held deliveries failed: they wake on their timers'),
+      );
+    },
     onOriginFull: (origin) =>
       logger.warn(
         { origin },
-        `deliveries to ${origin} are held in order: ${options.maxInFlightPerOrigin ?? 10} are in flight there already (DELIVERY_MAX_IN_FLIGHT_PER_ORIGIN); other pipelines are not affected`,
+        `deliveries to ${origin} are held: ${options.maxInFlightPerOrigin ?? 10} are in flight there and none has answered for a second (DELIVERY_MAX_IN_FLIGHT_PER_ORIGIN); other pipelines are not affected`,
       ),
     ...(options.breaker && { breaker: options.breaker }),
     maxInFlightPerOrigin: options.maxInFlightPerOrigin ?? 10,

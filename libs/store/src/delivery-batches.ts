@@ -54,6 +54,9 @@ export interface JobDelivery {
   /** Held by its destination's breaker: its place (ms after the breaker's reopening) among the
    * deliveries held, kept from one hold to the next so they wake in the order they came. */
   holdOffsetMs?: number;
+  /** When it was first held since its last attempt (ms): held deliveries woken together go in
+   * this order. */
+  heldSince?: number;
 }
 
 /** The registration fields a delivery needs (undefined when the registration expired). */

@@ -189,7 +189,11 @@ async function commitHold(
   { jobId, delivery }: DueDelivery,
   hold: { waitMs: number; holdOffsetMs: number; sleepKey?: string | undefined },
 ): Promise<void> {
-  const held: JobDelivery = { ...delivery, holdOffsetMs: hold.holdOffsetMs };
+  const held: JobDelivery = {
+    ...delivery,
+    holdOffsetMs: hold.holdOffsetMs,
+    heldSince: delivery.heldSince ?? Date.now(),
+  };
   const at = Date.now() + hold.waitMs + hold.holdOffsetMs;
   const nextJobId = jobIds.wait(held, at);
   const applied = await commit(deps, {
@@ -205,7 +209,9 @@ async function commitHold(
   });
   if (!applied) return;
   await addFollowUp(deps.queue, nextJobId, held, at);
-  if (hold.sleepKey) deps.guard.sleeping(hold.sleepKey, hold.holdOffsetMs, nextJobId);
+  if (hold.sleepKey) {
+    deps.guard.sleeping(hold.sleepKey, held.heldSince ?? 0, hold.holdOffsetMs, nextJobId);
+  }
 }
 
 /** Commit: delivered, retried on the schedule, or dead-lettered, as the verdict says. */
@@ -267,7 +273,7 @@ async function commitVerdict(deps: AttemptDeps, due: DueDelivery, verdict: Verdi
     });
   }
   // A new attempt has a due time of its own: a hold before it takes a new place.
-  const { holdOffsetMs: _place, ...attempted } = delivery;
+  const { holdOffsetMs: _place, heldSince: _since, ...attempted } = delivery;
   const next: JobDelivery = { ...attempted, attempt: delivery.attempt + 1 };
   const nextJobId = jobIds.retry(next);
   const applied = await commit(deps, {

@@ -52,20 +52,6 @@ describe('Breakers', () => {
     await breakers.probeSettled(origin, 10_000); // no probe in flight: at once
   });
 
-  it('hands held deliveries places in the order they come, from 0 again once it closed', () => {
-    const time = clock();
-    const breakers = new Breakers({ consecutiveFailures: 1, openMs: 1_000 }, undefined, time.now);
-    const origin = 'https://pipeline.example.com';
-    breakers.record(origin, false);
-    expect([0, 1, 2].map(() => breakers.nextHoldOffset(origin))).toEqual([0, 1, 2]);
-    expect(breakers.nextHoldOffset('https://other.example.com')).toBe(0);
-    time.advance(1_000);
-    expect(breakers.admit(origin)).toBe(0);
-    breakers.record(origin, true);
-    expect(breakers.state(origin)).toBe('closed');
-    expect(breakers.nextHoldOffset(origin)).toBe(0);
-  });
-
   it('doubles its open period on each failed probe, up to maxOpenMs, and starts over once closed', () => {
     const time = clock();
     const transitions: BreakerTransition[] = [];

@@ -58,8 +58,6 @@ export class Breakers {
   private readonly circuits = new Map<string, Circuit>();
   /** Deliveries waiting for the probe in flight to an origin, in the order they came. */
   private readonly probeWaiters = new Map<string, (() => void)[]>();
-  /** Places handed to deliveries held by an origin's breaker since it last closed. */
-  private readonly holds = new Map<string, number>();
   private readonly options: Required<BreakerOptions>;
   /** One slice of the window: a second, or a tenth of a shorter window. */
   private readonly sliceMs: number;
@@ -136,7 +134,6 @@ export class Breakers {
         continue;
       }
       this.circuits.delete(key);
-      this.holds.delete(key);
     }
   }
 
@@ -144,7 +141,6 @@ export class Breakers {
     const from = circuit.state;
     if (from === to) return;
     circuit.state = to;
-    if (to === 'closed') this.holds.delete(key);
     this.onTransition({ key, from, to, reason });
   }
 
@@ -221,16 +217,6 @@ export class Breakers {
     circuit.buckets = this.emptyWindow();
     this.move(key, circuit, 'closed', reason);
     this.releaseProbeWaiters(key);
-  }
-
-  /**
-   * The place of a delivery newly held by `key`'s breaker: 0, 1, 2, ... since the breaker last
-   * closed (the order deliveries came due in), in milliseconds after the breaker's next opening.
-   */
-  nextHoldOffset(key: string): number {
-    const next = this.holds.get(key) ?? 0;
-    this.holds.set(key, next + 1);
-    return next;
   }
 
   /** Whether a half-open breaker's one probe to `key` is in flight. */

@@ -111,7 +111,7 @@ describe('DestinationGuard', () => {
     // The sleepers' wait jobs, registered as the attempt code does (here out of order).
     for (const [index, admission] of [held[2], held[1]].entries()) {
       if (admission && !admission.go && admission.sleepKey) {
-        guard.sleeping(admission.sleepKey, admission.holdOffsetMs, `job-${2 - index}`);
+        guard.sleeping(admission.sleepKey, 1_000, admission.holdOffsetMs, `job-${2 - index}`);
       }
     }
     time.advance(1_000);
@@ -215,13 +215,15 @@ describe('Sleepers', () => {
     expect(sleepers.takeCandidate('d:x\n', 2, 9_000, 8_001)).toBe(true);
   });
 
-  it('wakes the sleepers of every key under a closed breaker, in the order they were held', () => {
+  it('wakes the sleepers of every key under a closed breaker, in the order they were first held', () => {
     const woken: string[][] = [];
     const sleepers = new Sleepers((ids) => woken.push(ids));
-    sleepers.add('o:https://h\nhttps://h/a', 2, 'a2');
-    sleepers.add('o:https://h\nhttps://h/b', 1, 'b1');
-    sleepers.add('o:https://other\nhttps://other/a', 0, 'x0');
+    sleepers.add('o:https://h\nhttps://h/a', 500, 0, 'a-first');
+    sleepers.add('o:https://h\nhttps://h/a', 900, 2, 'a2');
+    sleepers.add('o:https://h\nhttps://h/b', 900, 1, 'b1');
+    sleepers.add('o:https://other\nhttps://other/a', 0, 0, 'x0');
     sleepers.closed('o:https://h\n');
-    expect(woken).toEqual([['b1', 'a2']]);
+    // First held first, whatever place a later numbering gave them; then by place.
+    expect(woken).toEqual([['a-first', 'b1', 'a2']]);
   });
 });

@@ -129,8 +129,14 @@ export class DestinationGuard {
   /** How long a sleeping delivery waits at most for its breaker to close (then it wakes on its
    * own: its worker may have restarted and forgotten it). */
   private readonly sleepMs: number;
-  /** Places handed to deliveries held because their origin was full, since it last was not. */
-  private readonly fullHolds = new Map<string, number>();
+  /** Origins whose deliveries are held because they are stuck (told once per such period). */
+  private readonly stuck = new Set<string>();
+  /**
+   * Per destination: places handed to its held deliveries, whatever held them (its breaker, its
+   * origin's, a stuck origin), since it last had nothing held: one numbering, so its deliveries
+   * wake in the order they came due.
+   */
+  private readonly places = new Map<string, number>();
 
   constructor(options: DestinationGuardOptions = {}) {
     this.now = options.now ?? (() => Date.now());
@@ -146,6 +152,12 @@ export class DestinationGuard {
       if (to === 'closed') this.sleepers.closed(key);
       else if (to === 'half_open') this.sleepers.probeDue(key);
     };
+    const resetPlaces = (origin: string, url?: string) => {
+      if (url !== undefined) this.places.delete(url);
+      else
+        for (const key of this.places.keys())
+          if (destinationOf(key).origin === origin) this.places.delete(key);
+    };
     this.destinations = new Breakers(
       options.breaker,
       (transition) => {
@@ -159,6 +171,7 @@ export class DestinationGuard {
           reason: transition.reason,
         });
         wakeOn(`d:${transition.key}\n`, transition.to);
+        if (transition.to === 'closed') resetPlaces(destination.origin, transition.key);
         this.judgeOrigin(destination.origin);
       },
       this.now,
@@ -177,6 +190,7 @@ export class DestinationGuard {
           reason: transition.reason,
         });
         wakeOn(`o:${transition.key}\n`, transition.to);
+        if (transition.to === 'closed') resetPlaces(transition.key);
       },
       this.now,
     );
@@ -227,16 +241,16 @@ export class DestinationGuard {
     const load = this.originSlots.load(destination.origin);
     const stuckMs = this.now() - load.lastReleaseAt;
     if (load.inFlight < this.maxInFlightPerOrigin) {
-      this.fullHolds.delete(destination.origin);
+      this.stuck.delete(destination.origin);
     } else if (stuckMs > this.originStuckMs) {
-      const next = this.fullHolds.get(destination.origin) ?? 0;
-      if (next === 0) this.onOriginFull(destination.origin);
-      const place = heldAt ?? next;
-      this.fullHolds.set(destination.origin, heldAt === undefined ? next + 1 : Math.max(next, 1));
+      if (!this.stuck.has(destination.origin)) {
+        this.stuck.add(destination.origin);
+        this.onOriginFull(destination.origin);
+      }
       return {
         go: false,
         waitMs: Math.min(30_000, Math.max(1_000, stuckMs)),
-        holdOffsetMs: place,
+        holdOffsetMs: heldAt ?? this.nextPlace(destination.url),
         by: 'origin',
         full: true,
       };
@@ -328,11 +342,7 @@ export class DestinationGuard {
   ): Admission {
     // Held deliveries keep their place: a millisecond apart, in the order they were first held
     // (one woken while still held keeps its offset), so they go on in the order they came due.
-    const holdOffsetMs =
-      heldAt ??
-      (by === 'origin'
-        ? this.origins.nextHoldOffset(destination.origin)
-        : this.destinations.nextHoldOffset(destination.url));
+    const holdOffsetMs = heldAt ?? this.nextPlace(destination.url);
     // Per destination under an origin's breaker too: when the origin lets probes through, one
     // delivery of each of its destinations wakes, so each can probe its own breaker (the
     // origin closes once most of them recovered).
@@ -347,9 +357,17 @@ export class DestinationGuard {
     return { go: false, waitMs: this.sleepMs, holdOffsetMs, by, full: false, sleepKey };
   }
 
+  /** The next place among a destination's held deliveries. */
+  private nextPlace(url: string): number {
+    const place = this.places.get(url) ?? 0;
+    if (this.places.size >= 10_000 && place === 0) this.places.clear();
+    this.places.set(url, place + 1);
+    return place;
+  }
+
   /** A held delivery's queue job, to wake when its breaker closes. */
-  sleeping(sleepKey: string, place: number, jobId: string): void {
-    this.sleepers.add(sleepKey, place, jobId);
+  sleeping(sleepKey: string, heldSince: number, place: number, jobId: string): void {
+    this.sleepers.add(sleepKey, heldSince, place, jobId);
     // Its breaker may have closed while the hold was being committed: wake it now, then.
     const [level, key = ''] = [sleepKey.slice(0, 1), sleepKey.slice(2, sleepKey.indexOf('\n'))];
     const state = level === 'o' ? this.origins.state(key) : this.destinations.state(key);

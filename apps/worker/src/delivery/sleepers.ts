@@ -1,3 +1,10 @@
+interface Sleeper {
+  /** When it was first held: the order sleepers wake in. */
+  heldSince: number;
+  place: number;
+  jobId: string;
+}
+
 /**
  * Deliveries held by a breaker, asleep until it closes. Each open period, one held delivery
  * wakes when the breaker lets a probe through (the probe candidate); the others sleep until the
@@ -10,7 +17,7 @@ export class Sleepers {
   /** Per key, its probe candidate: the place of the held delivery that wakes when the breaker
    * lets a probe through, and when that is. */
   private readonly candidates = new Map<string, { place: number; dueAt: number }>();
-  private readonly asleep = new Map<string, { place: number; jobId: string }[]>();
+  private readonly asleep = new Map<string, Sleeper[]>();
 
   constructor(
     /** Wakes held jobs, in order (the worker promotes their queue jobs). */
@@ -33,10 +40,10 @@ export class Sleepers {
   }
 
   /** Remembers a sleeping delivery's queue job, to wake when `key` closes. */
-  add(key: string, place: number, jobId: string): void {
+  add(key: string, heldSince: number, place: number, jobId: string): void {
     const list = this.asleep.get(key) ?? [];
     if (list.length >= this.maxPerKey) return;
-    list.push({ place, jobId });
+    list.push({ heldSince, place, jobId });
     this.asleep.set(key, list);
   }
 
@@ -49,15 +56,16 @@ export class Sleepers {
   }
 
   /** The breaker of every key starting with `prefix` closed: wake their sleepers, in the order
-   * they were held. */
+   * they were first held. */
   closed(prefix: string): void {
     this.probeDue(prefix);
-    const woken: { place: number; jobId: string }[] = [];
+    const woken: Sleeper[] = [];
     for (const [key, list] of this.asleep) {
       if (!key.startsWith(prefix)) continue;
       this.asleep.delete(key);
       woken.push(...list);
     }
-    if (woken.length > 0) this.wake(woken.sort((a, b) => a.place - b.place).map((e) => e.jobId));
+    woken.sort((a, b) => a.heldSince - b.heldSince || a.place - b.place);
+    if (woken.length > 0) this.wake(woken.map((e) => e.jobId));
   }
 }

@@ -25,6 +25,31 @@ describe('loadWorkerConfig', () => {
     expect(load).toThrow(/DELIVERY_BREAKER_MAX_OPEN_MS: must be at least DELIVERY_BREAKER_OPEN_MS/);
   });
 
+  it('parses cost_effective at the latest version unless told otherwise', () => {
+    expect(loadWorkerConfig({})).toMatchObject({
+      LLAMA_CLOUD_PARSE_TIER: 'cost_effective',
+      LLAMA_CLOUD_PARSE_VERSION: 'latest',
+    });
+    expect(
+      loadWorkerConfig({
+        LLAMA_CLOUD_PARSE_TIER: 'agentic_plus',
+        LLAMA_CLOUD_PARSE_VERSION: '2026-08-19',
+      }),
+    ).toMatchObject({
+      LLAMA_CLOUD_PARSE_TIER: 'agentic_plus',
+      LLAMA_CLOUD_PARSE_VERSION: '2026-08-19',
+    });
+  });
+
+  it('refuses a parse tier or version that cannot be one, naming the known tiers', () => {
+    const load = () =>
+      loadWorkerConfig({ LLAMA_CLOUD_PARSE_TIER: 'Premium', LLAMA_CLOUD_PARSE_VERSION: 'v 2' });
+    expect(load).toThrow(
+      /LLAMA_CLOUD_PARSE_TIER: expected a parse tier: fast, cost_effective, agentic, agentic_plus/,
+    );
+    expect(load).toThrow(/LLAMA_CLOUD_PARSE_VERSION: expected a parse version: latest/);
+  });
+
   it('hands every DELIVERY_BREAKER_* setting to the breakers', () => {
     expect(breakerOptions(loadWorkerConfig({}))).toEqual({
       consecutiveFailures: 5,

@@ -6,9 +6,11 @@ import {
   envList,
   envOptionalInt,
   envSecret,
+  envString,
   envUrl,
   parseSettings,
 } from '@callback-gateway/runtime';
+import { checkParseTier, checkParseVersion } from '@callback-gateway/llamacloud';
 import { checkNotifySettings, notifyEnvShape } from '@callback-gateway/notify';
 import { checkWebhookUrlEnv, webhookUrlEnvSchema } from '@callback-gateway/webhook-url';
 import { z } from 'zod';
@@ -34,6 +36,9 @@ export const workerSettingsSchema = webhookUrlEnvSchema.extend({
     protocols: ['https', 'http'],
   }),
   LLAMA_CLOUD_API_KEY: envSecret({ minLength: 8 }),
+  // The cheapest tier that gives markdown: `fast` is cheaper but gives text only.
+  LLAMA_CLOUD_PARSE_TIER: envString({ default: 'cost_effective', check: checkParseTier }),
+  LLAMA_CLOUD_PARSE_VERSION: envString({ default: 'latest', check: checkParseVersion }),
   WORKER_CONCURRENCY: envInt({ default: 50, min: 1, max: 1_000 }),
   DELIVERY_TIMEOUT_MS: envInt({ default: 30_000, min: 100, max: 600_000 }),
   DELIVERY_CONNECT_TIMEOUT_MS: envInt({ default: 10_000, min: 100, max: 120_000 }),

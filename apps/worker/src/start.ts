@@ -214,6 +214,10 @@ export async function startWorker(
     llamaCloud,
     registrationTtlSeconds: config.GATEWAY_REGISTRATION_TTL_S,
     expectCallbackWithinSeconds: config.GATEWAY_EXPECT_CALLBACK_WITHIN_S,
+    parseDefaults: {
+      tier: config.LLAMA_CLOUD_PARSE_TIER,
+      version: config.LLAMA_CLOUD_PARSE_VERSION,
+    },
     watchQueue,
     audit,
     logger,

@@ -34,3 +34,11 @@ export {
   type ResultKindV1,
   type ResultV1,
 } from './wire.js';
+export {
+  checkParseTier,
+  checkParseVersion,
+  isKnownParseTier,
+  LATEST_PARSE_VERSION,
+  PARSE_TIERS,
+  type KnownParseTier,
+} from './parse-options.js';

@@ -11,6 +11,7 @@ export {
   envOptionalUrl,
   maskUrlCredentials,
   envSecret,
+  envString,
   envUrl,
   parseSettings,
   type ParseSettingsOptions,

@@ -13,6 +13,7 @@ import {
   envOptionalInt,
   envOptionalUrl,
   envSecret,
+  envString,
   envUrl,
   maskUrlCredentials,
   parseSettings,
@@ -26,6 +27,10 @@ const schema = z.object({
   REDIS_URL: envUrl({ default: 'redis://127.0.0.1:6379', protocols: ['redis', 'rediss'] }),
   PUBLIC_BASE_URL: envOptionalUrl({ protocols: ['https'] }),
   GATEWAY_SECRET: envSecret({ minLength: 8 }),
+  GATEWAY_WORD: envString({
+    default: 'plain',
+    check: (value) => (/^[a-z]+$/.test(value) ? undefined : 'expected lowercase letters'),
+  }),
 });
 
 function problems(env: Record<string, string>): string[] {
@@ -49,6 +54,7 @@ describe('parseSettings', () => {
       REDIS_URL: 'redis://127.0.0.1:6379',
       PUBLIC_BASE_URL: undefined,
       GATEWAY_SECRET: undefined,
+      GATEWAY_WORD: 'plain',
     });
     expect(Object.isFrozen(settings)).toBe(true);
   });
@@ -62,8 +68,10 @@ describe('parseSettings', () => {
       REDIS_URL: 'rediss://:pw@redis.example.com:6380',
       PUBLIC_BASE_URL: 'https://hooks.example.com',
       GATEWAY_SECRET: 'long-enough',
+      GATEWAY_WORD: ' fancy ',
     });
     expect(settings.GATEWAY_PORT).toBe(0);
+    expect(settings.GATEWAY_WORD).toBe('fancy');
     expect(settings.GATEWAY_DEBUG).toBe(true);
     expect(settings.GATEWAY_MODE).toBe('b');
     expect(settings.GATEWAY_LIST).toEqual(['abc', 'defg']);
@@ -80,6 +88,7 @@ describe('parseSettings', () => {
         REDIS_URL: 'http://x',
         PUBLIC_BASE_URL: 'not a url',
         GATEWAY_SECRET: 'short',
+        GATEWAY_WORD: 'Fancy',
       }),
     ).toEqual([
       'GATEWAY_PORT: expected an integer from 0 to 65535, got "80.5"',
@@ -89,6 +98,7 @@ describe('parseSettings', () => {
       'REDIS_URL: expected a redis or rediss URL, got "http"',
       'PUBLIC_BASE_URL: expected a URL, got "not a url"',
       'GATEWAY_SECRET: must be at least 8 characters long',
+      'GATEWAY_WORD: expected lowercase letters, got "Fancy"',
     ]);
   });
 

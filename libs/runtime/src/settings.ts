@@ -75,6 +75,24 @@ export function envEnum<const T extends readonly [string, ...string[]]>(
     });
 }
 
+/** A word checked by `check` (which says what is wrong, or nothing). */
+export function envString(options: {
+  default: string;
+  check: (value: string) => string | undefined;
+}) {
+  return z
+    .string()
+    .trim()
+    .optional()
+    .transform((raw, ctx): string => {
+      if (raw === undefined || raw === '') return options.default;
+      const problem = options.check(raw);
+      if (problem === undefined) return raw;
+      ctx.addIssue({ code: 'custom', message: `${problem}, got ${show(raw)}` });
+      return z.NEVER;
+    });
+}
+
 /** A comma-separated list (empty items dropped); optionally each item validated. */
 export function envList(
   options: { default?: readonly string[]; item?: (item: string) => string | undefined } = {},

@@ -46,6 +46,7 @@ describe('parse submission through LlamaParse (local fake), end to end', () => {
     stack = await startStack(redis, {
       LLAMA_CLOUD_BASE_URL: fake.baseUrl,
       LLAMA_CLOUD_API_KEY: fake.apiKey,
+      LLAMA_CLOUD_PARSE_TIER: 'agentic',
     });
     gatewayAt.url = stack.gatewayUrl;
   });
@@ -75,6 +76,8 @@ describe('parse submission through LlamaParse (local fake), end to end', () => {
     const view = await submission(stack, id);
     const sent = fake.submissions.find((entry) => entry.jobId === view.parse_job_id);
     expect(sent).toMatchObject({ api: 'v2-parse', outputFormat: 'json' });
+    // The worker's LLAMA_CLOUD_PARSE_TIER, and the default version.
+    expect(sent?.fields).toMatchObject({ tier: 'agentic', version: 'latest' });
     expect(sent?.webhookUrl).toMatch(
       /^https:\/\/hooks\.example\.com\/v1\/callbacks\/llamaparse\/[A-Za-z0-9_-]{43}$/,
     );

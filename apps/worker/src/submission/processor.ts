@@ -36,6 +36,8 @@ export interface SubmissionDeps {
   llamaCloud: LlamaCloudClient | undefined;
   registrationTtlSeconds: number;
   expectCallbackWithinSeconds: number;
+  /** Tier and version of a v2 job whose submission names none (`LLAMA_CLOUD_PARSE_*`). */
+  parseDefaults: ParseDefaults;
   audit: AuditLog;
   logger: Logger;
   registry: Registry;
@@ -43,6 +45,12 @@ export interface SubmissionDeps {
   onUrlState?: (waitingReason: string | undefined) => void;
   now?: () => Date;
   random?: () => number;
+}
+
+/** The tier and version every v2 job must name, when its submission does not. */
+export interface ParseDefaults {
+  tier: string;
+  version: string;
 }
 
 /** Waits between attempts that found no public URL or a busy parser: 5 s doubling to 5 min. */
@@ -166,7 +174,8 @@ export function createSubmissionProcessor(deps: SubmissionDeps) {
         parseJobId = result.id;
       } else {
         const configuration = {
-          ...(submission.tier !== undefined && { tier: submission.tier }),
+          tier: submission.tier ?? deps.parseDefaults.tier,
+          version: deps.parseDefaults.version,
           webhook: {
             url: callbackUrl,
             signingSecret: registration.signingSecret,

@@ -16,6 +16,7 @@ import {
   RetrySubmissionError,
   createSubmissionProcessor,
   submissionRetryDelayMs,
+  type ParseDefaults,
 } from './processor.js';
 
 /** Options for {@link startSubmissionService}. */
@@ -27,6 +28,8 @@ export interface SubmissionServiceOptions {
   llamaCloud: LlamaCloudClient | undefined;
   registrationTtlSeconds: number;
   expectCallbackWithinSeconds: number;
+  /** Tier and version of v2 jobs whose submission names none. */
+  parseDefaults: ParseDefaults;
   /**
    * Watches the worker's `error` events (see `createQueueErrorReporter`).
    * @defaultValue logged at debug level
@@ -58,6 +61,7 @@ export function startSubmissionService(options: SubmissionServiceOptions): Submi
     llamaCloud: options.llamaCloud,
     registrationTtlSeconds: options.registrationTtlSeconds,
     expectCallbackWithinSeconds: options.expectCallbackWithinSeconds,
+    parseDefaults: options.parseDefaults,
     audit: options.audit,
     logger: options.logger,
     registry: options.registry,

@@ -1,0 +1,109 @@
+import { Writable } from 'node:stream';
+import { createLogger } from '@callback-gateway/audit';
+import { memoryAuditLog, type MemoryAuditLog } from '@callback-gateway/audit/testing';
+import { createLlamaCloudClient } from '@callback-gateway/llamacloud';
+import { startLlamaCloudFake, type LlamaCloudFake } from '@callback-gateway/llamacloud/testing';
+import {
+  QUEUES,
+  createSubmissionStore,
+  storeKeys,
+  type NewSubmission,
+  type SubmissionStore,
+} from '@callback-gateway/store';
+import { startRedis, type TestRedis } from '@callback-gateway/testing';
+import type { WebhookUrlResolution } from '@callback-gateway/webhook-url';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { Registry } from 'prom-client';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startSubmissionService, type SubmissionService } from '../src/submission/service.js';
+
+const BASE: WebhookUrlResolution = {
+  baseUrl: 'https://hooks.example.com',
+  source: 'cloud_config',
+  verifiedBy: 'dns',
+  resolvedAt: new Date(),
+  insecure: false,
+};
+
+describe('parse submission against the LlamaCloud fake', () => {
+  let server: TestRedis;
+  let redis: Redis;
+  let fake: LlamaCloudFake;
+  let queue: Queue;
+  let service: SubmissionService;
+  let submissions: SubmissionStore;
+  let audit: MemoryAuditLog;
+
+  beforeAll(async () => {
+    server = await startRedis();
+  });
+  afterAll(() => server?.close());
+
+  beforeEach(async () => {
+    redis = new Redis(server.url, { maxRetriesPerRequest: null });
+    const keys = storeKeys(`t${Math.random().toString(36).slice(2, 10)}`);
+    fake = await startLlamaCloudFake({ dropCallbacks: () => true });
+    audit = memoryAuditLog();
+    submissions = createSubmissionStore({ redis, keys });
+    queue = new Queue(QUEUES.parseSubmissions, {
+      connection: redis,
+      prefix: `{${keys.prefix}}`,
+    });
+    service = startSubmissionService({
+      connection: redis,
+      storeRedis: redis,
+      keys,
+      webhookUrl: () => ({ resolve: () => Promise.resolve(BASE) }),
+      llamaCloud: createLlamaCloudClient({ baseUrl: fake.baseUrl, apiKey: fake.apiKey }),
+      registrationTtlSeconds: 86_400,
+      expectCallbackWithinSeconds: 3_600,
+      parseDefaults: { tier: 'agentic', version: '2026-08-19' },
+      audit,
+      logger: createLogger({ name: 'test', level: 'silent', destination: new Writable() }),
+      registry: new Registry(),
+    });
+  });
+  afterEach(async () => {
+    await service?.close();
+    await queue?.close();
+    await fake?.close();
+    redis?.disconnect();
+  });
+
+  const submit = async (input: Partial<NewSubmission>) => {
+    const created = await submissions.create({
+      deliverTo: 'https://pipeline.example.com/results',
+      sourceUrl: 'https://docs.example.com/a.pdf',
+      api: 'v2',
+      tier: undefined,
+      metadata: undefined,
+      expectCallbackWithinSeconds: undefined,
+      apiClient: 'test',
+      ...input,
+    });
+    await queue.add('submit', { submissionId: created.id }, { jobId: created.id, attempts: 1 });
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const current = await submissions.get(created.id);
+      if (current?.state === 'submitted' || current?.state === 'failed') return current;
+      if (Date.now() > deadline) throw new Error(`submission still ${current?.state}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+
+  it('names the configured default tier and version on a v2 job that names none', async () => {
+    const submission = await submit({});
+
+    expect(submission).toMatchObject({ state: 'submitted', lastError: '' });
+    const sent = fake.submissions.find((entry) => entry.jobId === submission.parseJobId);
+    expect(sent?.fields).toMatchObject({ tier: 'agentic', version: '2026-08-19' });
+  });
+
+  it("sends the submission's own tier instead of the default", async () => {
+    const submission = await submit({ tier: 'fast' });
+
+    const sent = fake.submissions.find((entry) => entry.jobId === submission.parseJobId);
+    expect(sent?.fields).toMatchObject({ tier: 'fast', version: '2026-08-19' });
+  });
+});

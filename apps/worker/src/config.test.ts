@@ -50,6 +50,14 @@ describe('loadWorkerConfig', () => {
     expect(load).toThrow(/LLAMA_CLOUD_PARSE_VERSION: expected a parse version: latest/);
   });
 
+  it("refuses the LlamaCloud SDK's own variables, which nothing here sets", () => {
+    // The SDK reads LLAMA_CLOUD_CUSTOM_HEADERS whatever the client gives it.
+    expect(() => loadWorkerConfig({ LLAMA_CLOUD_CUSTOM_HEADERS: 'X-Extra: 1' })).toThrow(
+      /LLAMA_CLOUD_CUSTOM_HEADERS/,
+    );
+    expect(() => loadWorkerConfig({ LLAMA_CLOUD_LOG: 'debug' })).toThrow(/LLAMA_CLOUD_LOG/);
+  });
+
   it('hands every DELIVERY_BREAKER_* setting to the breakers', () => {
     expect(breakerOptions(loadWorkerConfig({}))).toEqual({
       consecutiveFailures: 5,

@@ -32,8 +32,12 @@ describe('early reconciliation after a public URL change', () => {
     const store = createRegistrationStore({ redis: client, keys });
     const issue = async (baseUrl: string) => {
       const job = await llamaCloud.parseV2({
-        sourceUrl: 'https://docs.example.com/a.pdf',
-        webhook: { url: `${baseUrl}/v1/callbacks/llamaparse/x`, outputFormat: 'json' },
+        tier: 'cost_effective',
+        version: 'latest',
+        source_url: 'https://docs.example.com/a.pdf',
+        webhook_configurations: [
+          { webhook_url: `${baseUrl}/v1/callbacks/llamaparse/x`, webhook_output_format: 'json' },
+        ],
       });
       parser?.complete(job.id);
       const { registration } = await issueRegistration(

@@ -2,11 +2,22 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createLlamaCloudClient, isLlamaCloudError, type LlamaCloudError } from './index.js';
+import {
+  createLlamaCloudClient,
+  isLlamaCloudError,
+  type CreateJobParams,
+  type LlamaCloudError,
+} from './index.js';
 import { startLlamaCloudFake, type LlamaCloudFake } from './testing.js';
 
 const CALLBACK_URL = 'https://hooks.example.com/v1/callbacks/llamaparse/tok_1';
 const FILE = { name: 'a.pdf', content: Buffer.from('%PDF') };
+const JOB: CreateJobParams = {
+  tier: 'cost_effective',
+  version: 'latest',
+  file_id: 'f',
+  webhook_configurations: [{ webhook_url: CALLBACK_URL }],
+};
 
 async function rejection(promise: Promise<unknown>): Promise<LlamaCloudError> {
   const error: unknown = await promise.then(
@@ -97,8 +108,10 @@ describe('the LlamaCloud client errors', () => {
 
     const error = await rejection(
       client.parseV2({
-        fileId: 'file-1',
-        webhook: { url: CALLBACK_URL, outputFormat: 'xml' as 'json' },
+        ...JOB,
+        webhook_configurations: [
+          { webhook_url: CALLBACK_URL, webhook_output_format: 'xml' as 'json' },
+        ],
       }),
     );
 
@@ -114,7 +127,7 @@ describe('the LlamaCloud client errors', () => {
     const client = createLlamaCloudClient({ baseUrl: fake.baseUrl, apiKey: fake.apiKey });
     fake.rateLimitNext(7);
 
-    const error = await rejection(client.parseV2({ fileId: 'f', webhook: { url: CALLBACK_URL } }));
+    const error = await rejection(client.parseV2(JOB));
 
     expect(error).toMatchObject({
       code: 'LLAMACLOUD_RATE_LIMITED',
@@ -124,9 +137,7 @@ describe('the LlamaCloud client errors', () => {
     });
     expect(error.message).toMatch(/Retry after 7 s/);
     // Only the next request was limited.
-    await expect(
-      client.parseV2({ fileId: 'f', webhook: { url: CALLBACK_URL } }),
-    ).resolves.toMatchObject({ status: 'PENDING' });
+    await expect(client.parseV2(JOB)).resolves.toMatchObject({ status: 'PENDING' });
   });
 
   it('reads an HTTP-date Retry-After as seconds from now', async () => {
@@ -178,6 +189,52 @@ describe('the LlamaCloud client errors', () => {
     }
   });
 
+  it('says LLAMACLOUD_TIMEOUT when the body stalls after the headers came in time', async () => {
+    const stalling = await listen((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"job": {"id": "job-1", ');
+      // The rest never comes.
+    });
+    try {
+      const client = createLlamaCloudClient({
+        baseUrl: urlOf(stalling),
+        apiKey: 'llx-k',
+        timeoutMs: 200,
+      });
+      const started = Date.now();
+
+      const error = await rejection(client.getJobV2('job-1'));
+
+      expect(error).toMatchObject({ code: 'LLAMACLOUD_TIMEOUT', retryable: true });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(190);
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      await closeServer(stalling);
+    }
+  });
+
+  it('follows no redirect: a 302 is LLAMACLOUD_BAD_RESPONSE and the key stays here', async () => {
+    let elsewhere = 0;
+    const other = await listen((_req, res) => {
+      elsewhere++;
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+    const redirecting = await listen((_req, res) => {
+      res.writeHead(302, { location: `${urlOf(other)}/api/v2/parse/job-1` }).end();
+    });
+    try {
+      const client = createLlamaCloudClient({ baseUrl: urlOf(redirecting), apiKey: 'llx-k' });
+
+      const error = await rejection(client.getJobV2('job-1'));
+
+      expect(error).toMatchObject({ code: 'LLAMACLOUD_BAD_RESPONSE', status: 302 });
+      expect(elsewhere).toBe(0);
+    } finally {
+      await closeServer(redirecting);
+      await closeServer(other);
+    }
+  });
+
   it('says LLAMACLOUD_NETWORK when the connection is refused', async () => {
     const gone = await listen(() => undefined);
     const baseUrl = urlOf(gone);
@@ -203,7 +260,7 @@ describe('the LlamaCloud client errors', () => {
 
       expect(await rejection(client.getJobV1('job-1'))).toMatchObject({
         code: 'LLAMACLOUD_BAD_RESPONSE',
-        status: 200,
+        retryable: false,
       });
       answer = JSON.stringify({ id: 'job-1', status: 'DONE' });
       const error = await rejection(client.getJobV1('job-1'));

@@ -1,9 +1,12 @@
 import { Agent, type Dispatcher } from 'undici';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createLlamaCloudClient, type LlamaCloudClient } from './index.js';
 import { startLlamaCloudFake, type LlamaCloudFake } from './testing.js';
 
 const CALLBACK_URL = 'https://hooks.example.com/v1/callbacks/llamaparse/tok_3f9a';
+const WEBHOOK = { webhook_url: CALLBACK_URL };
+/** The least a v2 job takes: a tier, a version, a document. */
+const JOB = { tier: 'cost_effective', version: 'latest', file_id: 'file-1' } as const;
 const PDF = {
   name: 'report.pdf',
   content: Buffer.from('%PDF-1.4 fake'),
@@ -30,8 +33,8 @@ describe('the LlamaCloud client against the fake', () => {
   });
   afterEach(() => fake.close());
 
-  describe('uploadV1', () => {
-    it('posts the file, webhook_url and extra fields as multipart to /api/v1/parsing/upload', async () => {
+  describe('uploadV1 (own code: the SDK has no v1)', () => {
+    it('posts the file, webhook_url and extra fields as multipart to /api/parsing/upload', async () => {
       const job = await client.uploadV1({
         file: PDF,
         webhookUrl: CALLBACK_URL,
@@ -41,11 +44,11 @@ describe('the LlamaCloud client against the fake', () => {
       expect(job).toEqual({
         id: expect.any(String),
         status: 'PENDING',
-        errorCode: null,
-        errorMessage: null,
+        error_code: null,
+        error_message: null,
       });
       expect(fake.requests).toMatchObject([
-        { method: 'POST', path: '/api/v1/parsing/upload', authorized: true, status: 200 },
+        { method: 'POST', path: '/api/parsing/upload', authorized: true, status: 200 },
       ]);
       const [submission] = fake.submissions;
       expect(submission).toMatchObject({
@@ -78,30 +81,32 @@ describe('the LlamaCloud client against the fake', () => {
     });
   });
 
-  describe('parseV2', () => {
-    it('posts JSON to /api/v2/parse with webhook_configurations in snake_case', async () => {
+  describe("parseV2 (the SDK's parsing.create)", () => {
+    it("posts JSON to /api/v2/parse with the SDK's fields as they are", async () => {
       const job = await client.parseV2({
-        sourceUrl: 'https://docs.example.com/files/contract.pdf',
+        source_url: 'https://docs.example.com/files/contract.pdf',
         tier: 'agentic',
         version: 'latest',
-        webhook: {
-          url: CALLBACK_URL,
-          signingSecret: 'lc-secret-1',
-          events: ['parse.success', 'parse.error'],
-          headers: { 'X-Tenant': 'acme' },
-          outputFormat: 'json',
-        },
+        webhook_configurations: [
+          {
+            webhook_url: CALLBACK_URL,
+            webhook_signing_secret: 'lc-secret-1',
+            webhook_events: ['parse.success', 'parse.error'],
+            webhook_headers: { 'X-Tenant': 'acme' },
+            webhook_output_format: 'json',
+          },
+        ],
       });
 
       expect(job).toEqual({
         id: expect.any(String),
-        projectId: fake.projectId,
+        project_id: fake.projectId,
         status: 'PENDING',
-        createdAt: expect.any(String),
-        errorMessage: null,
+        created_at: expect.any(String),
+        error_message: null,
         name: 'contract.pdf',
         tier: 'agentic',
-        updatedAt: expect.any(String),
+        updated_at: expect.any(String),
       });
       expect(fake.requests[0]).toMatchObject({ method: 'POST', path: '/api/v2/parse' });
       const [submission] = fake.submissions;
@@ -128,26 +133,14 @@ describe('the LlamaCloud client against the fake', () => {
         outputFormat: 'json',
       });
     });
-
-    it('leaves out every field that was not given', async () => {
-      await client.parseV2({ fileId: 'file-7', webhook: { url: CALLBACK_URL } });
-
-      expect(fake.submissions[0]?.fields).toEqual({
-        file_id: 'file-7',
-        webhook_configurations: [{ webhook_url: CALLBACK_URL }],
-      });
-    });
   });
 
-  describe('uploadV2', () => {
+  describe("uploadV2 (the SDK's parsing.create with upload_file)", () => {
     it('posts the file and the configuration as a JSON string to /api/v2/parse/upload', async () => {
-      const job = await client.uploadV2({
-        file: PDF,
-        configuration: {
-          tier: 'fast',
-          version: 'latest',
-          webhook: { url: CALLBACK_URL, signingSecret: 'lc-secret-2' },
-        },
+      const job = await client.uploadV2(PDF, {
+        tier: 'fast',
+        version: 'latest',
+        webhook_configurations: [{ ...WEBHOOK, webhook_signing_secret: 'lc-secret-2' }],
       });
 
       expect(job).toMatchObject({ status: 'PENDING', name: 'report.pdf', tier: 'fast' });
@@ -158,7 +151,7 @@ describe('the LlamaCloud client against the fake', () => {
         jobId: job.id,
         webhookUrl: CALLBACK_URL,
         signingSecret: 'lc-secret-2',
-        file: { name: 'report.pdf', size: PDF.content.length },
+        file: { name: 'report.pdf', size: PDF.content.length, contentType: 'application/pdf' },
       });
       expect(submission?.fields).toEqual({
         tier: 'fast',
@@ -171,22 +164,22 @@ describe('the LlamaCloud client against the fake', () => {
     });
   });
 
-  describe('getJobV2', () => {
+  describe("getJobV2 (the SDK's parsing.get)", () => {
     it('follows a job from PENDING through RUNNING to COMPLETED', async () => {
-      const { id } = await client.parseV2({ fileId: 'file-1', webhook: { url: CALLBACK_URL } });
+      const { id } = await client.parseV2(JOB);
 
       expect((await client.getJobV2(id)).job.status).toBe('PENDING');
       fake.setRunning(id);
       expect((await client.getJobV2(id)).job.status).toBe('RUNNING');
       fake.complete(id);
       const done = await client.getJobV2(id);
-      expect(done.job).toMatchObject({ id, status: 'COMPLETED', errorMessage: null });
+      expect(done.job).toMatchObject({ id, status: 'COMPLETED', error_message: null });
       expect(done).not.toHaveProperty('markdown');
       expect(fake.requests.at(-1)).toMatchObject({ method: 'GET', path: `/api/v2/parse/${id}` });
     });
 
     it('sends expand repeated and returns the expanded parts as received', async () => {
-      const { id } = await client.parseV2({ fileId: 'file-1', webhook: { url: CALLBACK_URL } });
+      const { id } = await client.parseV2(JOB);
       fake.complete(id, {
         pages: [
           { text: 'one', markdown: '# One' },
@@ -214,7 +207,7 @@ describe('the LlamaCloud client against the fake', () => {
         ],
       });
       expect(result.markdown_full).toBe('# One\n\n---\n\n# Two');
-      expect(result['job_metadata']).toEqual({
+      expect(result.job_metadata).toEqual({
         job_pages: 2,
         job_auto_mode_triggered_pages: 0,
         job_is_cache_hit: false,
@@ -222,20 +215,20 @@ describe('the LlamaCloud client against the fake', () => {
     });
 
     it('reports a failed job with its error message, and a cancelled one', async () => {
-      const failed = await client.parseV2({ fileId: 'file-1', webhook: { url: CALLBACK_URL } });
-      const cancelled = await client.parseV2({ fileId: 'file-2', webhook: { url: CALLBACK_URL } });
+      const failed = await client.parseV2(JOB);
+      const cancelled = await client.parseV2({ ...JOB, file_id: 'file-2' });
       fake.fail(failed.id, 'The document is password protected.');
       fake.cancel(cancelled.id);
 
       expect((await client.getJobV2(failed.id)).job).toMatchObject({
         status: 'FAILED',
-        errorMessage: 'The document is password protected.',
+        error_message: 'The document is password protected.',
       });
       expect((await client.getJobV2(cancelled.id)).job.status).toBe('CANCELLED');
     });
   });
 
-  describe('getJobV1 and getResultV1', () => {
+  describe('getJobV1 and getResultV1 (own code)', () => {
     it('reports SUCCESS, ERROR with its code, PARTIAL_SUCCESS and CANCELLED', async () => {
       const ids = await Promise.all(
         [1, 2, 3, 4].map(
@@ -246,8 +239,8 @@ describe('the LlamaCloud client against the fake', () => {
       expect(await client.getJobV1(ok)).toEqual({
         id: ok,
         status: 'PENDING',
-        errorCode: null,
-        errorMessage: null,
+        error_code: null,
+        error_message: null,
       });
       fake.complete(ok);
       fake.fail(failed, 'Unsupported file.', { code: 'UNSUPPORTED_FILE_TYPE' });
@@ -258,12 +251,12 @@ describe('the LlamaCloud client against the fake', () => {
       expect(await client.getJobV1(failed)).toEqual({
         id: failed,
         status: 'ERROR',
-        errorCode: 'UNSUPPORTED_FILE_TYPE',
-        errorMessage: 'Unsupported file.',
+        error_code: 'UNSUPPORTED_FILE_TYPE',
+        error_message: 'Unsupported file.',
       });
       expect((await client.getJobV1(partial)).status).toBe('PARTIAL_SUCCESS');
       expect((await client.getJobV1(cancelled)).status).toBe('CANCELLED');
-      expect(fake.requests.at(-1)?.path).toBe(`/api/v1/parsing/job/${cancelled}`);
+      expect(fake.requests.at(-1)?.path).toBe(`/api/parsing/job/${cancelled}`);
     });
 
     it('fetches the markdown, text and json results with their job_metadata', async () => {
@@ -282,7 +275,7 @@ describe('the LlamaCloud client against the fake', () => {
         pages: [{ page: 1, text: 'raw', md: '# Md', images: [image] }],
         jobMetadata,
       });
-      expect(fake.requests.at(-1)?.path).toBe(`/api/v1/parsing/job/${id}/result/json`);
+      expect(fake.requests.at(-1)?.path).toBe(`/api/parsing/job/${id}/result/json`);
     });
   });
 
@@ -295,10 +288,12 @@ describe('the LlamaCloud client against the fake', () => {
         projectId: 'proj-1',
       });
 
-      const job = await scoped.parseV2({ fileId: 'file-1', webhook: { url: CALLBACK_URL } });
+      const job = await scoped.parseV2(JOB);
       await scoped.getJobV2(job.id, { expand: ['text'] });
+      await scoped.getJobV1((await scoped.uploadV1({ file: PDF, webhookUrl: CALLBACK_URL })).id);
 
-      expect(job.projectId).toBe('proj-1');
+      expect(job.project_id).toBe('proj-1');
+      expect(fake.requests).toHaveLength(4);
       for (const request of fake.requests) {
         expect(request.query).toMatchObject({ organization_id: ['org-1'], project_id: ['proj-1'] });
       }
@@ -313,15 +308,18 @@ describe('the LlamaCloud client against the fake', () => {
         dispatcher,
       });
 
-      const job = await own.parseV2({ fileId: 'file-1', webhook: { url: CALLBACK_URL } });
-      await own.getJobV1(job.id);
+      const job = await own.parseV2(JOB);
+      await own.getJobV1(job.id).catch(() => undefined);
 
-      expect(dispatcher.dispatched).toHaveLength(2);
+      expect(dispatcher.dispatched.map((options) => `${options.method} ${options.path}`)).toEqual([
+        'POST /api/v2/parse',
+        `GET /api/parsing/job/${job.id}`,
+      ]);
       expect(dispatcher.closed).toBe(false);
       await dispatcher.close();
     });
 
-    it('hands the dispatcher an upload as multipart bytes, which any undici can send', async () => {
+    it('encodes an upload itself and hands the dispatcher bytes, never a FormData', async () => {
       // The global dispatcher may come from another copy of undici (Node 24's own), which
       // cannot encode this copy's FormData: it failed mid-request before the client encoded it.
       const dispatcher = new RecordingAgent();
@@ -331,22 +329,43 @@ describe('the LlamaCloud client against the fake', () => {
         dispatcher,
       });
 
-      const job = await own.uploadV1({ file: PDF, webhookUrl: CALLBACK_URL });
+      const v1 = await own.uploadV1({ file: PDF, webhookUrl: CALLBACK_URL });
+      const v2 = await own.uploadV2(PDF, { tier: 'fast', version: 'latest' });
 
-      expect(job.status).toBe('PENDING');
-      expect(dispatcher.dispatched).toHaveLength(1);
-      const body = dispatcher.dispatched[0]?.body;
-      expect(Buffer.isBuffer(body)).toBe(true);
-      const text = (body as Buffer).toString('latin1');
-      expect(text).toContain('filename="report.pdf"');
-      expect(text).toContain('%PDF-1.4 fake');
-      expect(text).toContain(CALLBACK_URL);
+      expect([v1.status, v2.status]).toEqual(['PENDING', 'PENDING']);
+      expect(dispatcher.dispatched).toHaveLength(2);
+      for (const options of dispatcher.dispatched) {
+        expect(options.body).not.toBeInstanceOf(FormData);
+        expect(String(options.headers)).not.toContain('[object FormData]');
+      }
+      expect(fake.submissions.map((entry) => entry.file?.size)).toEqual([
+        PDF.content.length,
+        PDF.content.length,
+      ]);
       await dispatcher.close();
+    });
+
+    it('reads none of the LLAMA_CLOUD_* variables the SDK would read for what it is not given', async () => {
+      vi.stubEnv('LLAMA_CLOUD_BASE_URL', 'http://127.0.0.1:9/elsewhere');
+      vi.stubEnv('LLAMA_CLOUD_API_KEY', 'llx-from-the-environment');
+      vi.stubEnv('LLAMA_CLOUD_LOG', 'debug');
+      const logged = vi.spyOn(console, 'debug').mockImplementation(() => undefined);
+      try {
+        const own = createLlamaCloudClient({ baseUrl: fake.baseUrl, apiKey: fake.apiKey });
+
+        await own.parseV2(JOB);
+
+        expect(fake.requests).toMatchObject([{ path: '/api/v2/parse', authorized: true }]);
+        expect(logged).not.toHaveBeenCalled();
+      } finally {
+        logged.mockRestore();
+        vi.unstubAllEnvs();
+      }
     });
 
     it('accepts a base URL with a trailing slash and refuses unusable options', async () => {
       const prefixed = createLlamaCloudClient({ baseUrl: `${fake.baseUrl}/`, apiKey: fake.apiKey });
-      const job = await prefixed.parseV2({ fileId: 'file-1', webhook: { url: CALLBACK_URL } });
+      const job = await prefixed.parseV2(JOB);
       expect(fake.jobs.has(job.id)).toBe(true);
       expect(() => createLlamaCloudClient({ baseUrl: 'ftp://x', apiKey: 'k' })).toThrow(TypeError);
       expect(() => createLlamaCloudClient({ apiKey: ' ' })).toThrow(TypeError);

@@ -1,18 +1,15 @@
-import { Blob } from 'node:buffer';
-import { FormData, type Dispatcher } from 'undici';
-import type { z } from 'zod';
-import { send, type Transport } from './http.js';
+import { File } from 'node:buffer';
+import { LlamaCloud, type APIPromise } from '@llamaindex/llama-cloud';
+import type { Dispatcher } from 'undici';
+import { sdkFetch, toLlamaCloudError } from './http.js';
 import {
-  jobResultV2Schema,
-  jobV1Schema,
-  jobV2Schema,
-  resultV1Schemas,
-  type JobResultV2,
+  answers,
+  checkAnswer,
+  resultsV1,
   type JobV1,
-  type JobV2,
   type ResultKindV1,
   type ResultV1,
-} from './wire.js';
+} from './responses.js';
 
 /** The public LlamaCloud API (the official SDKs' default too). */
 export const DEFAULT_BASE_URL = 'https://api.cloud.llamaindex.ai';
@@ -29,8 +26,8 @@ export interface LlamaCloudClientOptions {
   /** The `llx-...` API key, sent as `Authorization: Bearer`. It never appears in errors. */
   apiKey: string;
   /**
-   * The undici dispatcher to send with (proxies, connection limits, tests). Borrowed: the client
-   * never closes it.
+   * The undici dispatcher every call goes through (proxies, connection limits, the outbound
+   * policy, tests). Borrowed: the client never closes it.
    * @defaultValue undici's global dispatcher
    */
   dispatcher?: Dispatcher;
@@ -59,6 +56,20 @@ export interface UploadFile {
   contentType?: string;
 }
 
+type Scoped<T> = Omit<T, 'organization_id' | 'project_id'>;
+
+/** A v2 job's parameters, as the SDK types them (organization and project come from the options). */
+export type CreateJobParams = Scoped<LlamaCloud.ParsingCreateParams>;
+/** What `listJobsV2` filters on, as the SDK types it. */
+export type ListJobsParams = Scoped<LlamaCloud.ParsingListParams>;
+
+/** One page of `listJobsV2`. */
+export interface JobsPage {
+  items: LlamaCloud.ParsingListResponse[];
+  /** Pass as `page_token` for the next page; undefined on the last one. */
+  nextPageToken: string | undefined;
+}
+
 /** `uploadV1` input: a file or a URL to fetch it from, and the legacy callback URL. */
 export interface UploadV1Input {
   file?: UploadFile;
@@ -70,181 +81,176 @@ export interface UploadV1Input {
   extra?: Record<string, string>;
 }
 
-/** One v2 `webhook_configurations` entry, in camelCase. */
-export interface WebhookConfiguration {
-  /** `webhook_url`: where LlamaCloud POSTs the events. */
-  url: string;
-  /** `webhook_signing_secret`: when set, each delivery carries `LC-Signature: sha256=<hex>`. */
-  signingSecret?: string;
-  /** `webhook_events`: the event types to send (`parse.success`, ...); omitted = all. */
-  events?: readonly string[];
-  /** `webhook_headers`: custom headers echoed on every delivery. */
-  headers?: Readonly<Record<string, string>>;
-  /**
-   * `webhook_output_format`: `string` sends the envelope as a JSON string literal.
-   * @defaultValue LlamaCloud's default, `'string'`
-   */
-  outputFormat?: 'string' | 'json';
-}
-
-/** The v2 parse configuration shared by `parseV2` and `uploadV2`. */
-export interface ParseConfigurationV2 {
-  /** The parsing tier, e.g. `fast`, `cost_effective`, `agentic`, `agentic_plus`. */
-  tier?: string;
-  /** The parser version, e.g. `latest`. */
-  version?: string;
-  /** Where and how LlamaCloud calls back. */
-  webhook: WebhookConfiguration;
-  /** More top-level configuration fields, sent as they are (`processing_options`, ...). */
-  extra?: Readonly<Record<string, unknown>>;
-}
-
-/** `parseV2` input: a file already uploaded to LlamaCloud (`fileId`) or a URL (`sourceUrl`). */
-export interface ParseV2Input extends ParseConfigurationV2 {
-  fileId?: string;
-  sourceUrl?: string;
-}
-
-/** `uploadV2` input: the document and its configuration. */
-export interface UploadV2Input {
-  file: UploadFile;
-  configuration: ParseConfigurationV2;
-}
-
-/** Options of `getJobV2`. */
-export interface GetJobV2Options {
-  /** The result parts to include (`text`, `markdown`, `items`, `metadata`, `job_metadata`, ...). */
-  expand?: readonly string[];
-}
-
-/** The typed client of LlamaCloud's parse APIs. It never retries by itself. */
+/**
+ * The typed client of LlamaCloud's parse APIs. The v2 calls go through the official SDK's
+ * `parsing` resource; the legacy v1 calls, which the SDK does not have, are this project's
+ * (paths as in the last official client that had them, `/api/parsing/...`). It never retries
+ * by itself, and every failure is a `LlamaCloudError`.
+ */
 export interface LlamaCloudClient {
-  /** `POST /api/v1/parsing/upload` (multipart) with the legacy `webhook_url`. */
-  uploadV1(input: UploadV1Input): Promise<JobV1>;
-  /** `POST /api/v2/parse` (JSON) with `webhook_configurations`. */
-  parseV2(input: ParseV2Input): Promise<JobV2>;
-  /** `POST /api/v2/parse/upload` (multipart `file` + `configuration` JSON string). */
-  uploadV2(input: UploadV2Input): Promise<JobV2>;
+  /** `POST /api/v2/parse` (JSON): a job on a `file_id` or `source_url`. */
+  parseV2(params: CreateJobParams): Promise<LlamaCloud.ParsingCreateResponse>;
+  /** `POST /api/v2/parse/upload` (multipart `file` + `configuration` JSON). */
+  uploadV2(file: UploadFile, params: CreateJobParams): Promise<LlamaCloud.ParsingCreateResponse>;
   /** `GET /api/v2/parse/{job_id}`: the job, and the result parts asked for with `expand`. */
-  getJobV2(jobId: string, options?: GetJobV2Options): Promise<JobResultV2>;
-  /** `GET /api/v1/parsing/job/{job_id}`: the job's status. */
+  getJobV2(jobId: string, options?: { expand?: string[] }): Promise<LlamaCloud.ParsingGetResponse>;
+  /** `GET /api/v2/parse`: one page of the project's jobs. */
+  listJobsV2(params?: ListJobsParams): Promise<JobsPage>;
+  /** `POST /api/v2/parse/{job_id}/cancel`. */
+  cancelJobV2(jobId: string): Promise<LlamaCloud.ParsingCancelResponse>;
+  /** `GET /api/v2/parse/versions`: the versions each tier accepts, and what `latest` is. */
+  listVersionsV2(): Promise<LlamaCloud.ParsingListVersionsResponse>;
+  /** `POST /api/parsing/upload` (multipart) with the legacy `webhook_url`. */
+  uploadV1(input: UploadV1Input): Promise<JobV1>;
+  /** `GET /api/parsing/job/{job_id}`: the job's status. */
   getJobV1(jobId: string): Promise<JobV1>;
-  /** `GET /api/v1/parsing/job/{job_id}/result/<kind>`: the finished job's result. */
+  /** `GET /api/parsing/job/{job_id}/result/<kind>`: the finished job's result. */
   getResultV1<K extends ResultKindV1>(jobId: string, kind: K): Promise<ResultV1[K]>;
 }
+
+type CallOptions = NonNullable<Parameters<LlamaCloud['parsing']['get']>[2]>;
 
 /**
  * Creates a client of LlamaCloud's parse APIs.
  * @throws TypeError when `apiKey`, `baseUrl` or `timeoutMs` is unusable.
  */
 export function createLlamaCloudClient(options: LlamaCloudClientOptions): LlamaCloudClient {
-  const transport: Transport = {
-    baseUrl: checkBaseUrl(options.baseUrl ?? DEFAULT_BASE_URL),
-    apiKey: checkApiKey(options.apiKey),
-    dispatcher: options.dispatcher,
-    timeoutMs: checkTimeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS),
-    organizationId: options.organizationId,
-    projectId: options.projectId,
-    now: options.now ?? Date.now,
+  const baseUrl = checkBaseUrl(options.baseUrl ?? DEFAULT_BASE_URL);
+  const apiKey = checkApiKey(options.apiKey);
+  const timeoutMs = checkTimeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  const now = options.now ?? Date.now;
+  const scope = {
+    ...(options.organizationId !== undefined && { organization_id: options.organizationId }),
+    ...(options.projectId !== undefined && { project_id: options.projectId }),
   };
+  // Everything is given explicitly: the SDK reads LLAMA_CLOUD_* variables for what is not.
+  const sdk = new LlamaCloud({
+    apiKey,
+    baseURL: baseUrl,
+    fetch: sdkFetch(options.dispatcher),
+    maxRetries: 0,
+    timeout: Math.ceil(timeoutMs),
+    logLevel: 'off',
+  });
+
+  /**
+   * One call: the SDK's request under a deadline that covers the answer's body too (the SDK's
+   * own timeout stops at the headers), its answer checked, its failure a LlamaCloudError.
+   */
+  const call = async <T>(
+    what: string,
+    request: (options: CallOptions) => APIPromise<unknown>,
+    check: (value: unknown) => T,
+  ): Promise<T> => {
+    const deadline = AbortSignal.timeout(timeoutMs);
+    let value: unknown;
+    try {
+      value = await request({ signal: deadline });
+    } catch (error) {
+      throw toLlamaCloudError(error, { what, baseUrl, apiKey, timeoutMs, deadline, now });
+    }
+    return check(value);
+  };
+  const checked =
+    <T>(schema: Parameters<typeof checkAnswer>[0], what: string) =>
+    (value: unknown) =>
+      checkAnswer<T>(schema, value, what);
+  const jobPath = (jobId: string) => `/api/parsing/job/${encodeURIComponent(jobId)}`;
 
   return {
-    uploadV1(input) {
-      const form = new FormData();
-      if (input.file) appendFile(form, input.file);
-      if (input.inputUrl !== undefined) form.append('input_url', input.inputUrl);
-      form.append('webhook_url', input.webhookUrl);
-      for (const [name, value] of Object.entries(input.extra ?? {})) form.append(name, value);
-      return send(transport, {
-        method: 'POST',
-        path: '/api/v1/parsing/upload',
-        body: { form },
-        schema: jobV1Schema,
-      });
+    parseV2(params) {
+      const what = 'POST /api/v2/parse';
+      return call(
+        what,
+        (request) => sdk.parsing.create({ ...params, ...scope }, request),
+        checked(answers.jobV2, what),
+      );
     },
 
-    parseV2(input) {
-      const { fileId, sourceUrl, ...configuration } = input;
-      const json = withoutUndefined({
-        file_id: fileId,
-        source_url: sourceUrl,
-        ...configurationToWire(configuration),
+    uploadV2(file, params) {
+      const what = 'POST /api/v2/parse/upload';
+      const upload = new File([file.content], file.name, {
+        type: file.contentType ?? 'application/octet-stream',
       });
-      return send(transport, {
-        method: 'POST',
-        path: '/api/v2/parse',
-        body: { json },
-        schema: jobV2Schema,
-      });
-    },
-
-    uploadV2(input) {
-      const form = new FormData();
-      appendFile(form, input.file);
-      form.append('configuration', JSON.stringify(configurationToWire(input.configuration)));
-      return send(transport, {
-        method: 'POST',
-        path: '/api/v2/parse/upload',
-        body: { form },
-        schema: jobV2Schema,
-      });
+      return call(
+        what,
+        (request) => sdk.parsing.create({ ...params, ...scope, upload_file: upload }, request),
+        checked(answers.jobV2, what),
+      );
     },
 
     getJobV2(jobId, { expand } = {}) {
-      return send(transport, {
-        method: 'GET',
-        path: `/api/v2/parse/${encodeURIComponent(jobId)}`,
-        query: { expand },
-        schema: jobResultV2Schema,
-      });
+      const what = 'GET /api/v2/parse/{job_id}';
+      return call(
+        what,
+        (request) => sdk.parsing.get(jobId, { ...(expand && { expand }), ...scope }, request),
+        checked(answers.getV2, what),
+      );
+    },
+
+    async listJobsV2(params = {}) {
+      const what = 'GET /api/v2/parse';
+      const page = await call(
+        what,
+        (request) => sdk.parsing.list({ ...params, ...scope }, request),
+        checked<LlamaCloud.ParsingListResponsesPaginatedCursor>(answers.listV2, what),
+      );
+      return { items: page.items, nextPageToken: page.next_page_token || undefined };
+    },
+
+    cancelJobV2(jobId) {
+      const what = 'POST /api/v2/parse/{job_id}/cancel';
+      return call(
+        what,
+        (request) => sdk.parsing.cancel(jobId, scope, request),
+        checked(answers.jobV2, what),
+      );
+    },
+
+    listVersionsV2() {
+      const what = 'GET /api/v2/parse/versions';
+      return call(
+        what,
+        (request) => sdk.parsing.listVersions({ ...request, query: scope }),
+        checked(answers.versions, what),
+      );
+    },
+
+    uploadV1(input) {
+      const what = 'POST /api/parsing/upload';
+      const form = new FormData();
+      if (input.file) {
+        const type = input.file.contentType ?? 'application/octet-stream';
+        form.append('file', new Blob([input.file.content], { type }), input.file.name);
+      }
+      if (input.inputUrl !== undefined) form.append('input_url', input.inputUrl);
+      form.append('webhook_url', input.webhookUrl);
+      for (const [name, value] of Object.entries(input.extra ?? {})) form.append(name, value);
+      return call(
+        what,
+        (request) => sdk.post('/api/parsing/upload', { ...request, query: scope, body: form }),
+        checked(answers.jobV1, what),
+      );
     },
 
     getJobV1(jobId) {
-      return send(transport, {
-        method: 'GET',
-        path: `/api/v1/parsing/job/${encodeURIComponent(jobId)}`,
-        schema: jobV1Schema,
-      });
+      const what = 'GET /api/parsing/job/{job_id}';
+      return call(
+        what,
+        (request) => sdk.get(jobPath(jobId), { ...request, query: scope }),
+        checked(answers.jobV1, what),
+      );
     },
 
     getResultV1<K extends ResultKindV1>(jobId: string, kind: K): Promise<ResultV1[K]> {
-      // The schema is picked by `kind`, so its output is ResultV1[K]; TypeScript cannot follow.
-      const schema = resultV1Schemas[kind] as unknown as z.ZodType<ResultV1[K]>;
-      return send(transport, {
-        method: 'GET',
-        path: `/api/v1/parsing/job/${encodeURIComponent(jobId)}/result/${kind}`,
-        schema,
-      });
+      const what = `GET /api/parsing/job/{job_id}/result/${kind}`;
+      return call(
+        what,
+        (request) => sdk.get(`${jobPath(jobId)}/result/${kind}`, { ...request, query: scope }),
+        checked<ResultV1[K]>(resultsV1[kind], what),
+      );
     },
   };
-}
-
-/** The configuration as LlamaCloud's snake_case JSON (undefined fields left out). */
-function configurationToWire(configuration: ParseConfigurationV2): Record<string, unknown> {
-  const { webhook } = configuration;
-  return withoutUndefined({
-    ...configuration.extra,
-    tier: configuration.tier,
-    version: configuration.version,
-    webhook_configurations: [
-      withoutUndefined({
-        webhook_url: webhook.url,
-        webhook_signing_secret: webhook.signingSecret,
-        webhook_events: webhook.events,
-        webhook_headers: webhook.headers,
-        webhook_output_format: webhook.outputFormat,
-      }),
-    ],
-  });
-}
-
-function appendFile(form: FormData, file: UploadFile): void {
-  const type = file.contentType ?? 'application/octet-stream';
-  form.append('file', new Blob([file.content], { type }), file.name);
-}
-
-function withoutUndefined(value: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined));
 }
 
 function checkBaseUrl(baseUrl: string): string {

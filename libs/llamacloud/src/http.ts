@@ -1,155 +1,104 @@
-import { request, Response, type Dispatcher, type FormData } from 'undici';
-import type { z } from 'zod';
+import {
+  APIConnectionError,
+  APIConnectionTimeoutError,
+  APIError,
+  type ClientOptions,
+} from '@llamaindex/llama-cloud';
+import { fetch as undiciFetch, type Dispatcher } from 'undici';
 import { LlamaCloudError, type LlamaCloudErrorCode } from './errors.js';
-import { describeIssues, errorBodySchema } from './wire.js';
 
-/** What one call to LlamaCloud needs. */
-export interface LlamaCloudRequest<T> {
-  method: 'GET' | 'POST';
-  /** Path below the base URL, already encoded, without query. */
-  path: string;
-  /** Query parameters; an array value is sent repeated (`?expand=a&expand=b`). */
-  query?: Record<string, string | readonly string[] | undefined>;
-  /** A JSON body, or a multipart form. */
-  body?: { json: unknown } | { form: FormData };
-  /** Validates (and reshapes) a 2xx answer. */
-  schema: z.ZodType<T>;
+/** The `fetch` the official SDK is given. */
+export type SdkFetch = NonNullable<ClientOptions['fetch']>;
+
+/**
+ * The `fetch` the SDK sends with: undici's, through `dispatcher` when one is given (proxies,
+ * connection limits, the outbound policy, tests), following no redirects (a 3xx is not
+ * LlamaCloud's API, and the API key must not follow it elsewhere).
+ *
+ * An upload's form is encoded here, by the global `Response` (the undici that made the SDK's
+ * global `FormData`), and handed on as bytes: another copy of undici (Node 24's own, when it
+ * owns the dispatcher) does not know this one's `FormData` and fails mid-request ("action is
+ * not a function"). The file is in memory already; so is this copy.
+ */
+export function sdkFetch(dispatcher: Dispatcher | undefined): SdkFetch {
+  const send = async (input: string | URL | Request, init: RequestInit = {}) => {
+    const headers = new Headers(init.headers);
+    let body: string | Buffer | undefined;
+    if (init.body instanceof FormData) {
+      const encoded = new Response(init.body);
+      headers.set('content-type', encoded.headers.get('content-type') ?? 'multipart/form-data');
+      body = Buffer.from(await encoded.arrayBuffer());
+    } else if (typeof init.body === 'string') {
+      body = init.body;
+    } else if (init.body !== undefined && init.body !== null) {
+      throw new TypeError('The LlamaCloud client sends JSON text or a form, nothing else.');
+    }
+    const response = await undiciFetch(input instanceof Request ? input.url : String(input), {
+      method: init.method ?? 'GET',
+      headers: [...headers],
+      body,
+      signal: init.signal ?? null,
+      redirect: 'manual',
+      ...(dispatcher !== undefined && { dispatcher }),
+    });
+    // undici's Response is the fetch Response the SDK reads; only the declared types differ.
+    return response as unknown as Response;
+  };
+  // The SDK checks that this fetch can send its FormData with the Response it names here.
+  return Object.assign(send, { Response });
 }
 
-/** The settings every call shares. */
-export interface Transport {
+/** What a failed call needs to explain itself. */
+export interface CallContext {
+  /** `POST /api/v2/parse` */
+  what: string;
   baseUrl: string;
   apiKey: string;
-  dispatcher: Dispatcher | undefined;
   timeoutMs: number;
-  organizationId: string | undefined;
-  projectId: string | undefined;
+  /** Aborted once the call's time is up (the answer's body included). */
+  deadline: AbortSignal;
   now: () => number;
 }
 
-const USER_AGENT = 'callback-gateway-llamacloud/0.1';
-
 /**
- * Sends one request and returns the validated answer, or throws a {@link LlamaCloudError}.
- * No retries: the caller decides, from `retryable` and `retryAfterSeconds`.
+ * The {@link LlamaCloudError} for what a call through the SDK threw: its status errors by
+ * status, its connection errors as `LLAMACLOUD_NETWORK`, the call's deadline as
+ * `LLAMACLOUD_TIMEOUT`, an answer that is not JSON as `LLAMACLOUD_BAD_RESPONSE`. Anything else
+ * (a bug) is thrown on as it is. Never holds the API key, nor the SDK's error (its message
+ * quotes the answer's body).
  */
-export async function send<T>(transport: Transport, call: LlamaCloudRequest<T>): Promise<T> {
-  const url = buildUrl(transport, call);
-  const what = `${call.method} ${call.path}`;
-  const headers: Record<string, string> = {
-    authorization: `Bearer ${transport.apiKey}`,
-    accept: 'application/json',
-    'user-agent': USER_AGENT,
-  };
-  let body: string | Buffer | undefined;
-  if (call.body && 'json' in call.body) {
-    headers['content-type'] = 'application/json';
-    body = JSON.stringify(call.body.json);
-  } else if (call.body) {
-    body = await multipart(call.body.form, headers);
-  }
-
-  const timeout = AbortSignal.timeout(transport.timeoutMs);
-  let status: number;
-  let answerHeaders: Record<string, string | string[] | undefined>;
-  let text: string;
-  try {
-    const response = await request(url, {
-      method: call.method,
-      headers,
-      body,
-      signal: timeout,
-      dispatcher: transport.dispatcher,
-    });
-    status = response.statusCode;
-    answerHeaders = response.headers;
-    // The deadline covers reading the body too: an answer that stalls midway times out.
-    text = await response.body.text();
-  } catch (error) {
-    throw noAnswer(error, what, transport, timeout);
-  }
-
-  const json = parseJson(text);
-  if (status < 200 || status >= 300) {
-    throw errorFromAnswer(status, answerHeaders, json, what, transport);
-  }
-  if (json === undefined) {
-    throw new LlamaCloudError(
-      'LLAMACLOUD_BAD_RESPONSE',
-      `LlamaCloud answered ${what} with ${status} but a body that is not JSON. ` +
-        'Check that baseUrl points at LlamaCloud and not at a proxy or another service.',
-      { status },
-    );
-  }
-  const parsed = call.schema.safeParse(json.value);
-  if (!parsed.success) {
-    throw new LlamaCloudError(
-      'LLAMACLOUD_BAD_RESPONSE',
-      `LlamaCloud answered ${what} with ${status} but not the documented shape ` +
-        `(${redact(describeIssues(parsed.error), transport.apiKey)}). ` +
-        'Its API may have changed; check this client against the current API reference.',
-      { status, cause: parsed.error },
-    );
-  }
-  return parsed.data;
-}
-
-/**
- * The form as multipart/form-data bytes, its boundary written into `headers`. Encoded here, by
- * the undici that made the form, not by the dispatcher: the global dispatcher may belong to
- * another copy of undici (Node 24's own), which does not know this copy's FormData and fails
- * mid-request ("action is not a function"). The file is in memory already; so is this copy.
- */
-async function multipart(form: FormData, headers: Record<string, string>): Promise<Buffer> {
-  const encoded = new Response(form);
-  const type = encoded.headers.get('content-type');
-  if (type) headers['content-type'] = type;
-  return Buffer.from(await encoded.arrayBuffer());
-}
-
-function buildUrl(transport: Transport, call: LlamaCloudRequest<unknown>): string {
-  const params = new URLSearchParams();
-  for (const [name, value] of Object.entries(call.query ?? {})) {
-    if (value === undefined) continue;
-    for (const one of typeof value === 'string' ? [value] : value) params.append(name, one);
-  }
-  if (transport.organizationId !== undefined) {
-    params.set('organization_id', transport.organizationId);
-  }
-  if (transport.projectId !== undefined) params.set('project_id', transport.projectId);
-  const query = params.toString();
-  return `${transport.baseUrl}${call.path}${query ? `?${query}` : ''}`;
-}
-
-function parseJson(text: string): { value: unknown } | undefined {
-  try {
-    return { value: JSON.parse(text) as unknown };
-  } catch {
-    return undefined;
-  }
-}
-
-function noAnswer(
-  error: unknown,
-  what: string,
-  transport: Transport,
-  timeout: AbortSignal,
-): LlamaCloudError {
-  if (timeout.aborted) {
+export function toLlamaCloudError(error: unknown, context: CallContext): unknown {
+  if (error instanceof LlamaCloudError) return error;
+  const { what } = context;
+  if (context.deadline.aborted || error instanceof APIConnectionTimeoutError) {
     return new LlamaCloudError(
       'LLAMACLOUD_TIMEOUT',
-      `LlamaCloud did not answer ${what} within ${transport.timeoutMs} ms. ` +
+      `LlamaCloud did not answer ${what} within ${context.timeoutMs} ms. ` +
         'It may be overloaded or unreachable; try again later or raise timeoutMs.',
-      { cause: error, retryable: true },
+      { retryable: true },
     );
   }
-  const reason = redact(describeCause(error), transport.apiKey);
-  return new LlamaCloudError(
-    'LLAMACLOUD_NETWORK',
-    `Could not reach LlamaCloud at ${transport.baseUrl} for ${what} (${reason}). ` +
-      'Check the network and baseUrl; the call may be tried again.',
-    { cause: error, retryable: true },
-  );
+  if (error instanceof APIConnectionError) {
+    const cause = error.cause ?? error;
+    const reason = redact(describeCause(cause), context.apiKey);
+    return new LlamaCloudError(
+      'LLAMACLOUD_NETWORK',
+      `Could not reach LlamaCloud at ${context.baseUrl} for ${what} (${reason}). ` +
+        'Check the network and baseUrl; the call may be tried again.',
+      { cause, retryable: true },
+    );
+  }
+  if (error instanceof APIError && error.status !== undefined && error.headers !== undefined) {
+    return errorFromAnswer(error.status, error.headers, error.error, context);
+  }
+  if (error instanceof SyntaxError) {
+    return new LlamaCloudError(
+      'LLAMACLOUD_BAD_RESPONSE',
+      `LlamaCloud answered ${what} with a body that is not JSON. ` +
+        'Check that baseUrl points at LlamaCloud and not at a proxy or another service.',
+    );
+  }
+  return error;
 }
 
 interface StatusMapping {
@@ -182,7 +131,7 @@ function classify(status: number): StatusMapping {
   if (status >= 400) {
     return { code: 'LLAMACLOUD_INVALID_REQUEST', retryable: false, hint: 'Fix the request.' };
   }
-  // 1xx and 3xx: undici follows no redirects, so an answer like this is not LlamaCloud's API.
+  // 1xx and 3xx: no redirect is followed, so an answer like this is not LlamaCloud's API.
   return {
     code: 'LLAMACLOUD_BAD_RESPONSE',
     retryable: false,
@@ -192,24 +141,21 @@ function classify(status: number): StatusMapping {
 
 function errorFromAnswer(
   status: number,
-  headers: Record<string, string | string[] | undefined>,
-  json: { value: unknown } | undefined,
-  what: string,
-  transport: Transport,
+  headers: Headers,
+  body: unknown,
+  context: CallContext,
 ): LlamaCloudError {
-  const parsed = json === undefined ? undefined : errorBodySchema.safeParse(json.value);
-  const detail = parsed?.success ? redactDeep(parsed.data.detail, transport.apiKey) : undefined;
+  const detail =
+    body !== null && typeof body === 'object' && 'detail' in body
+      ? redactDeep(body.detail, context.apiKey)
+      : undefined;
   const mapping = classify(status);
-  const retryAfter = headers['retry-after'];
-  const retryAfterSeconds = parseRetryAfter(
-    Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
-    transport.now(),
-  );
+  const retryAfterSeconds = parseRetryAfter(headers.get('retry-after'), context.now());
   const said = detail === undefined ? '.' : `: ${describeDetail(detail)}.`;
   const wait = retryAfterSeconds === undefined ? '' : ` Retry after ${retryAfterSeconds} s.`;
   return new LlamaCloudError(
     mapping.code,
-    `LlamaCloud refused ${what} with ${status}${said} ${mapping.hint}${wait}`,
+    `LlamaCloud refused ${context.what} with ${status}${said} ${mapping.hint}${wait}`,
     { status, detail, retryAfterSeconds, retryable: mapping.retryable },
   );
 }

@@ -2,15 +2,13 @@ export {
   createLlamaCloudClient,
   DEFAULT_BASE_URL,
   DEFAULT_TIMEOUT_MS,
-  type GetJobV2Options,
+  type CreateJobParams,
+  type JobsPage,
+  type ListJobsParams,
   type LlamaCloudClient,
   type LlamaCloudClientOptions,
-  type ParseConfigurationV2,
-  type ParseV2Input,
   type UploadFile,
   type UploadV1Input,
-  type UploadV2Input,
-  type WebhookConfiguration,
 } from './client.js';
 export {
   isLlamaCloudError,
@@ -21,20 +19,6 @@ export {
 } from './errors.js';
 export { isJobEnded, jobOutcome, type JobOutcome } from './job-outcome.js';
 export {
-  JOB_STATUSES_V1,
-  JOB_STATUSES_V2,
-  type JobMetadataV1,
-  type JobResultV2,
-  type JobStatusV1,
-  type JobStatusV2,
-  type JobV1,
-  type JobV2,
-  type JsonPageV1,
-  type MarkdownPagesV2,
-  type ResultKindV1,
-  type ResultV1,
-} from './wire.js';
-export {
   checkParseTier,
   checkParseVersion,
   isKnownParseTier,
@@ -42,3 +26,15 @@ export {
   PARSE_TIERS,
   type KnownParseTier,
 } from './parse-options.js';
+export {
+  JOB_STATUSES_V1,
+  JOB_STATUSES_V2,
+  type JobMetadataV1,
+  type JobStatusV1,
+  type JobStatusV2,
+  type JobV1,
+  type JobV2,
+  type JsonPageV1,
+  type ResultKindV1,
+  type ResultV1,
+} from './responses.js';

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { isJobEnded, jobOutcome, type JobOutcome } from './job-outcome.js';
-import { JOB_STATUSES_V1, JOB_STATUSES_V2, type JobStatusV1, type JobStatusV2 } from './wire.js';
+import {
+  JOB_STATUSES_V1,
+  JOB_STATUSES_V2,
+  type JobStatusV1,
+  type JobStatusV2,
+} from './responses.js';
 
 /** The outcome of each status, as the TSDoc of `JobOutcome` states it. */
 const EXPECTED: Record<JobStatusV1 | JobStatusV2, JobOutcome> = {

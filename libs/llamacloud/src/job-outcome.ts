@@ -1,4 +1,4 @@
-import type { JobStatusV1, JobStatusV2 } from './wire.js';
+import type { JobStatusV1, JobStatusV2 } from './responses.js';
 
 /**
  * Where a parse job stands, in the terms reconciliation needs:

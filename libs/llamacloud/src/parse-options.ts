@@ -1,16 +1,30 @@
+import type { LlamaCloud } from '@llamaindex/llama-cloud';
+
 /**
  * The parse tiers and versions of LlamaCloud's v2 API. Every v2 job names both. Like the
  * official SDK's types (`'fast' | ... | (string & {})`), names it does not know yet pass when
  * they have the right shape: a tier or a dated version added after this release.
  */
 
-/** The tiers the SDK knows, cheapest first. */
-export const PARSE_TIERS = ['fast', 'cost_effective', 'agentic', 'agentic_plus'] as const;
+/** The named members of an open string union (`'a' | 'b' | (string & {})` gives `'a' | 'b'`). */
+type Named<T> = T extends string ? (string extends T ? never : T) : never;
+
 /** A tier the SDK knows. */
-export type KnownParseTier = (typeof PARSE_TIERS)[number];
+export type KnownParseTier = Named<LlamaCloud.ParsingCreateParams['tier']>;
+
+// Keyed by the SDK's union: a tier added or dropped there fails the type check here.
+const TIERS: Record<KnownParseTier, true> = {
+  fast: true,
+  cost_effective: true,
+  agentic: true,
+  agentic_plus: true,
+};
+
+/** The tiers the SDK knows, cheapest first. */
+export const PARSE_TIERS = Object.keys(TIERS) as readonly KnownParseTier[];
 
 /** The version that follows each tier's newest release. */
-export const LATEST_PARSE_VERSION = 'latest';
+export const LATEST_PARSE_VERSION = 'latest' satisfies LlamaCloud.ParsingCreateParams['version'];
 
 const MAX_LENGTH = 50;
 // Tier names are snake_case words.

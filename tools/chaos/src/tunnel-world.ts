@@ -196,12 +196,16 @@ export async function openTunnelWorld(firstUrl: string): Promise<TunnelWorld> {
         secrets.set(path, registration.deliverySecret);
         world.secrets.addRegistration({ ...registration, callback: registration.callbackUrl });
         const job = await llamaCloud.parseV2({
-          sourceUrl: `https://docs.example.com${path}.pdf`,
-          webhook: {
-            url: registration.callbackUrl,
-            signingSecret: registration.signingSecret,
-            outputFormat: 'json',
-          },
+          tier: 'cost_effective',
+          version: 'latest',
+          source_url: `https://docs.example.com${path}.pdf`,
+          webhook_configurations: [
+            {
+              webhook_url: registration.callbackUrl,
+              webhook_signing_secret: registration.signingSecret,
+              webhook_output_format: 'json',
+            },
+          ],
         });
         await client.attachJob(registration.id, job.id);
         const issued = {

@@ -91,7 +91,7 @@ export async function checkJob(
       jobId,
       outcome,
       job.status,
-      job.errorMessage,
+      job.error_message,
       'GET /api/v2/parse/{job_id}',
     );
   } catch (error) {
@@ -116,7 +116,7 @@ export async function checkJob(
     return {
       state: 'ended',
       status: job.status,
-      via: 'GET /api/v1/parsing/job/{job_id}',
+      via: 'GET /api/parsing/job/{job_id}',
       callback: { ...base, format: 'legacy', payloadJson: JSON.stringify(payload) },
     };
   }
@@ -125,7 +125,7 @@ export async function checkJob(
     jobId,
     outcome,
     job.status,
-    job.errorMessage,
-    'GET /api/v1/parsing/job/{job_id}',
+    job.error_message,
+    'GET /api/parsing/job/{job_id}',
   );
 }

@@ -173,21 +173,20 @@ export function createSubmissionProcessor(deps: SubmissionDeps) {
         });
         parseJobId = result.id;
       } else {
-        const configuration = {
+        const params = {
           tier: submission.tier ?? deps.parseDefaults.tier,
           version: deps.parseDefaults.version,
-          webhook: {
-            url: callbackUrl,
-            signingSecret: registration.signingSecret,
-            outputFormat: 'json' as const,
-          },
+          webhook_configurations: [
+            {
+              webhook_url: callbackUrl,
+              webhook_signing_secret: registration.signingSecret,
+              webhook_output_format: 'json' as const,
+            },
+          ],
         };
         const result = upload
-          ? await deps.llamaCloud.uploadV2({ file: upload, configuration })
-          : await deps.llamaCloud.parseV2({
-              ...configuration,
-              sourceUrl: submission.sourceUrl ?? '',
-            });
+          ? await deps.llamaCloud.uploadV2(upload, params)
+          : await deps.llamaCloud.parseV2({ ...params, source_url: submission.sourceUrl ?? '' });
         parseJobId = result.id;
       }
     } catch (error) {

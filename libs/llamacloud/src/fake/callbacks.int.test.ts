@@ -12,6 +12,32 @@ const PUBLIC_BASE = 'https://hooks.example.com';
 const PDF = { name: 'report.pdf', content: Buffer.from('%PDF-1.4 fake') };
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
+/** A webhook configuration, in short. */
+interface Hook {
+  url: string;
+  signingSecret?: string;
+  events?: string[];
+  headers?: Record<string, string>;
+  outputFormat?: 'string' | 'json';
+}
+
+/** The v2 job parameters for `hook`: the SDK's fields. */
+function job(hook: Hook) {
+  return {
+    tier: 'cost_effective',
+    version: 'latest',
+    webhook_configurations: [
+      {
+        webhook_url: hook.url,
+        ...(hook.signingSecret !== undefined && { webhook_signing_secret: hook.signingSecret }),
+        ...(hook.events !== undefined && { webhook_events: hook.events }),
+        ...(hook.headers !== undefined && { webhook_headers: hook.headers }),
+        ...(hook.outputFormat !== undefined && { webhook_output_format: hook.outputFormat }),
+      },
+    ],
+  };
+}
+
 describe('the fake sends callbacks like LlamaCloud', () => {
   let fake: LlamaCloudFake;
   let receiver: Receiver;
@@ -30,6 +56,11 @@ describe('the fake sends callbacks like LlamaCloud', () => {
     });
     client = createLlamaCloudClient({ baseUrl: fake.baseUrl, apiKey: fake.apiKey });
   }
+
+  const parseV2 = (input: { fileId: string; webhook: Hook }) =>
+    client.parseV2({ ...job(input.webhook), file_id: input.fileId });
+  const uploadV2 = (input: { file: typeof PDF; configuration: { webhook: Hook } }) =>
+    client.uploadV2(input.file, job(input.configuration.webhook));
 
   afterEach(async () => {
     await fake.close();
@@ -83,7 +114,7 @@ describe('the fake sends callbacks like LlamaCloud', () => {
   it('sends the v2 envelope as a signed JSON string literal by default', async () => {
     await start();
     const secret = 'lc-signing-secret';
-    const { id } = await client.parseV2({
+    const { id } = await parseV2({
       fileId: 'file-1',
       webhook: {
         url: `${PUBLIC_BASE}/v1/callbacks/llamaparse/tok_v2`,
@@ -122,7 +153,7 @@ describe('the fake sends callbacks like LlamaCloud', () => {
 
   it('stamps the envelope with the fake clock in float seconds', async () => {
     await start(undefined, { now: () => 1_753_985_275_115 });
-    const { id } = await client.parseV2({
+    const { id } = await parseV2({
       fileId: 'f',
       webhook: { url: `${PUBLIC_BASE}/cb/clock`, outputFormat: 'json' },
     });
@@ -136,7 +167,7 @@ describe('the fake sends callbacks like LlamaCloud', () => {
 
   it('sends plain JSON without a signature for output format json and no secret', async () => {
     await start();
-    const { id } = await client.uploadV2({
+    const { id } = await uploadV2({
       file: PDF,
       configuration: { webhook: { url: `${PUBLIC_BASE}/cb/json`, outputFormat: 'json' } },
     });
@@ -157,8 +188,8 @@ describe('the fake sends callbacks like LlamaCloud', () => {
   it('sends parse.cancelled and parse.partial_success for those endings', async () => {
     await start();
     const webhook = { url: `${PUBLIC_BASE}/cb/ends`, outputFormat: 'json' as const };
-    const cancelled = await client.parseV2({ fileId: 'a', webhook });
-    const partial = await client.parseV2({ fileId: 'b', webhook });
+    const cancelled = await parseV2({ fileId: 'a', webhook });
+    const partial = await parseV2({ fileId: 'b', webhook });
 
     fake.cancel(cancelled.id);
     fake.complete(partial.id, { pages: [{ text: 'ok' }, { error: 'page 2 timed out' }] });
@@ -175,8 +206,8 @@ describe('the fake sends callbacks like LlamaCloud', () => {
       events: ['parse.running', 'parse.error'],
       outputFormat: 'json' as const,
     };
-    const succeeded = await client.parseV2({ fileId: 'a', webhook });
-    const failed = await client.parseV2({ fileId: 'b', webhook });
+    const succeeded = await parseV2({ fileId: 'a', webhook });
+    const failed = await parseV2({ fileId: 'b', webhook });
 
     fake.setRunning(failed.id);
     fake.complete(succeeded.id);
@@ -189,7 +220,7 @@ describe('the fake sends callbacks like LlamaCloud', () => {
 
   it('tries 3 times with the configured waits when the receiver answers 500, then gives up', async () => {
     await start(() => 500, { retryDelaysMs: [50, 100, 400] });
-    const { id } = await client.parseV2({
+    const { id } = await parseV2({
       fileId: 'f',
       webhook: { url: `${PUBLIC_BASE}/cb/down`, outputFormat: 'json' },
     });
@@ -214,7 +245,7 @@ describe('the fake sends callbacks like LlamaCloud', () => {
 
   it('stops retrying at the first 2xx', async () => {
     await start((_r, index) => (index === 0 ? 503 : 204));
-    const { id } = await client.parseV2({
+    const { id } = await parseV2({
       fileId: 'f',
       webhook: { url: `${PUBLIC_BASE}/cb/once` },
     });
@@ -228,7 +259,7 @@ describe('the fake sends callbacks like LlamaCloud', () => {
 
   it('cuts an attempt after timeoutMs when the receiver never answers', async () => {
     await start(() => 0, { timeoutMs: 100, maxAttempts: 2 });
-    const { id } = await client.parseV2({
+    const { id } = await parseV2({
       fileId: 'f',
       webhook: { url: `${PUBLIC_BASE}/cb/slow` },
     });
@@ -246,7 +277,7 @@ describe('the fake sends callbacks like LlamaCloud', () => {
   it('records a refused connection as an attempt error', async () => {
     await start(undefined, { maxAttempts: 1 });
     await receiver.close();
-    const { id } = await client.parseV2({ fileId: 'f', webhook: { url: `${PUBLIC_BASE}/cb/x` } });
+    const { id } = await parseV2({ fileId: 'f', webhook: { url: `${PUBLIC_BASE}/cb/x` } });
 
     fake.complete(id);
     await fake.callbacksSettled();
@@ -258,8 +289,8 @@ describe('the fake sends callbacks like LlamaCloud', () => {
     let dropped = '';
     await start(undefined, { dropCallbacks: (jobId) => jobId === dropped });
     const webhook = { url: `${PUBLIC_BASE}/cb/drop` };
-    dropped = (await client.parseV2({ fileId: 'a', webhook })).id;
-    const kept = await client.parseV2({ fileId: 'b', webhook });
+    dropped = (await parseV2({ fileId: 'a', webhook })).id;
+    const kept = await parseV2({ fileId: 'b', webhook });
 
     fake.complete(dropped);
     fake.complete(kept.id);
@@ -273,7 +304,7 @@ describe('the fake sends callbacks like LlamaCloud', () => {
 
   it('sends a callback twice with the same event_id for a job duplicateCallbacks picks', async () => {
     await start(undefined, { duplicateCallbacks: () => true });
-    const { id } = await client.parseV2({ fileId: 'a', webhook: { url: `${PUBLIC_BASE}/cb/dup` } });
+    const { id } = await parseV2({ fileId: 'a', webhook: { url: `${PUBLIC_BASE}/cb/dup` } });
 
     fake.complete(id);
     await fake.callbacksSettled();
@@ -288,7 +319,7 @@ describe('the fake sends callbacks like LlamaCloud', () => {
     const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     await start(() => 500, { retryDelaysMs: [10_000] });
     const before = timers();
-    const { id } = await client.parseV2({ fileId: 'a', webhook: { url: `${PUBLIC_BASE}/cb/w` } });
+    const { id } = await parseV2({ fileId: 'a', webhook: { url: `${PUBLIC_BASE}/cb/w` } });
     fake.complete(id);
     await receiver.waitFor(1);
     const started = Date.now();

@@ -100,10 +100,24 @@ describe('parse submission against the LlamaCloud fake', () => {
     expect(sent?.fields).toMatchObject({ tier: 'agentic', version: '2026-08-19' });
   });
 
-  it("sends the submission's own tier instead of the default", async () => {
-    const submission = await submit({ tier: 'fast' });
+  it('subscribes a v2 job to its end only, so its progress is not delivered', async () => {
+    const submission = await submit({});
 
     const sent = fake.submissions.find((entry) => entry.jobId === submission.parseJobId);
-    expect(sent?.fields).toMatchObject({ tier: 'fast', version: '2026-08-19' });
+    expect(sent?.events).toEqual([
+      'parse.success',
+      'parse.partial_success',
+      'parse.error',
+      'parse.cancelled',
+    ]);
+    fake.setRunning(submission.parseJobId ?? '');
+    expect(fake.callbacks).toEqual([]);
+  });
+
+  it("sends the submission's own tier instead of the default", async () => {
+    const submission = await submit({ tier: 'agentic_plus' });
+
+    const sent = fake.submissions.find((entry) => entry.jobId === submission.parseJobId);
+    expect(sent?.fields).toMatchObject({ tier: 'agentic_plus', version: '2026-08-19' });
   });
 });

@@ -23,6 +23,7 @@ export {
   checkParseVersion,
   isKnownParseTier,
   LATEST_PARSE_VERSION,
+  PARSE_END_EVENTS,
   PARSE_TIERS,
   type KnownParseTier,
 } from './parse-options.js';

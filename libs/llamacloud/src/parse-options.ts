@@ -50,3 +50,17 @@ export function checkParseVersion(version: string): string | undefined {
   if (version.length <= MAX_LENGTH && VERSION_SHAPE.test(version)) return undefined;
   return `expected a parse version: ${LATEST_PARSE_VERSION}, or a dated version such as 2026-08-19`;
 }
+
+/**
+ * The events that end a parse job, by today's names: what a job subscribes to when it wants its
+ * outcome and not its progress (`parse.pending`, `parse.running`). Each is one the SDK lets a
+ * saved webhook configuration name.
+ */
+export const PARSE_END_EVENTS = [
+  'parse.success',
+  'parse.partial_success',
+  'parse.error',
+  'parse.cancelled',
+] as const satisfies ReadonlyArray<
+  NonNullable<LlamaCloud.WebhookConfigCreateParams['webhook_events']>[number]
+>;

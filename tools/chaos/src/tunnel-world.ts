@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { createRedisAuditStore, type AuditEvent } from '@callback-gateway/audit';
 import { createGatewayClient } from '@callback-gateway/client';
 import { loadGatewayConfig, startGateway, type StartedGateway } from '@callback-gateway/gateway';
-import { createLlamaCloudClient } from '@callback-gateway/llamacloud';
+import { createLlamaCloudClient, PARSE_END_EVENTS } from '@callback-gateway/llamacloud';
 import { startLlamaCloudFake, type LlamaCloudFake } from '@callback-gateway/llamacloud/testing';
 import {
   freePort,
@@ -204,6 +204,7 @@ export async function openTunnelWorld(firstUrl: string): Promise<TunnelWorld> {
               webhook_url: registration.callbackUrl,
               webhook_signing_secret: registration.signingSecret,
               webhook_output_format: 'json',
+              webhook_events: [...PARSE_END_EVENTS],
             },
           ],
         });

@@ -1,5 +1,9 @@
 import type { AuditLog, Logger } from '@callback-gateway/audit';
-import { isLlamaCloudError, type LlamaCloudClient } from '@callback-gateway/llamacloud';
+import {
+  isLlamaCloudError,
+  PARSE_END_EVENTS,
+  type LlamaCloudClient,
+} from '@callback-gateway/llamacloud';
 import {
   issueRegistration,
   type ParseSubmissionJob,
@@ -181,6 +185,8 @@ export function createSubmissionProcessor(deps: SubmissionDeps) {
               webhook_url: callbackUrl,
               webhook_signing_secret: registration.signingSecret,
               webhook_output_format: 'json' as const,
+              // Its end, not its progress: a job's pending and running would be delivered too.
+              webhook_events: [...PARSE_END_EVENTS],
             },
           ],
         };

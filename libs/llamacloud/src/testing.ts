@@ -5,6 +5,7 @@
 export { DEFAULT_FAILURE_CODE, startLlamaCloudFake } from './fake/server.js';
 export { WEBHOOK_USER_AGENT } from './fake/callbacks.js';
 export { checkWebhookUrl, MAX_WEBHOOK_URL_LENGTH } from './fake/validation.js';
+export { DEFAULT_VERSIONS, type FakeVersions } from './fake/versions.js';
 export type {
   CannedAnswer,
   LlamaCloudFake,
@@ -20,4 +21,5 @@ export type {
   FakeRequest,
   FakeSubmission,
   FakeWebhook,
+  FakeWebhookConfig,
 } from './fake/types.js';

@@ -3,6 +3,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startLlamaCloudFake, type LlamaCloudFake } from '../testing.js';
 
 const CALLBACK_URL = 'https://hooks.example.com/v1/callbacks/llamaparse/tok_api';
+/** What every v2 job names. */
+const TIERED = { tier: 'cost_effective', version: 'latest' };
 
 /** The fake's API spoken to with raw HTTP, as any LlamaCloud client would. */
 describe('the fake LlamaCloud API', () => {
@@ -43,7 +45,7 @@ describe('the fake LlamaCloud API', () => {
 
   async function createV2(): Promise<string> {
     const { json } = await call('POST', '/api/v2/parse', {
-      json: { file_id: 'f', webhook_configurations: [{ webhook_url: CALLBACK_URL }] },
+      json: { ...TIERED, file_id: 'f', webhook_configurations: [{ webhook_url: CALLBACK_URL }] },
     });
     return String(json['id']);
   }
@@ -58,11 +60,22 @@ describe('the fake LlamaCloud API', () => {
   });
 
   it('answers 404 with a detail for an unknown job on v1 and v2', async () => {
-    for (const path of ['/api/v2/parse/nope', '/api/v1/parsing/job/nope']) {
+    for (const path of ['/api/v2/parse/nope', '/api/parsing/job/nope']) {
       const answer = await call('GET', path);
       expect(answer.status).toBe(404);
       expect(answer.json['detail']).toMatch(/nope/);
     }
+  });
+
+  it('knows each job on its own API only: a v1 job is unknown to v2, and the reverse', async () => {
+    const v2 = await createV2();
+    const { json } = await call('POST', '/api/parsing/upload', { form: v1Form({}) });
+    const v1 = String(json['id']);
+
+    expect((await call('GET', `/api/parsing/job/${v2}`)).status).toBe(404);
+    expect((await call('GET', `/api/v2/parse/${v1}`)).status).toBe(404);
+    expect((await call('GET', `/api/parsing/job/${v1}`)).status).toBe(200);
+    expect((await call('GET', `/api/v2/parse/${v2}`)).status).toBe(200);
   });
 
   it('refuses a v1 upload with neither file nor input_url, or with both', async () => {
@@ -90,7 +103,7 @@ describe('the fake LlamaCloud API', () => {
     expect(url.length).toBeLessThanOrEqual(200);
     const v1 = await call('POST', '/api/v1/parsing/upload', { form: v1Form({ webhook_url: url }) });
     const v2 = await call('POST', '/api/v2/parse', {
-      json: { file_id: 'f', webhook_configurations: [{ webhook_url: url }] },
+      json: { ...TIERED, file_id: 'f', webhook_configurations: [{ webhook_url: url }] },
     });
 
     expect(v1.status).toBe(400);
@@ -111,29 +124,51 @@ describe('the fake LlamaCloud API', () => {
   });
 
   it('refuses a v2 parse without file_id or source_url, and a mistyped field with 422', async () => {
-    const missing = await call('POST', '/api/v2/parse', { json: { tier: 'fast' } });
+    const missing = await call('POST', '/api/v2/parse', { json: TIERED });
     const mistyped = await call('POST', '/api/v2/parse', {
-      json: { file_id: 'f', webhook_configurations: [{ webhook_url: 7 }] },
+      json: { ...TIERED, file_id: 'f', webhook_configurations: [{ webhook_url: 7 }] },
     });
 
-    expect(missing.status).toBe(400);
-    expect(mistyped.status).toBe(422);
-    expect(mistyped.json['detail']).toEqual([
-      expect.objectContaining({ loc: ['body', 'webhook_configurations', 0, 'webhook_url'] }),
-    ]);
+    expect(missing).toEqual({
+      status: 400,
+      json: { detail: 'Either file_id or source_url must be provided.' },
+    });
+    expect(mistyped).toEqual({
+      status: 422,
+      json: {
+        detail: [
+          {
+            type: 'string_type',
+            loc: ['body', 'webhook_configurations', 0, 'webhook_url'],
+            msg: 'Input should be a valid string',
+            input: 7,
+          },
+        ],
+      },
+    });
   });
 
-  it('refuses a v2 upload without a file or with a configuration that is not JSON', async () => {
-    const noFile = new FormData();
-    noFile.append('configuration', '{}');
+  it('refuses a v2 upload without a file, without a configuration, or with one that is not JSON', async () => {
+    const nothing = new FormData();
+    nothing.append('other', 'x');
     const badConfiguration = new FormData();
     badConfiguration.append('file', new Blob(['%PDF']), 'a.pdf');
     badConfiguration.append('configuration', '{not json');
 
-    expect((await call('POST', '/api/v2/parse/upload', { form: noFile })).status).toBe(400);
-    expect((await call('POST', '/api/v2/parse/upload', { form: badConfiguration })).status).toBe(
-      400,
-    );
+    expect(await call('POST', '/api/v2/parse/upload', { form: nothing })).toEqual({
+      status: 422,
+      json: {
+        detail: [
+          { type: 'missing', loc: ['body', 'file'], msg: 'Field required' },
+          { type: 'missing', loc: ['body', 'configuration'], msg: 'Field required' },
+        ],
+      },
+    });
+    expect(await call('POST', '/api/v2/parse/upload', { form: badConfiguration })).toMatchObject({
+      status: 422,
+      json: { detail: [{ type: 'json_invalid', loc: ['body', 'configuration'] }] },
+    });
+    expect(fake.jobs.size).toBe(0);
   });
 
   it('gives the same parts for expand comma-separated and repeated, and ignores unknown names', async () => {
@@ -163,7 +198,6 @@ describe('the fake LlamaCloud API', () => {
     fake.complete(id, { pages: [{ markdown: 'ok' }, { error: 'page 2 timed out' }] });
 
     const v2 = await call('GET', `/api/v2/parse/${id}?expand=markdown`);
-    const v1 = await call('GET', `/api/v1/parsing/job/${id}`);
 
     expect(v2.json['job']).toMatchObject({ status: 'COMPLETED' });
     expect(v2.json['markdown']).toEqual({
@@ -172,13 +206,21 @@ describe('the fake LlamaCloud API', () => {
         { error: 'page 2 timed out', page_number: 2, success: false },
       ],
     });
+  });
+
+  it('shows a v1 job with a failed page as PARTIAL_SUCCESS', async () => {
+    const { json } = await call('POST', '/api/parsing/upload', { form: v1Form({}) });
+    fake.complete(String(json['id']), { pages: [{ markdown: 'ok' }, { error: 'timed out' }] });
+
+    const v1 = await call('GET', `/api/parsing/job/${String(json['id'])}`);
+
     expect(v1.json['status']).toBe('PARTIAL_SUCCESS');
   });
 
-  it('serves v1 results with job_metadata, also under the older /api/parsing prefix', async () => {
-    const { json } = await call('POST', '/api/parsing/upload', { form: v1Form({}) });
+  it('serves v1 results with job_metadata, also under the /api/v1/parsing prefix', async () => {
+    const { json } = await call('POST', '/api/v1/parsing/upload', { form: v1Form({}) });
     const id = String(json['id']);
-    expect((await call('GET', `/api/parsing/job/${id}/result/markdown`)).status).toBe(404);
+    expect((await call('GET', `/api/v1/parsing/job/${id}/result/markdown`)).status).toBe(404);
     fake.complete(id, { markdown: '# Whole', cacheHit: true });
 
     const answer = await call('GET', `/api/parsing/job/${id}/result/markdown`);
@@ -236,7 +278,7 @@ describe('the fake LlamaCloud API', () => {
       const response = await request(`${own.baseUrl}/api/v2/parse`, {
         method: 'POST',
         headers: { authorization: `Bearer ${own.apiKey}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ source_url: 'https://x.example.com/a.pdf' }),
+        body: JSON.stringify({ ...TIERED, source_url: 'https://x.example.com/a.pdf' }),
       });
       expect(await response.body.json()).toMatchObject({
         project_id: 'proj-own',

@@ -12,11 +12,14 @@ const PUBLIC_BASE = 'https://hooks.example.com';
 const PDF = { name: 'report.pdf', content: Buffer.from('%PDF-1.4 fake') };
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
-/** A webhook configuration, in short. */
+/** The events of a job's end, today's names: what most tests here subscribe to. */
+const ENDINGS = ['parse.success', 'parse.partial_success', 'parse.error', 'parse.cancelled'];
+
+/** A webhook configuration, in short: `events` defaults to {@link ENDINGS}, `all` lists none. */
 interface Hook {
   url: string;
   signingSecret?: string;
-  events?: string[];
+  events?: string[] | 'all';
   headers?: Record<string, string>;
   outputFormat?: 'string' | 'json';
 }
@@ -30,7 +33,7 @@ function job(hook: Hook) {
       {
         webhook_url: hook.url,
         ...(hook.signingSecret !== undefined && { webhook_signing_secret: hook.signingSecret }),
-        ...(hook.events !== undefined && { webhook_events: hook.events }),
+        ...(hook.events !== 'all' && { webhook_events: hook.events ?? ENDINGS }),
         ...(hook.headers !== undefined && { webhook_headers: hook.headers }),
         ...(hook.outputFormat !== undefined && { webhook_output_format: hook.outputFormat }),
       },
@@ -216,6 +219,80 @@ describe('the fake sends callbacks like LlamaCloud', () => {
 
     const got = receiver.received.map((r) => JSON.parse(r.body) as { event_type: string });
     expect(got.map((e) => e.event_type)).toEqual(['parse.running', 'parse.error']);
+  });
+
+  it("sends every event under today's names to a webhook that lists none", async () => {
+    await start();
+    const webhook: Hook = { url: `${PUBLIC_BASE}/cb/all`, events: 'all', outputFormat: 'json' };
+    const { id } = await parseV2({ fileId: 'a', webhook });
+
+    fake.setRunning(id);
+    fake.complete(id);
+    await fake.callbacksSettled();
+
+    expect(receiver.received.map((r) => r.headers['x-webhook-event-type'])).toEqual([
+      'parse.pending',
+      'parse.running',
+      'parse.success',
+    ]);
+  });
+
+  it('sends the older parse.failure and parse.partial to a webhook that lists them', async () => {
+    await start();
+    const older: Hook = {
+      url: `${PUBLIC_BASE}/cb/older`,
+      events: ['parse.success', 'parse.failure', 'parse.partial'],
+      outputFormat: 'json',
+    };
+    const failed = await parseV2({ fileId: 'a', webhook: older });
+    const partial = await parseV2({ fileId: 'b', webhook: older });
+
+    fake.fail(failed.id, 'nope');
+    fake.complete(partial.id, { pages: [{ text: 'ok' }, { error: 'page 2 timed out' }] });
+    await fake.callbacksSettled();
+
+    const got = receiver.received.map((r) => JSON.parse(r.body) as { event_type: string });
+    expect(got.map((e) => e.event_type).sort()).toEqual(['parse.failure', 'parse.partial']);
+  });
+
+  it('sends both names of an ending to a webhook that lists both', async () => {
+    await start();
+    const both: Hook = {
+      url: `${PUBLIC_BASE}/cb/both`,
+      events: ['parse.error', 'parse.failure'],
+      outputFormat: 'json',
+    };
+    const { id } = await parseV2({ fileId: 'a', webhook: both });
+
+    fake.fail(id, 'nope');
+    await fake.callbacksSettled();
+
+    const types = receiver.received.map((r) => r.headers['x-webhook-event-type']).sort();
+    expect(types).toEqual(['parse.error', 'parse.failure']);
+    expect(new Set(receiver.received.map((r) => r.headers['x-webhook-event-id'])).size).toBe(2);
+  });
+
+  it('sends to every webhook configuration of a job, each with its own events', async () => {
+    await start();
+    const { id } = await client.parseV2({
+      tier: 'cost_effective',
+      version: 'latest',
+      file_id: 'f',
+      webhook_configurations: [
+        { webhook_url: `${PUBLIC_BASE}/cb/one`, webhook_events: ['parse.success'] },
+        { webhook_url: `${PUBLIC_BASE}/cb/two`, webhook_events: ['parse.error'] },
+        { webhook_url: `${PUBLIC_BASE}/cb/three`, webhook_output_format: 'json' },
+      ],
+    });
+
+    fake.complete(id);
+    await fake.callbacksSettled();
+
+    expect(receiver.received.map((r) => `${r.path} ${r.headers['x-webhook-event-type']}`)).toEqual([
+      '/cb/three parse.pending',
+      '/cb/one parse.success',
+      '/cb/three parse.success',
+    ]);
   });
 
   it('tries 3 times with the configured waits when the receiver answers 500, then gives up', async () => {

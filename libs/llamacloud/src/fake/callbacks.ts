@@ -41,13 +41,9 @@ export class CallbackSender {
 
   constructor(private readonly options: CallbackSenderOptions) {}
 
-  /**
-   * Sends the callback of `eventType` for `job` (`legacy` = the v1 full-result body), unless the
-   * job's webhook filters that event out.
-   */
+  /** Sends the callback of `eventType` for `job` (`legacy` = the v1 full-result body). */
   send(job: FakeJob, webhook: FakeWebhook, eventType: string): void {
     if (this.closing.signal.aborted) return;
-    if (webhook.kind === 'events' && webhook.events && !webhook.events.includes(eventType)) return;
     const callback = this.build(job, webhook, eventType);
     if (this.options.dropCallbacks(job.id)) {
       this.callbacks.push({ ...callback, outcome: 'dropped' });

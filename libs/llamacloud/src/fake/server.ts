@@ -1,17 +1,23 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Answer, RouteContext } from './answer.js';
+import { queryOf } from './answer.js';
 import { CallbackSender } from './callbacks.js';
-import { queryOf, route, type Answer, type RouteContext } from './routes.js';
+import { eventNames } from './events.js';
+import { route } from './routes.js';
 import type {
   CannedAnswer,
   FakeJob,
+  FakeJobState,
   FakeRequest,
   FakeSubmission,
   FakeWebhook,
+  FakeWebhookConfig,
   LlamaCloudFake,
   LlamaCloudFakeOptions,
 } from './types.js';
+import { DEFAULT_VERSIONS } from './versions.js';
 
 /** The v1 `error_code` of a job failed without one. */
 export const DEFAULT_FAILURE_CODE = 'PARSING_ERROR';
@@ -24,6 +30,7 @@ export async function startLlamaCloudFake(
   const defaultProjectId = options.projectId ?? randomUUID();
   const now = options.now ?? Date.now;
   const jobs = new Map<string, FakeJob>();
+  const webhookConfigs = new Map<string, FakeWebhookConfig>();
   const submissions: FakeSubmission[] = [];
   const requests: FakeRequest[] = [];
   const canned: CannedAnswer[] = [];
@@ -38,36 +45,74 @@ export async function startLlamaCloudFake(
   });
   const timestamp = () => new Date(now()).toISOString();
 
-  const notify = (job: FakeJob, eventType: string, onlyIfListed = false) => {
-    const webhook: FakeWebhook | undefined = job.webhook;
-    if (!webhook) return;
-    if (onlyIfListed && !webhook.events?.includes(eventType)) return;
-    sender.send(job, webhook, eventType);
+  /** Where a job's events go now: its own webhooks, and the saved ones it names. */
+  const webhooksOf = (job: FakeJob): FakeWebhook[] => [
+    ...job.webhooks,
+    ...job.webhookConfigurationIds.flatMap((id): FakeWebhook[] => {
+      const saved = webhookConfigs.get(id);
+      if (!saved) return [];
+      return [
+        {
+          url: saved.url,
+          kind: 'events',
+          signingSecret: saved.signingSecret,
+          events: saved.events ?? undefined,
+          headers: saved.headers,
+          outputFormat: saved.outputFormat ?? 'string',
+          configurationId: saved.id,
+        },
+      ];
+    }),
+  ];
+
+  /** Sends what a job's new state means to each of its webhooks. */
+  const notify = (job: FakeJob, state: FakeJobState) => {
+    for (const webhook of webhooksOf(job)) {
+      if (webhook.kind === 'legacy') {
+        // The legacy webhook carries a result; what it sends otherwise is not documented.
+        if (state === 'succeeded' || state === 'partial') sender.send(job, webhook, 'legacy');
+        continue;
+      }
+      for (const name of eventNames(state, webhook.events)) sender.send(job, webhook, name);
+    }
   };
 
   const context: RouteContext = {
     jobs,
-    createJob({ api, name, tier, projectId, webhook, submission }) {
+    webhookConfigs,
+    versions: options.versions ?? DEFAULT_VERSIONS,
+    projectId: defaultProjectId,
+    timestamp,
+    createJob(input) {
       const created = timestamp();
       const job: FakeJob = {
         id: randomUUID(),
-        api,
-        projectId: projectId ?? defaultProjectId,
-        name,
-        tier,
+        api: input.api,
+        projectId: input.projectId ?? defaultProjectId,
+        name: input.name,
+        tier: input.tier,
+        version: input.version,
         createdAt: created,
         updatedAt: created,
         state: 'pending',
         errorCode: null,
         errorMessage: null,
         result: undefined,
-        webhook,
+        webhooks: input.webhooks,
+        webhookConfigurationIds: input.webhookConfigurationIds,
       };
       jobs.set(job.id, job);
-      submissions.push({ ...submission, api, jobId: job.id });
-      // Progress events are sent only when asked for by name: tests mostly care about the end.
-      if (webhook?.kind === 'events') notify(job, 'parse.pending', true);
+      submissions.push({ ...input.submission, api: input.api, jobId: job.id });
+      notify(job, 'pending');
       return job;
+    },
+    cancelJob(job) {
+      job.state = 'cancelled';
+      job.updatedAt = timestamp();
+      notify(job, 'cancelled');
+    },
+    deleteJob(job) {
+      jobs.delete(job.id);
     },
   };
 
@@ -109,6 +154,10 @@ export async function startLlamaCloudFake(
       answer = { status: 500, body: { detail: `The fake failed: ${String(error)}` } };
     }
     record.status = answer.status;
+    if (answer.body === undefined) {
+      res.writeHead(answer.status, { ...answer.headers }).end();
+      return;
+    }
     const text = JSON.stringify(answer.body);
     res.writeHead(answer.status, {
       'content-type': 'application/json',
@@ -128,7 +177,7 @@ export async function startLlamaCloudFake(
   });
   const { port } = server.address() as AddressInfo;
 
-  const jobFor = (jobId: string, allowed: readonly FakeJob['state'][], action: string) => {
+  const jobFor = (jobId: string, allowed: readonly FakeJobState[], action: string) => {
     const job = jobs.get(jobId);
     if (!job) throw new Error(`The LlamaCloud fake has no job ${jobId} to ${action}.`);
     if (!allowed.includes(job.state)) {
@@ -145,6 +194,7 @@ export async function startLlamaCloudFake(
     apiKey,
     projectId: defaultProjectId,
     jobs,
+    webhookConfigs,
     submissions,
     requests,
     callbacks: sender.callbacks,
@@ -152,7 +202,7 @@ export async function startLlamaCloudFake(
     setRunning(jobId) {
       const job = jobFor(jobId, ['pending'], 'set running');
       job.state = 'running';
-      notify(job, 'parse.running', true);
+      notify(job, 'running');
       return job;
     },
     complete(jobId, result) {
@@ -160,8 +210,7 @@ export async function startLlamaCloudFake(
       job.result = result ?? {};
       const partial = (result?.pages ?? []).some((page) => page.error !== undefined);
       job.state = partial ? 'partial' : 'succeeded';
-      if (job.webhook?.kind === 'legacy') notify(job, 'legacy');
-      else notify(job, partial ? 'parse.partial_success' : 'parse.success');
+      notify(job, job.state);
       return job;
     },
     fail(jobId, message, { code = DEFAULT_FAILURE_CODE } = {}) {
@@ -169,14 +218,12 @@ export async function startLlamaCloudFake(
       job.state = 'failed';
       job.errorMessage = message;
       job.errorCode = code;
-      // The legacy webhook carries a result; what it sends for a failed job is not documented.
-      if (job.webhook?.kind === 'events') notify(job, 'parse.error');
+      notify(job, 'failed');
       return job;
     },
     cancel(jobId) {
       const job = jobFor(jobId, ENDABLE, 'cancel');
-      job.state = 'cancelled';
-      if (job.webhook?.kind === 'events') notify(job, 'parse.cancelled');
+      context.cancelJob(job);
       return job;
     },
     rateLimitNext(retryAfterSeconds = 1) {

@@ -1,3 +1,5 @@
+import type { FakeVersions } from './versions.js';
+
 /** Which create endpoint a job came in through. */
 export type FakeApi = 'v1-upload' | 'v2-parse' | 'v2-upload';
 
@@ -34,17 +36,35 @@ export interface FakeParseResult {
   cacheHit?: boolean;
 }
 
-/** The callback a job was submitted with. */
+/** Where a job's callbacks go: one of its `webhook_configurations`, a saved one, or v1's. */
 export interface FakeWebhook {
   /** The URL as submitted (before `rewriteCallbackUrl`). */
   url: string;
   /** `legacy`: v1 `webhook_url` (full result, no signature); `events`: v2 envelope. */
   kind: 'legacy' | 'events';
   signingSecret: string | undefined;
-  /** The event types to send; undefined = all. */
+  /**
+   * The event types subscribed to; undefined = all of today's (`parse.pending`, ...,
+   * `parse.error`). An older name listed here (`parse.failure`, `parse.partial`) is sent too.
+   */
   events: readonly string[] | undefined;
   headers: Readonly<Record<string, string>>;
   outputFormat: 'string' | 'json';
+  /** The saved webhook configuration it came from (`webhook_configuration_ids`), if any. */
+  configurationId?: string;
+}
+
+/** A saved webhook configuration (`/api/v1/beta/webhook-configs`). */
+export interface FakeWebhookConfig {
+  readonly id: string;
+  url: string;
+  /** null = all events. */
+  events: readonly string[] | null;
+  headers: Readonly<Record<string, string>>;
+  outputFormat: 'string' | 'json' | null;
+  signingSecret: string | undefined;
+  readonly createdAt: string;
+  updatedAt: string;
 }
 
 /** A job of the fake, as the test sees it. */
@@ -54,13 +74,18 @@ export interface FakeJob {
   readonly projectId: string;
   readonly name: string;
   readonly tier: string | null;
+  /** The version asked for (`latest` or a dated one); null for v1 jobs. */
+  readonly version: string | null;
   readonly createdAt: string;
   updatedAt: string;
   state: FakeJobState;
   errorCode: string | null;
   errorMessage: string | null;
   result: FakeParseResult | undefined;
-  readonly webhook: FakeWebhook | undefined;
+  /** The job's own webhooks: its `webhook_configurations` with a URL, or v1's `webhook_url`. */
+  readonly webhooks: readonly FakeWebhook[];
+  /** Its `webhook_configuration_ids`: saved configurations, looked up when an event is sent. */
+  readonly webhookConfigurationIds: readonly string[];
 }
 
 /** One create request the fake accepted. */
@@ -69,6 +94,8 @@ export interface FakeSubmission {
   jobId: string;
   /** The (first) webhook URL as submitted, if any. */
   webhookUrl: string | undefined;
+  /** `webhook_configuration_ids`, when given. */
+  webhookConfigurationIds?: readonly string[];
   signingSecret?: string;
   outputFormat?: 'string' | 'json';
   events?: readonly string[];
@@ -175,6 +202,12 @@ export interface LlamaCloudFakeOptions {
    * @defaultValue `Date.now`
    */
   now?: () => number;
+  /**
+   * The tiers and versions v2 jobs may name (`GET /api/v2/parse/versions`); a tier or version
+   * outside it is refused with 422. Give a larger one to try a tier the SDK does not know yet.
+   * @defaultValue the SDK's lists
+   */
+  versions?: FakeVersions;
 }
 
 /** A canned answer for the next request (see `failNext`). */
@@ -191,8 +224,10 @@ export interface LlamaCloudFake {
   readonly baseUrl: string;
   readonly apiKey: string;
   readonly projectId: string;
-  /** Every job, by id. */
+  /** Every job, by id (a deleted one is gone). */
   readonly jobs: ReadonlyMap<string, FakeJob>;
+  /** Saved webhook configurations, by id. */
+  readonly webhookConfigs: ReadonlyMap<string, FakeWebhookConfig>;
   /** Every accepted create request, in order. */
   readonly submissions: readonly FakeSubmission[];
   /** Every request received, in order (authorisation shown as a flag, never the key). */
@@ -210,7 +245,7 @@ export interface LlamaCloudFake {
   complete(jobId: string, result?: FakeParseResult): FakeJob;
   /** Ends the job as failed (`error_message`, and v1 `error_code`). Sends its callback. */
   fail(jobId: string, message: string, options?: { code?: string }): FakeJob;
-  /** Ends the job as cancelled. Sends its callback. */
+  /** Ends the job as cancelled (as `POST /api/v2/parse/{id}/cancel` does). Sends its callback. */
   cancel(jobId: string): FakeJob;
   /** Answers the next request with 429 and `Retry-After: <seconds>`. */
   rateLimitNext(retryAfterSeconds?: number): void;

@@ -97,7 +97,26 @@ describe('parse submission against the LlamaCloud fake', () => {
 
     expect(submission).toMatchObject({ state: 'submitted', lastError: '' });
     const sent = fake.submissions.find((entry) => entry.jobId === submission.parseJobId);
-    expect(sent?.fields).toMatchObject({ tier: 'agentic', version: '2026-08-19' });
+    expect(sent?.fields).toEqual({
+      tier: 'agentic',
+      version: '2026-08-19',
+      source_url: 'https://docs.example.com/a.pdf',
+      webhook_configurations: [
+        {
+          webhook_url: expect.stringMatching(
+            /^https:\/\/hooks\.example\.com\/v1\/callbacks\/llamaparse\/[\w-]{43}$/,
+          ),
+          webhook_signing_secret: expect.stringMatching(/^[\w-]{43}$/),
+          webhook_output_format: 'json',
+          webhook_events: [
+            'parse.success',
+            'parse.partial_success',
+            'parse.error',
+            'parse.cancelled',
+          ],
+        },
+      ],
+    });
   });
 
   it('subscribes a v2 job to its end only, so its progress is not delivered', async () => {

@@ -40,7 +40,73 @@ describe('parse submissions API', () => {
       id: submission.id,
       state: 'queued',
       source_url: 'https://docs.example.com/a.pdf',
+      // The worker's defaults apply: it records them when it submits.
+      tier: null,
+      version: null,
     });
+  });
+
+  it('takes a tier and version for the v2 parse, known ones and newer ones of the right shape', async () => {
+    const submit = (fields: Record<string, unknown>) =>
+      fetch(`${base}/v1/parse`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          source_url: 'https://docs.example.com/a.pdf',
+          deliver_to: PIPELINE,
+          ...fields,
+        }),
+      });
+
+    const known = await submit({ tier: 'agentic_plus', version: '2026-08-19' });
+    const newer = await submit({ tier: 'agentic_max', version: '2027-01-01' });
+    const form = new FormData();
+    form.append('deliver_to', PIPELINE);
+    form.append('tier', 'fast');
+    form.append('version', 'latest');
+    form.append('file', new Blob(['%PDF']), 'c.pdf');
+    const uploaded = await upload(form);
+
+    expect([known.status, newer.status, uploaded.status]).toEqual([202, 202, 202]);
+    expect(await known.json()).toMatchObject({ tier: 'agentic_plus', version: '2026-08-19' });
+    expect(await newer.json()).toMatchObject({ tier: 'agentic_max', version: '2027-01-01' });
+    const { id } = (await uploaded.json()) as { id: string };
+    const status = await fetch(`${base}/v1/parse/${id}`, { headers: auth });
+    expect(await status.json()).toMatchObject({ tier: 'fast', version: 'latest' });
+  });
+
+  it('refuses a tier or version that cannot be one, naming the known tiers, and either on v1', async () => {
+    const submit = (fields: Record<string, unknown>) =>
+      fetch(`${base}/v1/parse`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          source_url: 'https://docs.example.com/a.pdf',
+          deliver_to: PIPELINE,
+          ...fields,
+        }),
+      });
+
+    const badTier = await submit({ tier: 'Premium' });
+    const badVersion = await submit({ version: 'v 2' });
+    const notText = await submit({ tier: 3 });
+    const onV1 = await submit({ api: 'v1', tier: 'fast' });
+
+    for (const response of [badTier, badVersion, notText, onV1]) {
+      expect(response.status).toBe(400);
+    }
+    expect(await badTier.json()).toMatchObject({
+      error: 'invalid_request',
+      issues: [
+        {
+          path: 'tier',
+          message: expect.stringContaining('fast, cost_effective, agentic, agentic_plus'),
+        },
+      ],
+    });
+    expect(await badVersion.json()).toMatchObject({ issues: [{ path: 'version' }] });
+    expect(await notText.json()).toMatchObject({ issues: [{ path: 'tier' }] });
+    expect(((await onV1.json()) as { message: string }).message).toMatch(/v1 upload has neither/);
   });
 
   it('queues an uploaded file with its fields', async () => {

@@ -77,6 +77,7 @@ describe('parse submission against the LlamaCloud fake', () => {
       sourceUrl: 'https://docs.example.com/a.pdf',
       api: 'v2',
       tier: undefined,
+      version: undefined,
       metadata: undefined,
       expectCallbackWithinSeconds: undefined,
       apiClient: 'test',
@@ -95,7 +96,19 @@ describe('parse submission against the LlamaCloud fake', () => {
   it('names the configured default tier and version on a v2 job that names none', async () => {
     const submission = await submit({});
 
-    expect(submission).toMatchObject({ state: 'submitted', lastError: '' });
+    // The submission shows what the job was submitted with, and the audit trail says so.
+    expect(submission).toMatchObject({
+      state: 'submitted',
+      lastError: '',
+      tier: 'agentic',
+      version: '2026-08-19',
+    });
+    expect(audit.ofType('parse.submitted')).toMatchObject([
+      {
+        correlation: { parse_job_id: submission.parseJobId },
+        data: { submission_id: submission.id, api: 'v2', tier: 'agentic', version: '2026-08-19' },
+      },
+    ]);
     const sent = fake.submissions.find((entry) => entry.jobId === submission.parseJobId);
     expect(sent?.fields).toEqual({
       tier: 'agentic',
@@ -133,10 +146,32 @@ describe('parse submission against the LlamaCloud fake', () => {
     expect(fake.callbacks).toEqual([]);
   });
 
-  it("sends the submission's own tier instead of the default", async () => {
-    const submission = await submit({ tier: 'agentic_plus' });
+  it("sends the submission's own tier and version instead of the defaults", async () => {
+    const tierOnly = await submit({ tier: 'agentic_plus' });
+    const both = await submit({ tier: 'fast', version: 'latest' });
 
+    const sent = (id: string | undefined) =>
+      fake.submissions.find((entry) => entry.jobId === id)?.fields;
+    expect(sent(tierOnly.parseJobId)).toMatchObject({
+      tier: 'agentic_plus',
+      version: '2026-08-19',
+    });
+    expect(sent(both.parseJobId)).toMatchObject({ tier: 'fast', version: 'latest' });
+    expect(both).toMatchObject({ tier: 'fast', version: 'latest' });
+  });
+
+  it('submits a v1 upload without tier or version, and records none', async () => {
+    const submission = await submit({
+      api: 'v1',
+      sourceUrl: undefined,
+      file: { name: 'a.pdf', contentType: 'application/pdf', content: Buffer.from('%PDF') },
+    });
+
+    expect(submission).toMatchObject({ state: 'submitted', tier: undefined, version: undefined });
     const sent = fake.submissions.find((entry) => entry.jobId === submission.parseJobId);
-    expect(sent?.fields).toMatchObject({ tier: 'agentic_plus', version: '2026-08-19' });
+    expect(sent).toMatchObject({ api: 'v1-upload', file: { name: 'a.pdf' } });
+    expect(sent?.fields).not.toHaveProperty('tier');
+    expect(audit.ofType('parse.submitted')).toMatchObject([{ data: { api: 'v1' } }]);
+    expect(audit.ofType('parse.submitted')[0]?.data).not.toHaveProperty('tier');
   });
 });

@@ -29,6 +29,12 @@ const samples: { [K in (typeof AUDIT_EVENT_TYPES)[number]]: AuditEventInput<K>['
     expires_at: '2026-11-22T08:00:00.000Z',
   },
   'registration.updated': { fields: ['parse_job_id'] },
+  'parse.submitted': {
+    submission_id: 'sub_0123',
+    api: 'v2',
+    tier: 'cost_effective',
+    version: 'latest',
+  },
   'callback.received': {
     format: 'event',
     event_type: 'parse.success',
@@ -72,6 +78,7 @@ describe('audit event schema', () => {
       'webhook_url.refused',
       'webhook_url.changed',
       'registration.created',
+      'parse.submitted',
       'callback.received',
       'callback.duplicate',
       'callback.rejected',

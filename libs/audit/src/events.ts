@@ -80,6 +80,16 @@ export const auditPayloads = {
     })
     .strict(),
   'registration.updated': z.object({ fields: z.array(z.string().max(100)).max(20) }).strict(),
+  'parse.submitted': z
+    .object({
+      /** The parse submission (`POST /v1/parse`) the job is for. */
+      submission_id: z.string().max(100),
+      api: z.enum(['v1', 'v2']),
+      /** v2 only: the tier and version the job was submitted with. */
+      tier: z.string().max(100).optional(),
+      version: z.string().max(100).optional(),
+    })
+    .strict(),
   'callback.received': z
     .object({
       format: z.enum(['legacy', 'event', 'other']),

@@ -5,6 +5,7 @@ import { createDeliveryBatches } from './delivery-batches.js';
 import { createDeliveryStore } from './deliveries.js';
 import { createIntake, type IncomingCallback } from './intake.js';
 import { storeKeys } from './keys.js';
+import { createSubmissionStore } from './submissions.js';
 import {
   CALLBACK_TOKEN_LENGTH,
   createRegistrationStore,
@@ -90,6 +91,29 @@ describe('store', () => {
     );
     expect((await store.attachParseJob(created.id, 'job-1'))?.parseJobId).toBe('job-1');
     expect(await store.attachParseJob('reg_00000000000000000000000000000000', 'x')).toBeUndefined();
+  });
+
+  it('keeps the tier and version a submission asked for, then those it was submitted with', async () => {
+    const submissions = createSubmissionStore({ redis, keys });
+    const asked = await submissions.create({
+      deliverTo: 'https://pipeline.example.com/hooks',
+      sourceUrl: 'https://docs.example.com/a.pdf',
+      api: 'v2',
+      tier: 'agentic',
+      version: undefined,
+      metadata: undefined,
+      expectCallbackWithinSeconds: undefined,
+      apiClient: 'token-1',
+    });
+    expect(await submissions.get(asked.id)).toMatchObject({ tier: 'agentic', version: undefined });
+
+    await submissions.update(asked.id, { state: 'submitted', tier: 'agentic', version: 'latest' });
+
+    expect(await submissions.get(asked.id)).toMatchObject({
+      state: 'submitted',
+      tier: 'agentic',
+      version: 'latest',
+    });
   });
 
   it('stores a callback once, appends it to the ingest stream, and answers duplicates', async () => {

@@ -16,7 +16,13 @@ export interface Submission {
   file: { name: string; size: number; contentType: string } | undefined;
   /** LlamaCloud API generation: `v2` (webhook_configurations, signed) or `v1` (webhook_url). */
   api: 'v1' | 'v2';
+  /**
+   * The v2 parse tier: the one the pipeline asked for (undefined: the worker's default), then,
+   * once submitted, the one the job was submitted with. Always undefined for v1.
+   */
   tier: string | undefined;
+  /** The v2 parse version, as `tier`: asked for, then submitted with. */
+  version: string | undefined;
   metadata: Record<string, unknown> | undefined;
   expectCallbackWithinSeconds: number | undefined;
   apiClient: string;
@@ -35,6 +41,7 @@ export type NewSubmission = Pick<
   | 'sourceUrl'
   | 'api'
   | 'tier'
+  | 'version'
   | 'metadata'
   | 'expectCallbackWithinSeconds'
   | 'apiClient'
@@ -49,7 +56,9 @@ export interface SubmissionStore {
   callbackUrl(id: string): Promise<string | undefined>;
   update(
     id: string,
-    changes: Partial<Pick<Submission, 'state' | 'registrationId' | 'parseJobId' | 'lastError'>> & {
+    changes: Partial<
+      Pick<Submission, 'state' | 'registrationId' | 'parseJobId' | 'lastError' | 'tier' | 'version'>
+    > & {
       callbackUrl?: string | null;
       attempt?: boolean;
     },
@@ -75,6 +84,7 @@ function fromHash(raw: Record<string, string>): Submission | undefined {
     file: json(raw['file']),
     api: raw['api'] === 'v1' ? 'v1' : 'v2',
     tier: raw['tier'],
+    version: raw['version'],
     metadata: json(raw['metadata']),
     expectCallbackWithinSeconds:
       raw['expect_callback_within_s'] === undefined
@@ -118,6 +128,7 @@ export function createSubmissionStore(options: {
       };
       if (input.sourceUrl !== undefined) hash['source_url'] = input.sourceUrl;
       if (input.tier !== undefined) hash['tier'] = input.tier;
+      if (input.version !== undefined) hash['version'] = input.version;
       if (input.metadata !== undefined) hash['metadata'] = JSON.stringify(input.metadata);
       if (input.expectCallbackWithinSeconds !== undefined) {
         hash['expect_callback_within_s'] = String(input.expectCallbackWithinSeconds);
@@ -156,6 +167,8 @@ export function createSubmissionStore(options: {
       if (changes.state !== undefined) fields['state'] = changes.state;
       if (changes.registrationId !== undefined) fields['registration_id'] = changes.registrationId;
       if (changes.parseJobId !== undefined) fields['parse_job_id'] = changes.parseJobId;
+      if (changes.tier !== undefined) fields['tier'] = changes.tier;
+      if (changes.version !== undefined) fields['version'] = changes.version;
       if (changes.lastError !== undefined) fields['last_error'] = changes.lastError.slice(0, 2_000);
       if (typeof changes.callbackUrl === 'string') fields['callback_url'] = changes.callbackUrl;
       const multi = redis.multi().hset(key(id), fields);

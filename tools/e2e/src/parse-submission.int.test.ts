@@ -16,6 +16,8 @@ const auth = { authorization: `Bearer ${API_TOKEN}` };
 interface SubmissionView {
   id: string;
   state: string;
+  tier: string | null;
+  version: string | null;
   registration_id: string | null;
   parse_job_id: string | null;
   last_error: string | null;
@@ -76,8 +78,9 @@ describe('parse submission through LlamaParse (local fake), end to end', () => {
     const view = await submission(stack, id);
     const sent = fake.submissions.find((entry) => entry.jobId === view.parse_job_id);
     expect(sent).toMatchObject({ api: 'v2-parse', outputFormat: 'json' });
-    // The worker's LLAMA_CLOUD_PARSE_TIER, and the default version.
+    // The worker's LLAMA_CLOUD_PARSE_TIER, and the default version; the gateway shows both.
     expect(sent?.fields).toMatchObject({ tier: 'agentic', version: 'latest' });
+    expect(view).toMatchObject({ tier: 'agentic', version: 'latest' });
     expect(sent?.webhookUrl).toMatch(
       /^https:\/\/hooks\.example\.com\/v1\/callbacks\/llamaparse\/[A-Za-z0-9_-]{43}$/,
     );

@@ -1,10 +1,18 @@
 import multipart from '@fastify/multipart';
+import { checkParseTier, checkParseVersion } from '@callback-gateway/llamacloud';
 import { OutboundRefusedError } from '@callback-gateway/outbound';
 import type { NewSubmission, Submission } from '@callback-gateway/store';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { GatewayContext } from '../context.js';
 import { GatewayHttpError, storageGuard } from '../errors.js';
+
+/** A word `check` accepts (the SDK's known values, or a newer one of the right shape). */
+const checkedWord = (check: (value: string) => string | undefined) =>
+  z.string().superRefine((value, context) => {
+    const problem = check(value);
+    if (problem) context.addIssue({ code: 'custom', message: problem });
+  });
 
 const fieldsSchema = z
   .object({
@@ -14,7 +22,8 @@ const fieldsSchema = z
       .max(2_000)
       .optional(),
     api: z.enum(['v1', 'v2']).default('v2'),
-    tier: z.string().min(1).max(50).optional(),
+    tier: checkedWord(checkParseTier).optional(),
+    version: checkedWord(checkParseVersion).optional(),
     metadata: z.record(z.string(), z.unknown()).optional(),
     expect_callback_within_s: z.coerce
       .number()
@@ -34,6 +43,8 @@ function submissionJson(submission: Submission) {
     source_url: submission.sourceUrl ?? null,
     file: submission.file ?? null,
     api: submission.api,
+    tier: submission.tier ?? null,
+    version: submission.version ?? null,
     registration_id: submission.registrationId ?? null,
     parse_job_id: submission.parseJobId ?? null,
     attempts: submission.attempts,
@@ -103,7 +114,7 @@ export async function parseRoutes(app: FastifyInstance, context: GatewayContext)
       schema: {
         summary: 'Submit a document to LlamaParse; the result is delivered to deliver_to',
         description:
-          'multipart/form-data with "file" and the fields below, or JSON with "source_url". Answers 202 with the submission; follow it with GET /v1/parse/{id}.',
+          'multipart/form-data with "file" and the fields below, or JSON with "source_url". Optional "tier" (fast, cost_effective, agentic, agentic_plus, or a newer one) and "version" (latest, or a dated one) of the v2 parse; without them the worker\'s LLAMA_CLOUD_PARSE_TIER and LLAMA_CLOUD_PARSE_VERSION apply. Answers 202 with the submission; follow it with GET /v1/parse/{id}, which shows the tier and version it was submitted with.',
         security: [{ bearer: [] }],
       },
     },
@@ -124,6 +135,12 @@ export async function parseRoutes(app: FastifyInstance, context: GatewayContext)
         );
       }
       const body = parsed.data;
+      if (body.api === 'v1' && (body.tier !== undefined || body.version !== undefined)) {
+        throw new GatewayHttpError(
+          'invalid_request',
+          'tier and version choose how the v2 API parses; the v1 upload has neither: send api "v2" or leave them out',
+        );
+      }
       if (!file === !body.source_url) {
         throw new GatewayHttpError(
           'invalid_request',
@@ -146,6 +163,7 @@ export async function parseRoutes(app: FastifyInstance, context: GatewayContext)
           sourceUrl: body.source_url,
           api: body.api,
           tier: body.tier,
+          version: body.version,
           metadata: body.metadata,
           expectCallbackWithinSeconds: body.expect_callback_within_s,
           apiClient: apiClient.label,

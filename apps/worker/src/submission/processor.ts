@@ -169,8 +169,16 @@ export function createSubmissionProcessor(deps: SubmissionDeps) {
         ? { name: submission.file.name, content: file, contentType: submission.file.contentType }
         : undefined;
     let parseJobId: string;
+    // v2 only: the tier and version the job is submitted with (v1 has neither).
+    const parsing =
+      submission.api === 'v2'
+        ? {
+            tier: submission.tier ?? deps.parseDefaults.tier,
+            version: submission.version ?? deps.parseDefaults.version,
+          }
+        : undefined;
     try {
-      if (submission.api === 'v1') {
+      if (!parsing) {
         const result = await deps.llamaCloud.uploadV1({
           webhookUrl: callbackUrl,
           ...(upload ? { file: upload } : { inputUrl: submission.sourceUrl ?? '' }),
@@ -178,8 +186,7 @@ export function createSubmissionProcessor(deps: SubmissionDeps) {
         parseJobId = result.id;
       } else {
         const params = {
-          tier: submission.tier ?? deps.parseDefaults.tier,
-          version: deps.parseDefaults.version,
+          ...parsing,
           webhook_configurations: [
             {
               webhook_url: callbackUrl,
@@ -219,8 +226,15 @@ export function createSubmissionProcessor(deps: SubmissionDeps) {
       parseJobId,
       callbackUrl: null,
       lastError: '',
+      ...parsing,
     });
     submitted.inc({ outcome: 'submitted' });
+    deps.audit.record({
+      type: 'parse.submitted',
+      actor: { kind: 'system', id: 'worker' },
+      correlation: { registration_id: registration.id, parse_job_id: parseJobId },
+      data: { submission_id: submission.id, api: submission.api, ...parsing },
+    });
     deps.audit.record({
       type: 'registration.updated',
       actor: { kind: 'system', id: 'worker' },
@@ -229,7 +243,7 @@ export function createSubmissionProcessor(deps: SubmissionDeps) {
     });
     deps.logger.info(
       { submission: submission.id, registration: registration.id, parseJob: parseJobId },
-      `submitted to LlamaParse (${submission.api}) with callback URL under ${registration.callbackBaseUrl}`,
+      `submitted to LlamaParse (${submission.api}${parsing ? `, ${parsing.tier} at ${parsing.version}` : ''}) with callback URL under ${registration.callbackBaseUrl}`,
     );
   };
 }

@@ -145,6 +145,38 @@ describe('registrations API', () => {
     expect(unknown.json().error).toBe('not_found');
   });
 
+  it('records which LlamaCloud API a job belongs to, when the pipeline says, and only v1 or v2', async () => {
+    const created = await gateway.app.inject({
+      method: 'POST',
+      url: '/v1/registrations',
+      headers: auth,
+      payload: { deliver_to: PIPELINE, parse_job_id: 'job-v1', parse_api: 'v1' },
+    });
+    const unsaid = await register(gateway);
+    const attached = await gateway.app.inject({
+      method: 'PATCH',
+      url: `/v1/registrations/${unsaid.id}`,
+      headers: auth,
+      payload: { parse_job_id: 'job-v2', parse_api: 'v2' },
+    });
+    const wrong = await gateway.app.inject({
+      method: 'PATCH',
+      url: `/v1/registrations/${unsaid.id}`,
+      headers: auth,
+      payload: { parse_job_id: 'job-v3', parse_api: 'v3' },
+    });
+
+    expect(created.json()).toMatchObject({ parse_job_id: 'job-v1', parse_api: 'v1' });
+    expect(unsaid).toMatchObject({ parse_api: null });
+    expect(attached.json()).toMatchObject({ parse_job_id: 'job-v2', parse_api: 'v2' });
+    expect(wrong.statusCode).toBe(400);
+    expect(
+      gateway.audit.filter((event) => event.type === 'registration.updated').at(-1),
+    ).toMatchObject({
+      data: { fields: ['parse_job_id', 'parse_api'] },
+    });
+  });
+
   it('documents its API as OpenAPI', async () => {
     const response = await gateway.app.inject({ url: '/openapi.json' });
     expect(response.statusCode).toBe(200);

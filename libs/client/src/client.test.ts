@@ -126,6 +126,24 @@ describe('attachJob and status', () => {
     });
   });
 
+  it('says which LlamaCloud API the job belongs to, when told, on register and attachJob', async () => {
+    await client.register({
+      deliverTo: 'https://pipeline.example/in',
+      parseJobId: 'j',
+      parseApi: 'v1',
+    });
+    await client.attachJob('reg_1', 'job_43', { parseApi: 'v2' }).catch(() => undefined);
+
+    expect(JSON.parse(gateway.requests[0]?.body ?? '')).toMatchObject({
+      parse_job_id: 'j',
+      parse_api: 'v1',
+    });
+    expect(JSON.parse(gateway.requests[1]?.body ?? '')).toEqual({
+      parse_job_id: 'job_43',
+      parse_api: 'v2',
+    });
+  });
+
   it('encodes the registration id into the path', async () => {
     await failure(client.status('a/b?c'));
     expect(gateway.requests[0]?.url).toBe('/v1/registrations/a%2Fb%3Fc');

@@ -41,6 +41,12 @@ export interface RegisterInput {
   source?: 'llamaparse';
   /** The parse job's id, when already known (else use {@link GatewayClient.attachJob}). */
   parseJobId?: string;
+  /**
+   * The LlamaCloud API the job was submitted to: the gateway asks that one when the callback
+   * does not come.
+   * @defaultValue the gateway's: v2
+   */
+  parseApi?: 'v1' | 'v2';
   /** Free-form data kept with the registration and shown in its status. */
   metadata?: Record<string, unknown>;
   /** Seconds within which a callback is expected before the registration turns `overdue`. */
@@ -57,12 +63,18 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
+/** Options of {@link GatewayClient.attachJob}. */
+export interface AttachJobOptions extends CallOptions {
+  /** As {@link RegisterInput.parseApi}. @defaultValue the gateway's: v2 */
+  parseApi?: 'v1' | 'v2';
+}
+
 /** The typed client of the callback gateway. It never retries by itself. */
 export interface GatewayClient {
   /** `POST /v1/registrations`: tells the gateway to expect a callback; gives its URL and secrets. */
   register(input: RegisterInput, options?: CallOptions): Promise<RegistrationCreated>;
   /** `PATCH /v1/registrations/:id`: records the parse job id once the job is submitted. */
-  attachJob(id: string, parseJobId: string, options?: CallOptions): Promise<RegistrationView>;
+  attachJob(id: string, parseJobId: string, options?: AttachJobOptions): Promise<RegistrationView>;
   /** `GET /v1/registrations/:id`: the registration with its callbacks and deliveries. */
   status(id: string, options?: CallOptions): Promise<RegistrationView>;
 }
@@ -103,7 +115,10 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
       return send(transport, {
         method: 'PATCH',
         path: registrationPath(id, 'attachJob'),
-        body: { parse_job_id: parseJobId },
+        body: {
+          parse_job_id: parseJobId,
+          ...(callOptions.parseApi !== undefined && { parse_api: callOptions.parseApi }),
+        },
         schema: registrationViewSchema,
         signal: callOptions.signal,
       });
@@ -124,6 +139,7 @@ function registrationBody(input: RegisterInput): Record<string, unknown> {
     deliver_to: input.deliverTo,
     source: input.source ?? 'llamaparse',
     parse_job_id: input.parseJobId,
+    parse_api: input.parseApi,
     metadata: input.metadata,
     expect_callback_within_s: input.expectCallbackWithinS,
     delivery_secret: input.deliverySecret,

@@ -1,6 +1,7 @@
 export {
   DEFAULT_TIMEOUT_MS,
   createGatewayClient,
+  type AttachJobOptions,
   type CallOptions,
   type GatewayClient,
   type GatewayClientOptions,

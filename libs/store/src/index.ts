@@ -1,12 +1,14 @@
 export { QUEUES, storeKeys, type ParseSubmissionJob, type StoreKeys } from './keys.js';
 export {
   CALLBACK_TOKEN_LENGTH,
+  PARSE_APIS,
   REGISTRATION_STATES,
   createRegistrationStore,
   hashToken,
   newCallbackToken,
   newRegistrationId,
   type NewRegistration,
+  type ParseApi,
   type Registration,
   type RegistrationState,
   type RegistrationStore,

@@ -1,11 +1,18 @@
 import { randomBytes } from 'node:crypto';
-import { newCallbackToken, type Registration, type RegistrationStore } from './registrations.js';
+import {
+  newCallbackToken,
+  type ParseApi,
+  type Registration,
+  type RegistrationStore,
+} from './registrations.js';
 
 /** What a pipeline (or a parse submission) asks for. */
 export interface RegistrationRequest {
   source: string;
   deliverTo: string;
   parseJobId?: string | undefined;
+  /** The LlamaCloud API of `parseJobId`, when known. */
+  parseApi?: ParseApi | undefined;
   metadata?: Record<string, unknown> | undefined;
   /** Seconds from now until the final callback is expected. */
   expectCallbackWithinSeconds: number;
@@ -53,6 +60,7 @@ export async function issueRegistration(
       source: request.source,
       deliverTo: request.deliverTo,
       parseJobId: request.parseJobId,
+      parseApi: request.parseApi,
       metadata: request.metadata,
       signingSecret: randomBytes(32).toString('base64url'),
       deliverySecret: request.deliverySecret ?? `whsec_${randomBytes(32).toString('base64')}`,

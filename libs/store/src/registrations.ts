@@ -14,6 +14,10 @@ export const REGISTRATION_STATES = [
 ] as const;
 export type RegistrationState = (typeof REGISTRATION_STATES)[number];
 
+/** LlamaCloud's parse APIs: a job is polled through the one it was submitted to. */
+export const PARSE_APIS = ['v1', 'v2'] as const;
+export type ParseApi = (typeof PARSE_APIS)[number];
+
 /** The callback token's length in characters (32 random bytes, base64url). */
 export const CALLBACK_TOKEN_LENGTH = 43;
 
@@ -23,6 +27,11 @@ export interface Registration {
   source: string;
   deliverTo: string;
   parseJobId: string | undefined;
+  /**
+   * The LlamaCloud API the parse job belongs to: reconciliation asks that one. Undefined when
+   * nobody said (the current API, v2, is asked).
+   */
+  parseApi: ParseApi | undefined;
   metadata: Record<string, unknown> | undefined;
   /** HMAC key for the parser's `LC-Signature` (inbound). */
   signingSecret: string;
@@ -47,6 +56,7 @@ const hashSchema = z.object({
   source: z.string(),
   deliver_to: z.string(),
   parse_job_id: z.string().optional(),
+  parse_api: z.enum(PARSE_APIS).optional(),
   metadata: z.string().optional(),
   signing_secret: z.string(),
   delivery_secret: z.string(),
@@ -81,8 +91,8 @@ export function newRegistrationId(): string {
 /** What {@link RegistrationStore.create} needs. */
 export type NewRegistration = Omit<
   Registration,
-  'id' | 'state' | 'callbacksReceived' | 'lastCallbackAt' | 'deliveryStopped'
-> & { id?: string };
+  'id' | 'state' | 'callbacksReceived' | 'lastCallbackAt' | 'deliveryStopped' | 'parseApi'
+> & { id?: string; parseApi?: ParseApi | undefined };
 
 function toHash(registration: NewRegistration & { id: string }): Record<string, string> {
   const hash: Record<string, string> = {
@@ -102,6 +112,7 @@ function toHash(registration: NewRegistration & { id: string }): Record<string, 
     expect_callback_by: registration.expectCallbackBy,
   };
   if (registration.parseJobId !== undefined) hash['parse_job_id'] = registration.parseJobId;
+  if (registration.parseApi !== undefined) hash['parse_api'] = registration.parseApi;
   if (registration.metadata !== undefined) hash['metadata'] = JSON.stringify(registration.metadata);
   return hash;
 }
@@ -122,6 +133,7 @@ function fromHash(raw: Record<string, string>): Registration | undefined {
     source: h.source,
     deliverTo: h.deliver_to,
     parseJobId: h.parse_job_id,
+    parseApi: h.parse_api,
     metadata,
     signingSecret: h.signing_secret,
     deliverySecret: h.delivery_secret,
@@ -147,8 +159,15 @@ export interface RegistrationStore {
   get(id: string): Promise<Registration | undefined>;
   /** The registration a callback token belongs to, if the token is known and not expired. */
   findByToken(token: string): Promise<Registration | undefined>;
-  /** Sets the parser's job id. Returns the updated registration, or undefined if unknown. */
-  attachParseJob(id: string, parseJobId: string): Promise<Registration | undefined>;
+  /**
+   * Sets the parser's job id, and the API it belongs to when known. Returns the updated
+   * registration, or undefined if unknown.
+   */
+  attachParseJob(
+    id: string,
+    parseJobId: string,
+    parseApi?: ParseApi,
+  ): Promise<Registration | undefined>;
   /** Stops deliveries to this registration (its pipeline answered 410 Gone). */
   stopDeliveries(id: string, reason: string): Promise<void>;
   /** Lets deliveries flow again (an operator replayed one). */
@@ -233,9 +252,12 @@ export function createRegistrationStore(options: RegistrationStoreOptions): Regi
     async resumeDeliveries(id) {
       await redis.hdel(keys.registration(id), 'delivery_stopped');
     },
-    async attachParseJob(id, parseJobId) {
+    async attachParseJob(id, parseJobId, parseApi) {
       if (!(await redis.exists(keys.registration(id)))) return undefined;
-      await redis.hset(keys.registration(id), 'parse_job_id', parseJobId);
+      await redis.hset(keys.registration(id), {
+        parse_job_id: parseJobId,
+        ...(parseApi !== undefined && { parse_api: parseApi }),
+      });
       return get(id);
     },
   };

@@ -93,6 +93,24 @@ describe('store', () => {
     expect(await store.attachParseJob('reg_00000000000000000000000000000000', 'x')).toBeUndefined();
   });
 
+  it("keeps the parse job's API with its id, when said, at creation or when attached", async () => {
+    const store = createRegistrationStore({ redis, keys });
+    const unsaid = await store.create(newRegistration(), newCallbackToken());
+    const atCreation = await store.create(
+      { ...newRegistration(), parseJobId: 'job-v1', parseApi: 'v1' },
+      newCallbackToken(),
+    );
+
+    expect(unsaid.parseApi).toBeUndefined();
+    expect(await store.get(atCreation.id)).toMatchObject({ parseJobId: 'job-v1', parseApi: 'v1' });
+    expect(await store.attachParseJob(unsaid.id, 'job-v2', 'v2')).toMatchObject({
+      parseJobId: 'job-v2',
+      parseApi: 'v2',
+    });
+    // Attached again without one, the API said before stays.
+    expect((await store.attachParseJob(atCreation.id, 'job-x'))?.parseApi).toBe('v1');
+  });
+
   it('keeps the tier and version a submission asked for, then those it was submitted with', async () => {
     const submissions = createSubmissionStore({ redis, keys });
     const asked = await submissions.create({

@@ -1,5 +1,5 @@
 import { OutboundRefusedError } from '@callback-gateway/outbound';
-import { issueRegistration, type Registration } from '@callback-gateway/store';
+import { issueRegistration, PARSE_APIS, type Registration } from '@callback-gateway/store';
 import { CALLBACK_PATH_PREFIX, isWebhookUrlError } from '@callback-gateway/webhook-url';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -10,11 +10,18 @@ import { deliveryJson } from './deliveries.js';
 
 const WHSEC = /^whsec_([A-Za-z0-9+/]+={0,2})$/;
 
+const parseApi = z
+  .enum(PARSE_APIS)
+  .describe(
+    'The LlamaCloud API the parse job was submitted to (reconciliation asks that one); v2 when not given',
+  );
+
 const createBody = z
   .object({
     deliver_to: z.string().min(1).max(2_000).describe('The pipeline URL deliveries are POSTed to'),
     source: z.literal('llamaparse').default('llamaparse'),
     parse_job_id: z.string().min(1).max(200).optional(),
+    parse_api: parseApi.optional(),
     metadata: z.record(z.string(), z.unknown()).optional(),
     expect_callback_within_s: z
       .number()
@@ -44,6 +51,7 @@ const registrationView = z.object({
   source: z.string(),
   deliver_to: z.string(),
   parse_job_id: z.string().nullable(),
+  parse_api: z.enum(PARSE_APIS).nullable(),
   metadata: z.record(z.string(), z.unknown()).nullable(),
   callback_url_source: z.string(),
   require_signature: z.boolean(),
@@ -70,6 +78,7 @@ function view(registration: Registration): z.infer<typeof registrationView> {
     source: registration.source,
     deliver_to: registration.deliverTo,
     parse_job_id: registration.parseJobId ?? null,
+    parse_api: registration.parseApi ?? null,
     metadata: registration.metadata ?? null,
     callback_url_source: registration.callbackUrlSource,
     require_signature: registration.requireSignature,
@@ -166,6 +175,7 @@ export async function registrationRoutes(app: FastifyInstance, context: GatewayC
             source: body.source,
             deliverTo: body.deliver_to,
             parseJobId: body.parse_job_id,
+            parseApi: body.parse_api,
             metadata: body.metadata,
             expectCallbackWithinSeconds:
               body.expect_callback_within_s ?? settings.expectCallbackWithinSeconds,
@@ -264,21 +274,29 @@ export async function registrationRoutes(app: FastifyInstance, context: GatewayC
         summary: "Attach the parser's job id after submission",
         security: [{ bearer: [] }],
         params: idParams,
-        body: z.object({ parse_job_id: z.string().min(1).max(200) }).strict(),
+        body: z
+          .object({ parse_job_id: z.string().min(1).max(200), parse_api: parseApi.optional() })
+          .strict(),
         response: { 200: registrationView.loose(), 400: errorBody, 401: errorBody, 404: errorBody },
       },
     },
     async (request) => {
       const apiClient = client(request);
       const registration = await storage(() =>
-        registrations.attachParseJob(request.params.id, request.body.parse_job_id),
+        registrations.attachParseJob(
+          request.params.id,
+          request.body.parse_job_id,
+          request.body.parse_api,
+        ),
       );
       if (!registration) throw new GatewayHttpError('not_found', 'no such registration');
       audit.record({
         type: 'registration.updated',
         actor: { kind: 'api_client', id: apiClient.label },
         correlation: { registration_id: registration.id, parse_job_id: request.body.parse_job_id },
-        data: { fields: ['parse_job_id'] },
+        data: {
+          fields: ['parse_job_id', ...(request.body.parse_api ? ['parse_api'] : [])],
+        },
       });
       return fullView(registration);
     },

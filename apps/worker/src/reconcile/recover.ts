@@ -1,4 +1,4 @@
-import { isLlamaCloudError, jobOutcome, type LlamaCloudClient } from '@callback-gateway/llamacloud';
+import { jobOutcome, type LlamaCloudClient } from '@callback-gateway/llamacloud';
 import type { IncomingCallback, Registration } from '@callback-gateway/store';
 
 /** What asking the parser about a job came to. */
@@ -60,10 +60,16 @@ function endedAsEvent(
   };
 }
 
+/** True when a finished v2 job's markdown has a page that failed. */
+function hasFailedPages(result: { markdown?: { pages: Array<{ success: boolean }> } | null }) {
+  return (result.markdown?.pages ?? []).some((page) => !page.success);
+}
+
 /**
- * Asks LlamaCloud how a registration's job stands (v2 first, then v1 for jobs the v2 API does
- * not know), and when it ended, builds the callback that never arrived: the v2 event envelope
- * (`parse.success`, `parse.error`, ...) or, for v1 jobs, the legacy full result fetched from
+ * Asks LlamaCloud how a registration's job stands, through the API the job was submitted to
+ * (the registration's `parseApi`; v2 when nobody said), and when it ended, builds the callback
+ * that never arrived: the v2 event envelope (`parse.success`, `parse.partial_success` when pages
+ * failed, `parse.error`, `parse.cancelled`) or, for v1 jobs, the legacy full result fetched from
  * the result endpoints. Either is marked `reconciled`.
  */
 export async function checkJob(
@@ -82,10 +88,15 @@ export async function checkJob(
     final: true,
     reconciled: true,
   };
-  try {
+  if ((registration.parseApi ?? 'v2') === 'v2') {
     const { job } = await client.getJobV2(jobId);
-    const outcome = jobOutcome(job.status);
+    let outcome = jobOutcome(job.status);
     if (outcome === 'running') return { state: 'running', status: job.status };
+    // v2 has no partial status: a COMPLETED job's pages say whether some failed.
+    if (outcome === 'succeeded') {
+      const withPages = await client.getJobV2(jobId, { expand: ['markdown'] });
+      if (hasFailedPages(withPages)) outcome = 'partial';
+    }
     return endedAsEvent(
       base,
       jobId,
@@ -94,8 +105,6 @@ export async function checkJob(
       job.error_message,
       'GET /api/v2/parse/{job_id}',
     );
-  } catch (error) {
-    if (!(isLlamaCloudError(error) && error.code === 'LLAMACLOUD_NOT_FOUND')) throw error;
   }
   const job = await client.getJobV1(jobId);
   const outcome = jobOutcome(job.status);

@@ -220,7 +220,7 @@ export function createSubmissionProcessor(deps: SubmissionDeps) {
     }
 
     // 3. Attach the parser's job id: reconciliation and the pipeline find it there.
-    await deps.registrations.attachParseJob(registration.id, parseJobId);
+    await deps.registrations.attachParseJob(registration.id, parseJobId, submission.api);
     await deps.submissions.update(submission.id, {
       state: 'submitted',
       parseJobId,

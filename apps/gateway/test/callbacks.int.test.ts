@@ -176,6 +176,43 @@ describe('callback intake', () => {
     expect(rejected.length).toBeGreaterThanOrEqual(4);
   });
 
+  it('takes a string-format callback signed over its raw body or over the envelope it holds', async () => {
+    const registration = await register(gateway, { require_signature: true });
+    const path = callbackPath(registration.callback_url);
+    const sign = (payload: string, secret = registration.signing_secret) =>
+      `sha256=${createHmac('sha256', secret).update(payload).digest('hex')}`;
+    // Not the job's end: one registration takes several of these.
+    const inner = (eventId: string) => JSON.stringify(envelope(eventId, 'parse.running'));
+    const body = (eventId: string) => JSON.stringify(inner(eventId));
+
+    const overRaw = await post(path, body('e-raw'), {
+      ...JSON_HEADERS,
+      'lc-signature': sign(body('e-raw')),
+    });
+    const overInner = await post(path, body('e-inner'), {
+      ...JSON_HEADERS,
+      'lc-signature': sign(inner('e-inner')),
+    });
+    const otherSecret = await post(path, body('e-x'), {
+      ...JSON_HEADERS,
+      'lc-signature': sign(inner('e-x'), 'another-secret'),
+    });
+    const otherEnvelope = await post(path, body('e-y'), {
+      ...JSON_HEADERS,
+      'lc-signature': sign(inner('e-z')),
+    });
+
+    expect([overRaw.statusCode, overInner.statusCode]).toEqual([202, 202]);
+    for (const accepted of [overRaw, overInner]) {
+      expect(await gateway.stored(accepted.json().callback_id)).toMatchObject({
+        signature: 'verified',
+        stringEncoded: true,
+      });
+    }
+    expect([otherSecret.statusCode, otherEnvelope.statusCode]).toEqual([401, 401]);
+    expect(otherEnvelope.json().error).toBe('bad_signature');
+  });
+
   it('refuses bodies it cannot store: 413 over the limit, 415 not JSON, 400 malformed', async () => {
     const registration = await register(gateway);
     const path = callbackPath(registration.callback_url);

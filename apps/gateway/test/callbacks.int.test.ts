@@ -213,6 +213,29 @@ describe('callback intake', () => {
     expect(otherEnvelope.json().error).toBe('bad_signature');
   });
 
+  it('takes a callback with no Content-Type, or an empty one, as JSON', async () => {
+    const registration = await register(gateway);
+    const path = callbackPath(registration.callback_url);
+    const body = (eventId: string) => JSON.stringify(envelope(eventId, 'parse.running'));
+
+    const missing = await post(path, body('e-no-type'), {});
+    const empty = await post(path, body('e-empty-type'), { 'content-type': '' });
+    const blank = await post(path, body('e-blank-type'), { 'content-type': '  ' });
+    // The token is still looked up first: an unknown one is 404 whatever the type.
+    const unknown = await post(`${path.slice(0, -5)}xxxxx`, body('e-unknown'), {
+      'content-type': '',
+    });
+
+    expect([missing, empty, blank].map((response) => response.statusCode)).toEqual([202, 202, 202]);
+    for (const response of [missing, empty, blank]) {
+      expect(await gateway.stored(response.json().callback_id)).toMatchObject({
+        format: 'event',
+        contentType: 'application/json',
+      });
+    }
+    expect(unknown.statusCode).toBe(404);
+  });
+
   it('refuses bodies it cannot store: 413 over the limit, 415 not JSON, 400 malformed', async () => {
     const registration = await register(gateway);
     const path = callbackPath(registration.callback_url);

@@ -45,6 +45,13 @@ export async function callbackRoutes(app: FastifyInstance, context: GatewayConte
     { parseAs: 'buffer', bodyLimit: bodyLimitBytes },
     (_request, body, done) => done(null, body),
   );
+  // A callback without a media type is JSON (the decoder says so). Fastify reads a missing
+  // Content-Type with the parser above, but answers an empty one 415 before any handler: an
+  // empty header is dropped, so both reach the decoder alike.
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (request.headers['content-type']?.trim() === '') delete request.headers['content-type'];
+    done();
+  });
 
   // Metric children by label values, looked up once (a callback costs no label hashing).
   const counted = new Map<string, { inc(): void }>();

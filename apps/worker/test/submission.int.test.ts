@@ -160,6 +160,20 @@ describe('parse submission against the LlamaCloud fake', () => {
     expect(both).toMatchObject({ tier: 'fast', version: 'latest' });
   });
 
+  it('uploads a v2 document with its configuration', async () => {
+    const submission = await submit({
+      sourceUrl: undefined,
+      file: { name: 'b.pdf', contentType: 'application/pdf', content: Buffer.from('%PDF-1.7') },
+    });
+
+    const sent = fake.submissions.find((entry) => entry.jobId === submission.parseJobId);
+    expect(sent).toMatchObject({
+      api: 'v2-upload',
+      file: { name: 'b.pdf', size: 8, contentType: 'application/pdf' },
+      fields: { tier: 'agentic', version: '2026-08-19', webhook_configurations: [{}] },
+    });
+  });
+
   it('submits a v1 upload without tier or version, and records none', async () => {
     const submission = await submit({
       api: 'v1',

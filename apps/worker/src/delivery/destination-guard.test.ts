@@ -122,6 +122,46 @@ describe('DestinationGuard', () => {
     expect(woken).toEqual([['job-1', 'job-2']]);
   });
 
+  it('wakes the deliveries its origin held too when a destination recovers, first held first', async () => {
+    const time = clock();
+    const woken: string[][] = [];
+    const guard = new DestinationGuard({
+      breaker: { consecutiveFailures: 1, openMs: 1_000, maxOpenMs: 4_000 },
+      onWake: (ids) => woken.push(ids),
+      now: time.now,
+    });
+    const origin = 'https://down.example.com';
+    const url = `${origin}/a`;
+    const hold = async (jobId: string) => {
+      const admission = await guard.admit(destinationOf(url), undefined);
+      if (!admission.go && admission.sleepKey) {
+        guard.sleeping(admission.sleepKey, time.now(), admission.holdOffsetMs, jobId);
+      }
+      return admission;
+    };
+    await send(guard, url, false);
+    // Held by the destination: the first is its probe candidate, the next sleeps.
+    expect(await hold('destination-candidate')).toMatchObject({ by: 'destination' });
+    expect(await hold('destination-held')).toMatchObject({ by: 'destination' });
+    time.advance(10);
+    for (const path of ['/b', '/c']) await send(guard, `${origin}${path}`, false);
+    expect(guard.originState(origin)).toBe('open');
+    expect(await hold('origin-candidate')).toMatchObject({ by: 'origin' });
+    expect(await hold('origin-held')).toMatchObject({ by: 'origin' });
+    time.advance(1_000);
+    // The origin is half-open, /b and /c still failing: the destination's own probe goes.
+    const probe = await guard.admit(destinationOf(url), 0);
+    expect(probe).toMatchObject({ go: true, originProbe: false });
+    if (probe.go) {
+      guard.record(destinationOf(url), true, probe.originProbe);
+      probe.release();
+    }
+    expect(guard.destinationState(url)).toBe('closed');
+    expect(guard.originState(origin)).not.toBe('closed');
+    // Both kinds wake at once, in the order they were first held.
+    expect(woken).toEqual([['destination-held', 'origin-held']]);
+  });
+
   it('keeps the probe candidate when it is held again', async () => {
     const time = clock();
     const guard = new DestinationGuard({

@@ -148,8 +148,11 @@ export class DestinationGuard {
     this.originMinDestinations = options.originMinDestinations ?? 3;
     this.sleepers = new Sleepers(options.onWake ?? (() => undefined));
     this.sleepMs = Math.max(60_000, 2 * (options.breaker?.maxOpenMs ?? 300_000));
-    const wakeOn = (key: string, to: BreakerState) => {
-      if (to === 'closed') this.sleepers.closed(key);
+    const wakeOn = (key: string, to: BreakerState, alsoKey?: string) => {
+      // A destination that recovered while its origin lets probes through wakes the deliveries
+      // its origin held too, all in the order they were first held (the origin's sleepers,
+      // held first, would otherwise wait for the origin's own close and come last).
+      if (to === 'closed') this.sleepers.closed(key, ...(alsoKey ? [alsoKey] : []));
       else if (to === 'half_open') this.sleepers.probeDue(key);
     };
     const resetPlaces = (origin: string, url?: string) => {
@@ -170,7 +173,13 @@ export class DestinationGuard {
           to: transition.to,
           reason: transition.reason,
         });
-        wakeOn(`d:${transition.key}\n`, transition.to);
+        wakeOn(
+          `d:${transition.key}\n`,
+          transition.to,
+          this.origins.state(destination.origin) === 'open'
+            ? undefined
+            : `o:${destination.origin}\n${transition.key}`,
+        );
         if (transition.to === 'closed') resetPlaces(destination.origin, transition.key);
         this.judgeOrigin(destination.origin);
       },

@@ -55,13 +55,13 @@ export class Sleepers {
     }
   }
 
-  /** The breaker of every key starting with `prefix` closed: wake their sleepers, in the order
-   * they were first held. */
-  closed(prefix: string): void {
-    this.probeDue(prefix);
+  /** The breakers of every key starting with one of `prefixes` closed: wake their sleepers
+   * together, in the order they were first held. */
+  closed(...prefixes: string[]): void {
+    for (const prefix of prefixes) this.probeDue(prefix);
     const woken: Sleeper[] = [];
     for (const [key, list] of this.asleep) {
-      if (!key.startsWith(prefix)) continue;
+      if (!prefixes.some((prefix) => key.startsWith(prefix))) continue;
       this.asleep.delete(key);
       woken.push(...list);
     }

@@ -6,6 +6,7 @@ import {
   startPublicUrlResolver,
 } from '@callback-gateway/bootstrap';
 import { createLlamaCloudClient } from '@callback-gateway/llamacloud';
+import { createGuardedAgent } from '@callback-gateway/outbound';
 import { WORKER_CONDITIONS } from '@callback-gateway/notify';
 import { connectRedis, startHeartbeat, type SupervisedRedis } from '@callback-gateway/runtime';
 import { storeKeys } from '@callback-gateway/store';
@@ -163,10 +164,18 @@ export async function startWorker(
     registry,
   });
 
+  // LlamaCloud is called under the same outbound policy as the pipelines: its base URL at a
+  // private address (a proxy, a fake) needs OUTBOUND_ALLOW like any other.
+  const llamaCloudAgent = config.LLAMA_CLOUD_API_KEY
+    ? createGuardedAgent(basics.outbound, {
+        connect: { timeout: config.DELIVERY_CONNECT_TIMEOUT_MS },
+      })
+    : undefined;
   const llamaCloud = config.LLAMA_CLOUD_API_KEY
     ? createLlamaCloudClient({
         baseUrl: config.LLAMA_CLOUD_BASE_URL,
         apiKey: config.LLAMA_CLOUD_API_KEY,
+        dispatcher: llamaCloudAgent,
       })
     : undefined;
   logger.info(
@@ -247,6 +256,7 @@ export async function startWorker(
         await deliveries.close(config.SHUTDOWN_DEADLINE_MS - 1_000);
         await app.close();
         await basics.close();
+        await llamaCloudAgent?.close().catch(() => undefined);
         await Promise.all([queueRedis.close(), pumpRedis.close(), storeRedis.close()]);
       })();
       return closing;

@@ -225,12 +225,15 @@ export function parseRetryAfter(
   return Math.max(0, Math.ceil((at - nowMs) / 1000));
 }
 
-// Adds the error's code: its own (undici's `request` sets one) or its cause's (`fetch` throws
-// "fetch failed" with the code on the cause), unless the message shows it already.
+// Adds what the error's cause says (`fetch` throws "fetch failed" with the reason on its cause)
+// and the error's code, its own or its cause's, unless the message shows them already.
 function describeCause(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
+  const inner = error.cause instanceof Error ? error.cause.message : '';
+  const message =
+    inner && !error.message.includes(inner) ? `${error.message}: ${inner}` : error.message;
   const code = codeOf(error) ?? codeOf(error.cause);
-  return code && !error.message.includes(code) ? `${error.message}: ${code}` : error.message;
+  return code && !message.includes(code) ? `${message}: ${code}` : message;
 }
 
 function codeOf(value: unknown): string | undefined {

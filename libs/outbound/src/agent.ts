@@ -1,4 +1,4 @@
-import type { LookupFunction } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
 import { Agent, buildConnector } from 'undici';
 import type { OutboundPolicy } from './policy.js';
 
@@ -39,9 +39,10 @@ export function guardedLookup(policy: OutboundPolicy, port?: number): LookupFunc
 
 /**
  * An undici Agent whose every connection goes through {@link guardedLookup}, with the port it
- * connects to (an `OUTBOUND_ALLOW` entry may allow one port of a host only). The caller must
- * still call `policy.checkUrl()` before a request: IP-literal hosts are connected to without a
- * lookup. Redirects are not followed (undici's default), so a 3xx cannot lead elsewhere.
+ * connects to (an `OUTBOUND_ALLOW` entry may allow one port of a host only). IP-literal hosts,
+ * connected to without a lookup, are checked with `policy.checkUrl()` before connecting (callers
+ * still check first, to fail before a request is built). Redirects are not followed (undici's
+ * default), so a 3xx cannot lead elsewhere.
  */
 export function createGuardedAgent(policy: OutboundPolicy, options: Agent.Options = {}): Agent {
   const connectOptions = typeof options.connect === 'object' ? options.connect : {};
@@ -58,6 +59,16 @@ export function createGuardedAgent(policy: OutboundPolicy, options: Agent.Option
     ...options,
     connect: (connect, callback) => {
       const port = Number(connect.port) || (connect.protocol === 'https:' ? 443 : 80);
+      const literal = connect.hostname.replace(/^\[(.*)\]$/, '$1');
+      if (isIP(literal) !== 0) {
+        const host = isIP(literal) === 6 ? `[${literal}]` : literal;
+        try {
+          policy.checkUrl(`${connect.protocol}//${host}:${port}/`);
+        } catch (error) {
+          callback(error as Error, null);
+          return;
+        }
+      }
       connectorFor(port)(connect, callback);
     },
   });

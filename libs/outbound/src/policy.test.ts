@@ -178,6 +178,22 @@ describe('guarded agent', () => {
     await new Promise<void>((resolve) => other.close(() => resolve()));
   });
 
+  it('checks an IP-literal host itself, which is connected to without a lookup', async () => {
+    const policy = createOutboundPolicy({ allow: ['127.0.0.1:9'] });
+    const agent = createGuardedAgent(policy);
+    expect(await refusal(request(`http://127.0.0.1:${port}/`, { dispatcher: agent }))).toBe(
+      'OUTBOUND_PRIVATE_ADDRESS',
+    );
+    expect(await refusal(request(`http://[::1]:${port}/`, { dispatcher: agent }))).toBe(
+      'OUTBOUND_PRIVATE_ADDRESS',
+    );
+    const open = createGuardedAgent(createOutboundPolicy({ allow: [`127.0.0.1:${port}`] }));
+    const allowed = await request(`http://127.0.0.1:${port}/`, { dispatcher: open });
+    expect(await allowed.body.text()).toBe('ok');
+    await agent.close();
+    await open.close();
+  });
+
   it('connects when the resolved address is allowed', async () => {
     const policy = createOutboundPolicy({
       lookup: async () => [{ address: '127.0.0.1', family: 4 }],

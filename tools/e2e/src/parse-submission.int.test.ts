@@ -185,6 +185,46 @@ describe('parse submission without a public URL', () => {
   });
 });
 
+describe('parse submission to a LlamaCloud at an address the outbound policy refuses', () => {
+  let redis: TestRedis;
+  let stack: Stack;
+  let fake: LlamaCloudFake;
+  beforeAll(async () => {
+    redis = await startRedis();
+    fake = await startLlamaCloudFake({});
+    // Loopback is allowed on another port only: the fake's port is not.
+    stack = await startStack(redis, {
+      OUTBOUND_ALLOW: '127.0.0.1:9',
+      LLAMA_CLOUD_BASE_URL: fake.baseUrl,
+      LLAMA_CLOUD_API_KEY: fake.apiKey,
+    });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    await fake?.close();
+    await redis?.close();
+  });
+
+  it('sends nothing there, and says which setting would allow it', async () => {
+    const response = await fetch(`${stack.gatewayUrl}/v1/parse`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        source_url: 'https://docs.example.com/a.pdf',
+        deliver_to: 'http://127.0.0.1:9/x',
+      }),
+    });
+    expect(response.status).toBe(202);
+    const { id } = (await response.json()) as { id: string };
+    await until(async () => (await submission(stack, id)).last_error !== null);
+    const view = await submission(stack, id);
+    expect(view.state).not.toBe('submitted');
+    expect(view.last_error).toContain('OUTBOUND_ALLOW');
+    expect(fake.submissions).toEqual([]);
+    expect(fake.requests).toEqual([]);
+  });
+});
+
 async function readDeliverySecret(redis: TestRedis, registrationId: string): Promise<string> {
   const client = new Redis(redis.url);
   const secret = await client.hget(`{cbgw}:reg:${registrationId}`, 'delivery_secret');

@@ -126,13 +126,20 @@ export async function openWorld(options: WorldOptions = {}): Promise<World> {
 
 /** Dead-lettered delivery ids the gateway lists (up to 1000, newest first). */
 export async function deadLetters(stack: Pick<Stack, 'gatewayUrl'>): Promise<Set<string>> {
+  const listed = await listDeadLetters(stack);
+  if (listed.status !== 200) throw new Error(`listing dead letters answered ${listed.status}`);
+  return listed.ids;
+}
+
+async function listDeadLetters(
+  stack: Pick<Stack, 'gatewayUrl'>,
+): Promise<{ status: number; ids: Set<string> }> {
   const { status, body } = await gatewayApi<{ deliveries?: { id: string }[] }>(
     stack,
     'GET',
     '/v1/deliveries?state=dead_lettered&limit=1000',
   );
-  if (status !== 200) throw new Error(`listing dead letters answered ${status}`);
-  return new Set((body.deliveries ?? []).map((delivery) => delivery.id));
+  return { status, ids: new Set((body.deliveries ?? []).map((delivery) => delivery.id)) };
 }
 
 /**
@@ -155,8 +162,15 @@ export async function drain(
   const deadline = Date.now() + timeoutMs;
   let dead = new Set<string>();
   for (;;) {
-    dead = countDead ? await deadLetters(world.stack) : new Set();
-    if (world.ledger.unresolved(dead).length === 0 || Date.now() > deadline) break;
+    // A 503 is the gateway's Redis connection not back yet after a fault: ask again, until the
+    // deadline (past it, the 503 is the finding).
+    const listed = countDead ? await listDeadLetters(world.stack) : { status: 200, ids: dead };
+    if (listed.status === 200) {
+      dead = listed.ids;
+      if (world.ledger.unresolved(dead).length === 0 || Date.now() > deadline) break;
+    } else if (listed.status !== 503 || Date.now() > deadline) {
+      throw new Error(`listing dead letters answered ${listed.status}`);
+    }
     await sleep(250);
   }
   const drainMs = Date.now() - drainStarted;

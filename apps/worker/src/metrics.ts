@@ -10,8 +10,8 @@ export interface WorkerGaugeSources {
   guard: DestinationGuard;
   /** Entries waiting in the ingest stream (not yet in the queue). */
   ingestBacklog: () => Promise<number>;
-  /** When the oldest entry still in the ingest stream was stored (ms), if there is one. */
-  oldestIngestAt: () => Promise<number | undefined>;
+  /** Age (s) of the oldest callback waiting to be delivered now (see `oldestWaitingSeconds`). */
+  oldestWaiting: () => Promise<number>;
 }
 
 /** The worker's metrics (`cbgw_` prefix). Gauges are read when Prometheus scrapes. */
@@ -81,10 +81,7 @@ export function createWorkerMetrics(
         const current = sources();
         if (!current) return;
         await quietly(async () => {
-          const [oldest] = await current.queue.getJobs(['waiting'], -1, -1, true);
-          const ingest = await current.oldestIngestAt();
-          const since = Math.min(oldest?.timestamp ?? Infinity, ingest ?? Infinity);
-          this.set(Number.isFinite(since) ? Math.max(0, (Date.now() - since) / 1000) : 0);
+          this.set(await current.oldestWaiting());
         });
       },
     }),

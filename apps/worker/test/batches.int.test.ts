@@ -3,6 +3,7 @@ import { createAuditLog, createLogger, type AuditEvent } from '@callback-gateway
 import { createOutboundPolicy } from '@callback-gateway/outbound';
 import { createMetricsRegistry } from '@callback-gateway/runtime';
 import {
+  createHistoryRecorder,
   createDeliveryBatches,
   createDeliveryStore,
   parseCallbackHeader,
@@ -163,6 +164,7 @@ describe('a delivery job run again after a crash', () => {
       }),
       logger,
       metrics: createWorkerMetrics(createMetricsRegistry({ process: 'worker' }), () => undefined),
+      history: createHistoryRecorder({ redis: harness.redis, keys: harness.keys }),
     });
     const job = {
       id: 'b-crash',

@@ -68,3 +68,30 @@ export {
   type SubmissionState,
   type SubmissionStore,
 } from './submissions.js';
+export {
+  DESTINATION_WINDOW_MS,
+  HISTORY_BUCKET_MS,
+  HISTORY_COUNTERS,
+  HISTORY_RETENTION_MS,
+  LATENCY_EDGES_MS,
+  createHistoryRecorder,
+  destinationLabel,
+  latencyField,
+  latencyQuantile,
+  minuteOf,
+  oldestWaitingSeconds,
+  readDestinationActivity,
+  readHistory,
+  type DestinationActivity,
+  type HistoryCounter,
+  type HistoryMinute,
+  type HistoryRecorder,
+  type HistoryRecorderOptions,
+  type WaitingJobs,
+} from './history.js';
+export {
+  BREAKER_RECORDS_MAX,
+  readBreakers,
+  recordBreakerTransition,
+  type BreakerRecord,
+} from './breakers.js';

@@ -37,6 +37,16 @@ export interface StoreKeys {
   readonly gateways: string;
   /** Sorted set: worker instances, scored by their last heartbeat (ms). */
   readonly workers: string;
+  /** String: registration id, by the parser job id it was given. */
+  parseJob(jobId: string): string;
+  /** Hash: what happened in one minute (counters, latency histogram); expires after 25 h. */
+  history(minuteMs: number): string;
+  /** Hash: attempts per destination in one minute (`<label>\tok|failed`); expires after 16 min. */
+  destinationHistory(minuteMs: number): string;
+  /** Hash: per destination, its last success and last error (`<label>\tok_at|error_at|error`). */
+  readonly destinationsLast: string;
+  /** Hash: circuit breakers not closed, by `<level>\t<label>` (JSON); written on transitions. */
+  readonly breakers: string;
 }
 
 /** Builds the key layout for a prefix. */
@@ -62,6 +72,11 @@ export function storeKeys(prefix = 'cbgw'): StoreKeys {
     reconcile: `${p}:reconcile`,
     gateways: `${p}:gateways`,
     workers: `${p}:workers`,
+    parseJob: (jobId) => `${p}:job:${jobId}`,
+    history: (minuteMs) => `${p}:hist:${minuteMs}`,
+    destinationHistory: (minuteMs) => `${p}:histd:${minuteMs}`,
+    destinationsLast: `${p}:dest:last`,
+    breakers: `${p}:breakers`,
   };
 }
 

@@ -157,6 +157,8 @@ export interface RegistrationStore {
    * status queries). */
   create(registration: NewRegistration, token: string): Promise<Registration>;
   get(id: string): Promise<Registration | undefined>;
+  /** The registration a parser job id was given to (at registration or attached later). */
+  findByParseJob(parseJobId: string): Promise<Registration | undefined>;
   /** The registration a callback token belongs to, if the token is known and not expired. */
   findByToken(token: string): Promise<Registration | undefined>;
   /**
@@ -226,6 +228,9 @@ export function createRegistrationStore(options: RegistrationStoreOptions): Regi
         .set(keys.token(hashToken(token)), id, 'EX', tokenTtl)
         .zadd(keys.waiting, Date.parse(input.expectCallbackBy), id)
         .exec();
+      if (input.parseJobId !== undefined) {
+        await redis.set(keys.parseJob(input.parseJobId), id, 'EX', tokenTtl + retain);
+      }
       const failed = results?.find(([error]) => error);
       if (!results || failed) throw failed?.[0] ?? new Error('registration was not stored');
       const stored = fromHash(hash);
@@ -253,12 +258,20 @@ export function createRegistrationStore(options: RegistrationStoreOptions): Regi
       await redis.hdel(keys.registration(id), 'delivery_stopped');
     },
     async attachParseJob(id, parseJobId, parseApi) {
-      if (!(await redis.exists(keys.registration(id)))) return undefined;
+      const ttlMs = await redis.pttl(keys.registration(id));
+      if (ttlMs === -2) return undefined;
       await redis.hset(keys.registration(id), {
         parse_job_id: parseJobId,
         ...(parseApi !== undefined && { parse_api: parseApi }),
       });
+      // Kept as long as the registration (a key without expiry: as long as it is there).
+      if (ttlMs > 0) await redis.set(keys.parseJob(parseJobId), id, 'PX', ttlMs);
+      else await redis.set(keys.parseJob(parseJobId), id);
       return get(id);
+    },
+    async findByParseJob(parseJobId) {
+      const id = await redis.get(keys.parseJob(parseJobId.slice(0, 200)));
+      return id === null ? undefined : get(id);
     },
   };
 }

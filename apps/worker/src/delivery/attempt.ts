@@ -6,6 +6,7 @@ import type {
   DeliveryAttempt,
   DeliveryBatches,
   DeliveryTarget,
+  HistoryRecorder,
   JobDelivery,
 } from '@callback-gateway/store';
 import type { Queue } from 'bullmq';
@@ -33,6 +34,8 @@ export interface AttemptDeps {
   audit: AuditLog;
   logger: Logger;
   metrics: WorkerMetrics;
+  /** Per-minute history in Redis (the dashboard's charts and destinations). */
+  history: HistoryRecorder;
   /** @defaultValue `() => new Date()` */
   now: () => Date;
   random?: (() => number) | undefined;
@@ -135,7 +138,7 @@ interface Verdict {
 }
 
 /** Decide: what the result means for the delivery (counted in the attempt metrics). */
-function judge(deps: AttemptDeps, { delivery }: DueDelivery, result: SendResult): Verdict {
+function judge(deps: AttemptDeps, { delivery, target }: DueDelivery, result: SendResult): Verdict {
   const at = deps.now();
   deps.metrics.attempts.inc({
     result: 'status' in result ? `${Math.floor(result.status / 100)}xx` : result.kind,
@@ -144,6 +147,7 @@ function judge(deps: AttemptDeps, { delivery }: DueDelivery, result: SendResult)
   const decision = decide(result, delivery.attempt, deps, at.getTime());
   const status = 'status' in result ? result.status : undefined;
   const error = result.kind === 'delivered' ? undefined : result.detail;
+  if (target) deps.history.attempt(destinationOf(target.deliverTo).label, result.latencyMs, error);
   const entry: DeliveryAttempt = {
     attempt: delivery.attempt,
     at: at.toISOString(),
@@ -238,6 +242,7 @@ async function commitVerdict(deps: AttemptDeps, due: DueDelivery, verdict: Verdi
     });
     if (!applied) return;
     deps.metrics.deliveries.inc({ outcome: 'delivered' });
+    deps.history.count('delivered');
     const received = Date.parse(record.receivedAt);
     if (!Number.isNaN(received) && delivery.replay === 0) {
       deps.metrics.endToEnd.observe(Math.max(0, at.getTime() - received) / 1000);
@@ -285,6 +290,7 @@ async function commitVerdict(deps: AttemptDeps, due: DueDelivery, verdict: Verdi
   });
   if (!applied) return;
   deps.metrics.deliveries.inc({ outcome: 'retry' });
+  deps.history.count('retried');
   await addFollowUp(deps.queue, nextJobId, next, nextAtMs ?? Date.now());
 }
 
@@ -310,6 +316,7 @@ async function commitDeadLetter(
   });
   if (!applied) return;
   deps.metrics.deliveries.inc({ outcome: 'dead_lettered' });
+  deps.history.count('dead_lettered');
   deps.audit.record({
     type: 'delivery.dead_lettered',
     correlation: correlationOf(record, target),

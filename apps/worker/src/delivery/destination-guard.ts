@@ -1,3 +1,4 @@
+import { destinationLabel } from '@callback-gateway/store';
 import { Breakers, type BreakerOptions, type BreakerState } from './breaker.js';
 import { createKeyedLimit, type KeyedLimit } from './limit.js';
 import { Sleepers } from './sleepers.js';
@@ -18,12 +19,7 @@ const destinations = new Map<string, Destination>();
 export function destinationOf(url: string): Destination {
   let destination = destinations.get(url);
   if (destination === undefined) {
-    const parsed = new URL(url);
-    destination = {
-      url,
-      origin: parsed.origin,
-      label: `${parsed.origin}${parsed.pathname}`.slice(0, 300),
-    };
+    destination = { url, origin: new URL(url).origin, label: destinationLabel(url) };
     if (destinations.size >= 10_000) destinations.clear();
     destinations.set(url, destination);
   }

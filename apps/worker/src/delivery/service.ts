@@ -5,6 +5,9 @@ import {
   QUEUES,
   createDeliveryBatches,
   createDeliveryStore,
+  createHistoryRecorder,
+  oldestWaitingSeconds,
+  recordBreakerTransition,
   type StoreKeys,
 } from '@callback-gateway/store';
 import { Queue, Worker, type ConnectionOptions } from 'bullmq';
@@ -88,6 +91,7 @@ export function startDeliveryService(options: DeliveryServiceOptions): DeliveryS
   // Filled once everything the gauges read exists.
   const gauges: { sources?: WorkerGaugeSources } = {};
   const metrics = createWorkerMetrics(options.registry, () => gauges.sources);
+  const history = createHistoryRecorder({ redis: options.storeRedis, keys });
   const guard = new DestinationGuard({
     // A breaker closed: its sleeping deliveries' wait jobs go now, in the order they were held.
     onWake: (jobIds) => {
@@ -135,6 +139,15 @@ export function startDeliveryService(options: DeliveryServiceOptions): DeliveryS
           reason: transition.reason.slice(0, 500),
         },
       });
+      // For the dashboard; best-effort (the metric and the audit record are the reference).
+      void recordBreakerTransition(options.storeRedis, keys, {
+        level: transition.level,
+        label: transition.label,
+        origin: transition.origin,
+        from: transition.from,
+        state: transition.to,
+        reason: transition.reason.slice(0, 500),
+      }).catch(() => undefined);
     },
   });
   const dispatcher = createGuardedAgent(options.policy, {
@@ -154,6 +167,7 @@ export function startDeliveryService(options: DeliveryServiceOptions): DeliveryS
     audit,
     logger,
     metrics,
+    history,
     ...(options.random !== undefined && { random: options.random }),
   });
   const lockDuration = options.lockDurationMs ?? options.timeouts.totalMs * 2 + 10_000;
@@ -193,12 +207,15 @@ export function startDeliveryService(options: DeliveryServiceOptions): DeliveryS
     deliveries,
     guard,
     ingestBacklog: () => options.storeRedis.xlen(keys.ingest),
-    async oldestIngestAt() {
-      // A stream entry's id starts with the time it was added (ms).
-      const [first] = await options.storeRedis.xrange(keys.ingest, '-', '+', 'COUNT', 1);
-      return first ? Number(first[0].split('-')[0]) : undefined;
-    },
+    oldestWaiting: () => oldestWaitingSeconds(queue, options.storeRedis, keys),
   };
+  // The history's oldest-waiting chart: a sample every 15 s (each minute keeps its largest).
+  const sampler = setInterval(() => {
+    void oldestWaitingSeconds(queue, options.storeRedis, keys)
+      .then((seconds) => history.oldestWaiting(seconds))
+      .catch(() => undefined);
+  }, 15_000);
+  sampler.unref();
 
   let closing: Promise<void> | undefined;
   return {
@@ -208,6 +225,7 @@ export function startDeliveryService(options: DeliveryServiceOptions): DeliveryS
     guard,
     close(deadlineMs = 10_000) {
       closing ??= (async () => {
+        clearInterval(sampler);
         await pump.close();
         const graceful = worker.close();
         const timer = new Promise<'late'>((resolve) =>
@@ -219,6 +237,7 @@ export function startDeliveryService(options: DeliveryServiceOptions): DeliveryS
           );
           await worker.close(true);
         }
+        await history.close();
         await queue.close();
         await dispatcher.close().catch(() => undefined);
       })();

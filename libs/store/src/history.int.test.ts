@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readBreakers, recordBreakerTransition } from './breakers.js';
 import {
+  HISTORY_COARSE_BUCKET_MS,
   HISTORY_RETENTION_MS,
   createHistoryRecorder,
   latencyQuantile,
@@ -53,6 +54,11 @@ describe('the per-minute history in Redis', () => {
     const ttl = await redis.pttl(keys.history(minutes[1]?.at ?? 0));
     expect(ttl).toBeGreaterThan(HISTORY_RETENTION_MS - 60_000);
     expect(ttl).toBeLessThanOrEqual(HISTORY_RETENTION_MS);
+
+    // The 24-hour charts read ten-minute buckets, filled alike.
+    const coarse = await readHistory(redis, keys, clock, clock, HISTORY_COARSE_BUCKET_MS);
+    expect(coarse.map((bucket) => bucket.counters.received)).toEqual([4]);
+    expect(coarse[0]?.oldestWaitingSeconds).toBe(12);
 
     const activity = await readDestinationActivity(redis, keys, clock);
     expect(activity.get('https://a.example/hook')).toMatchObject({

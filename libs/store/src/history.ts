@@ -3,6 +3,8 @@ import type { StoreKeys } from './keys.js';
 
 /** One minute in ms: the history's bucket. */
 export const HISTORY_BUCKET_MS = 60_000;
+/** Ten minutes: the coarse buckets the 24-hour charts read (145 keys rather than 1,441). */
+export const HISTORY_COARSE_BUCKET_MS = 600_000;
 /** How long a minute's bucket is kept: 24 hours of charts, and an hour's slack. */
 export const HISTORY_RETENTION_MS = 25 * 60 * 60_000;
 /** How long a minute's per-destination counts are kept (the 15-minute success rate). */
@@ -38,8 +40,9 @@ export function destinationLabel(url: string): string {
   return `${parsed.origin}${parsed.pathname}`.slice(0, 300);
 }
 
-/** The minute (its start, ms) a time falls in. */
-export const minuteOf = (ms: number) => Math.floor(ms / HISTORY_BUCKET_MS) * HISTORY_BUCKET_MS;
+/** The minute (its start, ms) a time falls in, or the bucket of `spanMs`. */
+export const minuteOf = (ms: number, spanMs = HISTORY_BUCKET_MS) =>
+  Math.floor(ms / spanMs) * spanMs;
 
 /** Keeps the larger of a bucket's `oldest_waiting_s` and ARGV[1]; KEYS[1] the bucket. */
 const MAX_SCRIPT = `
@@ -106,7 +109,11 @@ export function createHistoryRecorder(options: HistoryRecorderOptions): HistoryR
     if (!entry) pending.set(key, (entry = { ttlMs, fields: new Map() }));
     entry.fields.set(field, (entry.fields.get(field) ?? 0) + by);
   };
-  const bucket = () => keys.history(minuteOf(now()));
+  /** Counts go to the minute's bucket and to its ten minutes'. */
+  const addBoth = (at: number, field: string, by: number) => {
+    add(keys.history(minuteOf(at)), field, by);
+    add(keys.history(minuteOf(at, HISTORY_COARSE_BUCKET_MS), HISTORY_COARSE_BUCKET_MS), field, by);
+  };
 
   let flushing: Promise<void> = Promise.resolve();
   const flush = () => {
@@ -143,16 +150,15 @@ export function createHistoryRecorder(options: HistoryRecorderOptions): HistoryR
 
   return {
     count(counter, by = 1) {
-      add(bucket(), counter, by);
+      addBoth(now(), counter, by);
     },
     rejected(reason) {
-      add(bucket(), `rejected:${reason}`, 1);
+      addBoth(now(), `rejected:${reason}`, 1);
     },
     attempt(destination, latencyMs, error) {
       const at = now();
-      const key = keys.history(minuteOf(at));
-      add(key, error === undefined ? 'attempt_ok' : 'attempt_failed', 1);
-      add(key, latencyField(latencyMs), 1);
+      addBoth(at, error === undefined ? 'attempt_ok' : 'attempt_failed', 1);
+      addBoth(at, latencyField(latencyMs), 1);
       add(
         keys.destinationHistory(minuteOf(at)),
         `${destination}\t${error === undefined ? 'ok' : 'failed'}`,
@@ -165,9 +171,17 @@ export function createHistoryRecorder(options: HistoryRecorderOptions): HistoryR
       last.set(destination, entry);
     },
     async oldestWaiting(seconds) {
-      await redis
-        .cbgwHistoryMax(bucket(), String(Math.round(seconds)), String(HISTORY_RETENTION_MS))
-        .catch(() => undefined);
+      const at = now();
+      await Promise.all(
+        [
+          keys.history(minuteOf(at)),
+          keys.history(minuteOf(at, HISTORY_COARSE_BUCKET_MS), HISTORY_COARSE_BUCKET_MS),
+        ].map((key) =>
+          redis
+            .cbgwHistoryMax(key, String(Math.round(seconds)), String(HISTORY_RETENTION_MS))
+            .catch(() => undefined),
+        ),
+      );
     },
     flush,
     close() {
@@ -206,17 +220,23 @@ export function latencyQuantile(latency: readonly number[], q: number): number |
   return LATENCY_EDGES_MS.at(-1);
 }
 
-/** Reads minutes `[from, to]` (ms, both included) of history, oldest first, in one pipeline. */
+/**
+ * Reads the buckets of `[from, to]` (ms, both included) of history, oldest first, in one
+ * pipeline: minutes, or ten minutes with `spanMs` {@link HISTORY_COARSE_BUCKET_MS}.
+ */
 export async function readHistory(
   redis: Redis | Cluster,
   keys: StoreKeys,
   from: number,
   to: number,
+  spanMs = HISTORY_BUCKET_MS,
 ): Promise<HistoryMinute[]> {
   const minutes: number[] = [];
-  for (let at = minuteOf(from); at <= minuteOf(to); at += HISTORY_BUCKET_MS) minutes.push(at);
+  for (let at = minuteOf(from, spanMs); at <= minuteOf(to, spanMs); at += spanMs) {
+    minutes.push(at);
+  }
   const pipeline = redis.pipeline();
-  for (const at of minutes) pipeline.hgetall(keys.history(at));
+  for (const at of minutes) pipeline.hgetall(keys.history(at, spanMs));
   const results = (await pipeline.exec()) ?? [];
   return minutes.map((at, i) => {
     const raw = (results[i]?.[1] ?? {}) as Record<string, string>;

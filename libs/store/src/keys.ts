@@ -39,8 +39,10 @@ export interface StoreKeys {
   readonly workers: string;
   /** String: registration id, by the parser job id it was given. */
   parseJob(jobId: string): string;
-  /** Hash: what happened in one minute (counters, latency histogram); expires after 25 h. */
-  history(minuteMs: number): string;
+  /** Hash: what happened in one bucket of history (counters, latency histogram), by its start
+   * and its length: a minute (`{cbgw}:hist:<ms>`) or ten (`{cbgw}:hist10:<ms>`); expires after
+   * 25 h. */
+  history(startMs: number, spanMs?: number): string;
   /** Hash: attempts per destination in one minute (`<label>\tok|failed`); expires after 16 min. */
   destinationHistory(minuteMs: number): string;
   /** Hash: per destination, its last success and last error (`<label>\tok_at|error_at|error`). */
@@ -73,7 +75,8 @@ export function storeKeys(prefix = 'cbgw'): StoreKeys {
     gateways: `${p}:gateways`,
     workers: `${p}:workers`,
     parseJob: (jobId) => `${p}:job:${jobId}`,
-    history: (minuteMs) => `${p}:hist:${minuteMs}`,
+    history: (startMs, spanMs = 60_000) =>
+      `${p}:hist${spanMs === 60_000 ? '' : spanMs / 60_000}:${startMs}`,
     destinationHistory: (minuteMs) => `${p}:histd:${minuteMs}`,
     destinationsLast: `${p}:dest:last`,
     breakers: `${p}:breakers`,

@@ -2,6 +2,8 @@ import nx from '@nx/eslint-plugin';
 import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
 import importX from 'eslint-plugin-import-x';
 import prettier from 'eslint-config-prettier';
+import js from '@eslint/js';
+import globals from 'globals';
 
 /**
  * One linter for the whole tree (formatting is Prettier's job; `eslint-config-prettier` turns off
@@ -29,6 +31,7 @@ export default [
   ...nx.configs['flat/typescript'],
   {
     files: ['**/*.ts', '**/*.mjs', '**/*.js'],
+    ignores: ['**/assets/**'],
     plugins: { 'import-x': importX },
     settings: {
       // The cycle check parses the modules it follows: teach it TypeScript.
@@ -107,6 +110,16 @@ export default [
     // Tool configuration files share the root test preset by relative path.
     files: ['**/vitest.config.ts'],
     rules: { '@nx/enforce-module-boundaries': 'off' },
+  },
+  {
+    // Pages' scripts the gateway serves to browsers (classic scripts, no bundler).
+    files: ['**/assets/**/*.js'],
+    ...js.configs.recommended,
+    languageOptions: {
+      ecmaVersion: 2022,
+      sourceType: 'script',
+      globals: { ...globals.browser },
+    },
   },
   prettier,
 ];

@@ -12,6 +12,7 @@ import { createApiGuard } from './api-guard.js';
 import { createFailedAuthLimiter } from './auth-limiter.js';
 import { createAuth } from './auth.js';
 import { createRegistrationCache } from './callbacks/registration-cache.js';
+import { createHistoryRecorder } from '@callback-gateway/store';
 import { GatewayHttpError } from './errors.js';
 import { createGatewayMetrics } from './metrics.js';
 import { callbackRoutes } from './routes/callbacks.js';
@@ -43,6 +44,7 @@ export async function buildApp(deps: GatewayDeps) {
     now: deps.now ?? (() => new Date()),
     callbackSource: 'llamaparse',
     callbackTargets: createRegistrationCache({ registrations: deps.registrations }),
+    history: createHistoryRecorder({ redis: deps.redis, keys: deps.keys }),
   };
   const app = Fastify({
     loggerInstance: deps.logger,
@@ -90,7 +92,8 @@ export async function buildApp(deps: GatewayDeps) {
   sweep.unref();
   app.addHook('onClose', (_instance, done) => {
     clearInterval(sweep);
-    done();
+    // The last second's counts go to Redis while the borrowed connection is still open.
+    context.history.close().then(() => done(), done);
   });
   app.addHook('preParsing', (request, _reply, payload, done) => {
     bodiesInFlight.set(request.raw, Date.now() + bodyDeadlineMs);
@@ -126,6 +129,7 @@ export async function buildApp(deps: GatewayDeps) {
     }
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       context.metrics.rejections.inc({ reason: 'payload_too_large' });
+      context.history.rejected('payload_too_large');
       return reply.code(413).send({
         error: 'payload_too_large',
         message: `the body is larger than the limit of ${deps.settings.bodyLimitBytes} bytes (GATEWAY_BODY_LIMIT_BYTES)`,

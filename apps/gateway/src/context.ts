@@ -3,6 +3,7 @@ import type { OutboundPolicy } from '@callback-gateway/outbound';
 import type { ReadinessCheck } from '@callback-gateway/runtime';
 import type {
   DeliveryStore,
+  HistoryRecorder,
   Intake,
   ParseSubmissionJob,
   RegistrationStore,
@@ -46,7 +47,7 @@ export interface GatewayDeps {
   deliveries: DeliveryStore;
   /** The store's key layout and connection (for listings over its indexes). */
   keys: StoreKeys;
-  redis: Pick<Redis, 'zcard' | 'zrange' | 'zcount'>;
+  redis: Redis;
   submissions: SubmissionStore;
   /** The parse submission queue (jobs are added; bull-board shows it). */
   parseQueue: Queue<ParseSubmissionJob>;
@@ -87,4 +88,6 @@ export interface GatewayContext extends Omit<GatewayDeps, 'now'> {
   callbackSource: string;
   /** Registrations by callback token, kept in memory (see `registration-cache.ts`). */
   callbackTargets: RegistrationCache;
+  /** Per-minute history in Redis (the dashboard's charts); flushed when the app closes. */
+  history: HistoryRecorder;
 }

@@ -70,6 +70,7 @@ export async function callbackRoutes(app: FastifyInstance, context: GatewayConte
 
   const countRejected = (started: number, error: GatewayHttpError) => {
     metrics.rejections.inc({ reason: error.error });
+    context.history.rejected(error.error);
     count('unknown', 'none', 'rejected');
     ackRejected.observe((performance.now() - started) / 1000);
   };
@@ -279,6 +280,7 @@ export async function callbackRoutes(app: FastifyInstance, context: GatewayConte
       const eventType = eventTypeLabel(decoded.eventType);
       if (result.outcome === 'duplicate') {
         count(decoded.format, eventType, 'duplicate');
+        context.history.count('duplicate');
         ackDuplicate.observe(seconds);
         audit.record({
           type: 'callback.duplicate',
@@ -292,6 +294,7 @@ export async function callbackRoutes(app: FastifyInstance, context: GatewayConte
         return reply.code(200).send({ duplicate: true, callback_id: result.callbackId });
       }
       count(decoded.format, eventType, 'stored');
+      context.history.count('received');
       ackStored.observe(seconds);
       // The id is [a-z0-9_]: the answer needs no serializer.
       return reply

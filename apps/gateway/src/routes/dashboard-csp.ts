@@ -1,6 +1,9 @@
-/** The on-call page's Content-Security-Policy: its own script and styles only, never framed. */
+/**
+ * The on-call page's Content-Security-Policy: its own files only (no inline script or style
+ * element; uPlot sets element styles from script, which CSP allows), never framed.
+ */
 export const DASHBOARD_CSP =
-  "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'";
+  "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
 
 /**
  * bull-board's (`/dashboard/queues`), from what its page loads (`@bull-board/ui`'s `index.ejs`

@@ -4,6 +4,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { GatewayContext } from '../context.js';
 import { GatewayHttpError, storageGuard } from '../errors.js';
+import { replayDelivery } from '../replay.js';
 
 const REPLAYABLE = new Set(['dead_lettered', 'delivered']);
 
@@ -50,7 +51,7 @@ const errorBody = z.object({ error: z.string(), message: z.string() }).loose();
 
 /** Deliveries: list by state, inspect one with its attempts, replay singly or in bulk. */
 export async function deliveryRoutes(app: FastifyInstance, context: GatewayContext) {
-  const { deliveries, registrations, audit, metrics } = context;
+  const { deliveries, metrics } = context;
   // Every route here: the token (or the dashboard's cookie, from its own pages) is checked
   // before the body is read.
   app.addHook('onRequest', context.guard.onRequest);
@@ -58,25 +59,8 @@ export async function deliveryRoutes(app: FastifyInstance, context: GatewayConte
   const api = app.withTypeProvider<ZodTypeProvider>();
   const storage = storageGuard(metrics, 'deliveries');
 
-  const replay = async (delivery: Delivery, actor: string, bulk: boolean) => {
-    // An operator's replay also lets later callbacks of a registration that answered 410 flow.
-    await registrations.resumeDeliveries(delivery.registrationId);
-    const number = await deliveries.requeue(delivery.id);
-    if (number === undefined) throw new GatewayHttpError('not_found', 'the callback expired');
-    // On its way again: a second replay now would be refused (409) instead of doubling it.
-    await deliveries.transition(delivery, 'queued', { next_attempt_at: '' });
-    audit.record({
-      type: 'delivery.replayed',
-      actor: { kind: 'api_client', id: actor },
-      correlation: {
-        registration_id: delivery.registrationId,
-        delivery_id: delivery.id,
-        callback_id: delivery.id,
-      },
-      data: { from_state: delivery.state, bulk },
-    });
-    return number;
-  };
+  const replay = (delivery: Delivery, actor: string, bulk: boolean) =>
+    replayDelivery(context, delivery, actor, bulk);
 
   api.get(
     '/v1/deliveries',

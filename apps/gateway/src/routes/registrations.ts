@@ -188,6 +188,7 @@ export async function registrationRoutes(app: FastifyInstance, context: GatewayC
         ),
       );
       metrics.registrations.inc();
+      context.history.count('registered');
       audit.record({
         type: 'registration.created',
         actor: { kind: 'api_client', id: apiClient.label },

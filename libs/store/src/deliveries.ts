@@ -94,7 +94,33 @@ redis.call('XADD', KEYS[4], '*', 'cb', d[3], 'reg', d[2], 'replay', round)
 return round
 `;
 
+/**
+ * The newest deliveries in a state with their registration's `deliver_to` (`''` once the
+ * registration expired), in one round trip. KEYS: the state index. ARGV: how many, the delivery
+ * key prefix, the registration key prefix (keys share the store's hash tag). Returns
+ * id, deliver_to, id, deliver_to, ...
+ */
+const DESTINATIONS_SCRIPT = `
+local ids = redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+local seen, out = {}, {}
+for _, id in ipairs(ids) do
+  local reg = redis.call('HGET', ARGV[2] .. id, 'registration_id')
+  local to = ''
+  if reg then
+    to = seen[reg]
+    if to == nil then
+      to = redis.call('HGET', ARGV[3] .. reg, 'deliver_to') or ''
+      seen[reg] = to
+    end
+  end
+  out[#out + 1] = id
+  out[#out + 1] = to
+end
+return out
+`;
+
 type DeliveryRedis = (Redis | Cluster) & {
+  cbgwDestinations(...args: (string | number)[]): Promise<string[]>;
   cbgwTransition(...args: (string | number)[]): Promise<number>;
   cbgwRequeue(...args: (string | number)[]): Promise<number | null>;
 };
@@ -181,6 +207,12 @@ export interface DeliveryStore {
   /** Deliveries in a state, newest first. */
   listByState(state: DeliveryState, limit?: number): Promise<Delivery[]>;
   countByState(state: DeliveryState): Promise<number>;
+  /** The newest `limit` deliveries in a state with their registration's `deliver_to`
+   * (undefined once it expired), in one round trip. */
+  destinationsByState(
+    state: DeliveryState,
+    limit: number,
+  ): Promise<{ id: string; deliverTo: string | undefined }[]>;
   attempts(id: string): Promise<DeliveryAttempt[]>;
   /** Moves a delivery to `state`, setting `fields` (snake_case hash fields) too. */
   transition(
@@ -215,6 +247,9 @@ export function createDeliveryStore(options: DeliveryStoreOptions): DeliveryStor
   }
   if (typeof redis.cbgwRequeue !== 'function') {
     redis.defineCommand('cbgwRequeue', { numberOfKeys: 4, lua: REQUEUE_SCRIPT });
+  }
+  if (typeof redis.cbgwDestinations !== 'function') {
+    redis.defineCommand('cbgwDestinations', { numberOfKeys: 1, lua: DESTINATIONS_SCRIPT });
   }
   const summaries = async (ids: readonly string[]): Promise<Delivery[]> => {
     if (ids.length === 0) return [];
@@ -262,6 +297,19 @@ export function createDeliveryStore(options: DeliveryStoreOptions): DeliveryStor
       return summaries(ids);
     },
     countByState: (state) => redis.zcard(keys.deliveryState(state)),
+    async destinationsByState(state, limit) {
+      const flat = await redis.cbgwDestinations(
+        keys.deliveryState(state),
+        limit,
+        keys.delivery(''),
+        keys.registration(''),
+      );
+      const out: { id: string; deliverTo: string | undefined }[] = [];
+      for (let i = 0; i + 1 < flat.length; i += 2) {
+        out.push({ id: flat[i] as string, deliverTo: flat[i + 1] || undefined });
+      }
+      return out;
+    },
     async attempts(id) {
       const entries = await redis.lrange(keys.deliveryAttempts(id), 0, -1);
       return entries.flatMap((entry) => {

@@ -149,19 +149,21 @@
     $('updated').textContent = `updated ${utc(data.generated_at)}`;
     const url = data.public_url;
     $('public-url-body').replaceChildren(
-      el(
-        'div',
-        { id: 'base-url', class: url.base_url ? '' : 'bad-text' },
-        url.base_url || 'none: registrations are refused (503)',
-      ),
-      el(
-        'div',
-        { class: 'muted' },
-        `source: ${url.source || '—'}, verified by ${url.verified_by || '—'}, tunnel: ${url.tunnel || '—'}`,
-      ),
-      url.last_failure
-        ? el('div', { class: 'bad-text' }, `last failure: ${url.last_failure}`)
-        : null,
+      ...[
+        el(
+          'div',
+          { id: 'base-url', class: url.base_url ? '' : 'bad-text' },
+          url.base_url || 'none: registrations are refused (503)',
+        ),
+        el(
+          'div',
+          { class: 'muted' },
+          `source: ${url.source || '—'}, verified by ${url.verified_by || '—'}, tunnel: ${url.tunnel || '—'}`,
+        ),
+        url.last_failure
+          ? el('div', { class: 'bad-text' }, `last failure: ${url.last_failure}`)
+          : null,
+      ].filter(Boolean),
     );
     if (!data.redis) {
       $('process-figures').replaceChildren(figure('redis', 'unreachable', true));
@@ -343,6 +345,15 @@
           width,
           height: 200,
           tzDate: (ts) => window.uPlot.tzDate(new Date(ts * 1e3), 'Etc/UTC'),
+          // 24-hour clock and ISO dates on the axes, as everywhere else on the page.
+          fmtDate: (template) =>
+            window.uPlot.fmtDate(
+              template
+                .replace(/\{h\}/g, '{HH}')
+                .replace(/\{aa\}/g, '')
+                .replace(/\{M\}\/\{D\}\/\{YY\}/g, '{YYYY}-{MM}-{DD}')
+                .replace(/\{M\}\/\{D\}/g, '{MM}-{DD}'),
+            ),
           scales: { x: { time: true } },
           series: [
             {},
@@ -351,6 +362,8 @@
               stroke,
               width: 1.5,
               spanGaps: false,
+              // A minute with data shows even when its neighbours have none.
+              points: { show: true, size: 4 },
             })),
           ],
         },

@@ -208,25 +208,24 @@ async function destinationsByRegistration(context: GatewayContext, ids: readonly
 
 /** Delivery ids in a state with their destinations (newest {@link DESTINATION_SCAN_MAX}). */
 async function deliveriesByDestination(context: GatewayContext, state: DeliveryState) {
-  const { redis, keys } = context;
-  const ids = await redis.zrevrange(keys.deliveryState(state), 0, DESTINATION_SCAN_MAX - 1);
-  const pipeline = redis.pipeline();
-  for (const id of ids) pipeline.hget(keys.delivery(id), 'registration_id');
-  const results = ids.length > 0 ? ((await pipeline.exec()) ?? []) : [];
-  const registrationOf = ids.map((_, i) => {
-    const value = results[i]?.[1];
-    return typeof value === 'string' ? value : '';
-  });
-  const destinations = await destinationsByRegistration(
-    context,
-    registrationOf.filter((id) => id !== ''),
-  );
+  const found = await context.deliveries.destinationsByState(state, DESTINATION_SCAN_MAX);
+  const labels = new Map<string, string>();
+  const labelOf = (url: string | undefined) => {
+    if (url === undefined) return '(expired registration)';
+    let label = labels.get(url);
+    if (label === undefined) {
+      try {
+        label = destinationLabel(url);
+      } catch {
+        label = '(not a URL)';
+      }
+      labels.set(url, label);
+    }
+    return label;
+  };
   return {
-    truncated: ids.length === DESTINATION_SCAN_MAX,
-    entries: ids.map((id, i) => ({
-      id,
-      destination: destinations.get(registrationOf[i] ?? '') ?? '(expired registration)',
-    })),
+    truncated: found.length === DESTINATION_SCAN_MAX,
+    entries: found.map(({ id, deliverTo }) => ({ id, destination: labelOf(deliverTo) })),
   };
 }
 

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { maskUrlCredentials } from '@callback-gateway/runtime';
 import { cpuPlan } from './cpus.mjs';
 
-export const SCENARIOS = ['ingest', 'delivery', 'e2e', 'resolver', 'memory', 'floors'];
+export const SCENARIOS = ['ingest', 'delivery', 'e2e', 'resolver', 'memory', 'floors', 'dashboard'];
 
 /** Full settings (the defaults) and the `--quick` preset. Every key is also a flag
  * (`--e2e-duration=20`) and an environment variable (`BENCH_E2E_DURATION=20`). */
@@ -23,6 +23,9 @@ const FULL = {
   soakDuration: 300,
   resolverFailures: 200,
   resolverCalls: 10_000,
+  dashboardRegistrations: 10_000, // registrations in the store the dashboard reads
+  dashboardDeadLetters: 1_000, // of them dead-lettered
+  dashboardCalls: 50, // timed calls per data route
   aof: 'off',
   redisSocket: false, // gateway and worker reach Redis over its Unix socket instead of TCP
   nodeArgs: '', // extra Node options of the gateway and worker processes (space-separated)
@@ -39,6 +42,7 @@ const QUICK = {
   e2eRates: '1000',
   e2eDuration: 20,
   soakDuration: 60,
+  dashboardCalls: 20,
 };
 
 const flagName = (key) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);

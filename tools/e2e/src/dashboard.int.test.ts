@@ -170,6 +170,17 @@ describe('the on-call dashboard in headless Chromium, on the real gateway, worke
       replays.push(...registration.deliveries.map((d) => d.replays));
     }
     expect(replays).toEqual([1, 1, 1]);
+
+    // Drill-down: the search box finds a dead letter by its id and opens its registration's
+    // story, with the attempt's status and the pipeline's answer.
+    const [deadLetter] = await deadLettersTo('/down-b');
+    await page.fill('#search', deadLetter?.id ?? '');
+    await page.click('#search-form button');
+    await page.locator('#detail-id', { hasText: deadLetter?.registration_id ?? '' }).waitFor(SLOW);
+    const story = page.locator(`#detail-body p[data-delivery="${deadLetter?.id}"]`);
+    await story.waitFor(SLOW);
+    expect(await page.locator('#detail-body').innerText()).toMatch(/503[\s\S]*dead_lettered/);
+    await shot(page, '4-drill-down');
     await page.close();
   }, 120_000);
 
@@ -191,7 +202,7 @@ describe('the on-call dashboard in headless Chromium, on the real gateway, worke
     expect(await page.locator('#chart-flow').innerText()).toContain('delivered');
     expect(await page.locator('#updated').innerText()).toMatch(/UTC/);
     await page.click('.range button[data-hours="24"]');
-    await shot(page, '4-charts');
+    await shot(page, '5-charts');
     // Page, charts and their styles all load under the page's CSP.
     expect(await page.evaluate('window.cspViolations')).toEqual([]);
     await page.close();
@@ -207,7 +218,7 @@ describe('the on-call dashboard in headless Chromium, on the real gateway, worke
     expect(await banner.locator('a[href="/dashboard/runbook#cbgwprocessnotscraped"]').count()).toBe(
       1,
     );
-    await shot(page, '5-no-worker');
+    await shot(page, '6-no-worker');
     await page.close();
   }, 90_000);
 });

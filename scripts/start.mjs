@@ -4,7 +4,9 @@
 //   redis-server (AOF on, data in .local/redis) when one is on PATH, and says so.
 // - With GATEWAY_API_TOKENS unset, it creates a local API token in .local/api-token (mode 0600)
 //   and says where it is (never prints the token itself).
-// - Ctrl-C (SIGINT) or SIGTERM stops both processes (and that redis-server) cleanly.
+// - Ctrl-C (SIGINT), SIGTERM or SIGHUP (the terminal closed) stops both processes (and that
+//   redis-server) cleanly. Each child holds an IPC channel to this script and stops when it
+//   closes, so they stop with it however it goes, SIGKILL and crashes included.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -38,10 +40,16 @@ if (!env.REDIS_URL) {
   } else if (spawnSync('redis-server', ['--version']).status === 0) {
     const dir = join(local, 'redis');
     mkdirSync(dir, { recursive: true });
+    // redis-server cannot watch its parent: a small Node process does it for it.
     const redis = spawn(
-      'redis-server',
-      ['--port', '6379', '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', ''],
-      { stdio: 'ignore', detached: true },
+      process.execPath,
+      [
+        join(root, 'scripts', 'with-parent.mjs'),
+        'redis-server',
+        ...['--port', '6379', '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes'],
+        ...['--save', ''],
+      ],
+      { stdio: ['ignore', 'ignore', 'ignore', 'ipc'], detached: true },
     );
     children.push({ name: 'redis-server', child: redis, last: true });
     say(
@@ -69,7 +77,8 @@ if (!env.GATEWAY_API_TOKENS) {
 for (const name of ['gateway', 'worker']) {
   const child = spawn(process.execPath, [join(root, 'apps', name, 'dist', 'main.js')], {
     env,
-    stdio: 'inherit',
+    // The IPC channel is how a child notices this script is gone (see watchSupervisor).
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     // Own process group: a terminal's Ctrl-C reaches this script, which stops them in order.
     detached: true,
   });
@@ -96,6 +105,7 @@ async function stopAll(code) {
 
 process.on('SIGINT', () => void stopAll(0));
 process.on('SIGTERM', () => void stopAll(0));
+process.on('SIGHUP', () => void stopAll(0));
 for (const { name, child } of children) {
   child.once('exit', (code, signal) => {
     if (stopping) return;

@@ -15,3 +15,8 @@ export {
   type ErrorEmitter,
   type QueueErrorReporterOptions,
 } from './queue-errors.js';
+export {
+  watchSupervisor,
+  type SupervisedProcess,
+  type WatchSupervisorOptions,
+} from './supervisor.js';

@@ -45,9 +45,10 @@ export interface ShutdownOptions {
 
 /**
  * On SIGINT/SIGTERM: close within a deadline, then exit 0 (1 if closing failed or timed out).
- * A second signal exits at once.
+ * A second signal exits at once. Returns the same shutdown for other causes (its argument names
+ * the cause in the log line), e.g. the supervisor going away.
  */
-export function handleShutdownSignals(options: ShutdownOptions): void {
+export function handleShutdownSignals(options: ShutdownOptions): (cause: string) => void {
   const target = options.target ?? process;
   const deadlineMs = options.deadlineMs ?? 10_000;
   let shuttingDown = false;
@@ -79,4 +80,5 @@ export function handleShutdownSignals(options: ShutdownOptions): void {
   };
   target.on('SIGINT', () => onSignal('SIGINT'));
   target.on('SIGTERM', () => onSignal('SIGTERM'));
+  return onSignal;
 }

@@ -1,0 +1,134 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { freePort, startRedis, waitForHttp, type TestRedis } from '@callback-gateway/testing';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { API_TOKEN } from './stack.js';
+
+const root = fileURLToPath(new URL('../../..', import.meta.url));
+
+/** The pids of `pid`'s children (Linux). */
+function childrenOf(pid: number): number[] {
+  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number);
+}
+
+/** Running (not gone, nor a zombie waiting to be reaped). */
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+function portTaken(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** Polls until `check` holds; false once `timeoutMs` passed. */
+async function eventually(check: () => Promise<boolean> | boolean, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return check();
+}
+
+describe('npm start (scripts/start.mjs)', () => {
+  let redis: TestRedis;
+  let orphans: number[] = [];
+
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterEach(() => {
+    // A failed test must not leave its processes behind.
+    for (const pid of orphans) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    orphans = [];
+  });
+  afterAll(async () => {
+    await redis.close();
+  });
+
+  async function startSupervisor() {
+    const gatewayPort = await freePort();
+    const workerPort = await freePort();
+    const supervisor: ChildProcess = spawn(process.execPath, ['scripts/start.mjs'], {
+      cwd: root,
+      env: {
+        PATH: process.env['PATH'] ?? '',
+        HOME: process.env['HOME'] ?? '',
+        REDIS_URL: redis.url,
+        GATEWAY_PORT: String(gatewayPort),
+        WORKER_PORT: String(workerPort),
+        GATEWAY_API_TOKENS: API_TOKEN,
+        LOG_LEVEL: 'warn',
+        SHUTDOWN_DEADLINE_MS: '3000',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    supervisor.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    supervisor.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    await waitForHttp(`http://127.0.0.1:${gatewayPort}/healthz`, (status) => status === 200);
+    await waitForHttp(`http://127.0.0.1:${workerPort}/healthz`, (status) => status === 200);
+    const pid = supervisor.pid ?? 0;
+    const children = childrenOf(pid);
+    orphans.push(...children);
+    expect(children).toHaveLength(2);
+    return { supervisor, children, ports: [gatewayPort, workerPort], output: () => output };
+  }
+
+  for (const signal of ['SIGKILL', 'SIGHUP'] as const) {
+    it(`stops the gateway and the worker, freeing their ports, when it gets ${signal}`, async () => {
+      const { supervisor, children, ports, output } = await startSupervisor();
+      supervisor.kill(signal);
+      const gone = await eventually(async () => {
+        const taken = await Promise.all(ports.map(portTaken));
+        return children.every((pid) => !alive(pid)) && !taken.includes(true);
+      }, 8_000);
+      expect(gone, output()).toBe(true);
+    });
+  }
+
+  it('stops the redis-server it runs through scripts/with-parent.mjs when it gets SIGKILL', async () => {
+    const port = await freePort();
+    // A parent that starts redis-server the way start.mjs does, then waits.
+    const parent = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const { spawn } = require('node:child_process');
+         const child = spawn(process.execPath, ['scripts/with-parent.mjs', 'redis-server',
+           '--port', '${port}', '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+           { stdio: ['ignore', 'ignore', 'ignore', 'ipc'], detached: true });
+         console.log(child.pid);
+         setInterval(() => {}, 1000);`,
+      ],
+      { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const keeper = await new Promise<number>((resolve) =>
+      parent.stdout?.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim()))),
+    );
+    orphans.push(keeper);
+    expect(await eventually(() => portTaken(port), 5_000)).toBe(true);
+    orphans.push(...childrenOf(keeper));
+    parent.kill('SIGKILL');
+    expect(await eventually(async () => !(await portTaken(port)) && !alive(keeper), 8_000)).toBe(
+      true,
+    );
+  });
+});

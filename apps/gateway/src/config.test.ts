@@ -43,3 +43,19 @@ describe('GATEWAY_CALLBACK_INFLIGHT_BYTES', () => {
     );
   });
 });
+
+describe('GATEWAY_LOCAL_ONLY', () => {
+  it('is off by default', () => {
+    expect(loadGatewayConfig({}).GATEWAY_LOCAL_ONLY).toBe(false);
+  });
+
+  it('is refused beside a public URL source, which it would hide', () => {
+    expect(() =>
+      loadGatewayConfig({
+        GATEWAY_LOCAL_ONLY: 'true',
+        PUBLIC_BASE_URL: 'https://hooks.example.com',
+      }),
+    ).toThrow(/GATEWAY_LOCAL_ONLY: local-only mode is for a machine without a public callback URL/);
+    expect(loadGatewayConfig({ GATEWAY_LOCAL_ONLY: 'true' }).GATEWAY_LOCAL_ONLY).toBe(true);
+  });
+});

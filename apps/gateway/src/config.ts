@@ -3,6 +3,7 @@ import {
   parseAllowEntry,
   commonSettingsShape,
   SETTING_NAMES,
+  envBool,
   envInt,
   envList,
   parseSettings,
@@ -54,6 +55,7 @@ export const gatewaySettingsSchema = webhookUrlEnvSchema.extend({
   }),
   GATEWAY_INTAKE_LINGER_MS: envInt({ default: 2, min: 0, max: 100 }),
   GATEWAY_TRUSTED_PROXIES: envList({ item: checkProxyAddress }),
+  GATEWAY_LOCAL_ONLY: envBool({ default: false }),
 });
 
 /** Validated, frozen gateway settings. */
@@ -69,6 +71,11 @@ export function loadGatewayConfig(
     check: (settings: z.output<typeof gatewaySettingsSchema>) => [
       ...checkWebhookUrlEnv(settings),
       ...checkNotifySettings(settings),
+      ...(settings.GATEWAY_LOCAL_ONLY && (settings.PUBLIC_BASE_URL || settings.NGROK_AUTHTOKEN)
+        ? [
+            'GATEWAY_LOCAL_ONLY: local-only mode is for a machine without a public callback URL, but PUBLIC_BASE_URL or NGROK_AUTHTOKEN is set: unset GATEWAY_LOCAL_ONLY to issue public callback URLs, or unset them to try the API on this machine',
+          ]
+        : []),
       ...(settings.GATEWAY_CALLBACK_INFLIGHT_BYTES < settings.GATEWAY_BODY_LIMIT_BYTES
         ? [
             `GATEWAY_CALLBACK_INFLIGHT_BYTES: must be at least GATEWAY_BODY_LIMIT_BYTES (${settings.GATEWAY_BODY_LIMIT_BYTES}), or a callback of the largest size allowed could never be taken`,

@@ -59,6 +59,13 @@ export interface GatewayDeps {
   /** Key of the probe round trip that proves a public URL reaches this gateway; undefined
    * until it is loaded (it is shared through Redis). */
   probeKey: () => string | undefined;
+  /**
+   * Local-only mode (`GATEWAY_LOCAL_ONLY`): the gateway's own loopback base URL, under which
+   * registrations are issued for trying the API on this machine, flagged local-only and never
+   * as a `callback_url`; undefined otherwise (the default: no public URL, no registration).
+   * @defaultValue `() => undefined`
+   */
+  localOnlyBaseUrl?: () => string | undefined;
   /** Conditions `/readyz` reports; the one named `redis` alone decides `/readyz/ingest`. */
   readinessChecks: readonly ReadinessCheck[];
   /** A request must arrive whole within this time (slow senders are cut off).

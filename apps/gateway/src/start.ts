@@ -86,6 +86,8 @@ export async function startGateway(
   watchQueue(QUEUES.deliveries, deliveryQueue);
   // Created once the listening port is known (ngrok forwards to it) and Redis answers.
   const publicUrl: { resolver?: ReturnType<typeof startPublicUrlResolver> } = {};
+  // Local-only mode: the loopback base URL, known once the port is.
+  const local: { baseUrl?: string } = {};
 
   // Health first: /healthz answers even while Redis is away.
   const app = await buildApp({
@@ -112,6 +114,7 @@ export async function startGateway(
     outbound: basics.outbound,
     webhookUrl: () => publicUrl.resolver?.current(),
     probeKey: () => publicUrl.resolver?.probeKey() ?? config.WEBHOOK_URL_PROBE_KEY,
+    localOnlyBaseUrl: () => local.baseUrl,
     readinessChecks: [
       redisReadiness(redis, config.REDIS_URL),
       {
@@ -120,6 +123,9 @@ export async function startGateway(
           const resolver = publicUrl.resolver?.current();
           const status = resolver?.status();
           if (status?.current) return true;
+          if (local.baseUrl) {
+            return 'local-only mode (GATEWAY_LOCAL_ONLY): no public callback URL, callbacks only from this machine';
+          }
           // The resolver starts once Redis answers (it reads the shared probe key first).
           if (!resolver) {
             return redis.isReady()
@@ -143,7 +149,16 @@ export async function startGateway(
 
   // The public callback URL: never a localhost fallback.
   const urlConfigured = Boolean(config.PUBLIC_BASE_URL || config.NGROK_AUTHTOKEN);
-  if (urlConfigured) {
+  if (config.GATEWAY_LOCAL_ONLY) {
+    const host = ['0.0.0.0', '::'].includes(config.GATEWAY_HOST)
+      ? '127.0.0.1'
+      : config.GATEWAY_HOST;
+    local.baseUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    logger.warn(
+      { localOnly: true, baseUrl: local.baseUrl },
+      `LOCAL-ONLY MODE (GATEWAY_LOCAL_ONLY=true): registrations are issued for trying the API on this machine only, with callback_url null and a local_callback_url under ${local.baseUrl}; no parser can call back and POST /v1/parse is refused. Never use this mode with real parsers.`,
+    );
+  } else if (urlConfigured) {
     logger.info('public callback URL: resolving and verifying as soon as Redis is reachable');
   } else {
     logger.warn(

@@ -51,6 +51,7 @@ export async function opsRoutes(app: FastifyInstance, context: GatewayContext) {
         resolved_at: status?.current?.resolvedAt.toISOString() ?? null,
         insecure: status?.current?.insecure ?? false,
         tunnel: status?.tunnel ?? null,
+        local_only: context.localOnlyBaseUrl?.() !== undefined,
         last_failure: status?.lastFailure
           ? {
               code: status.lastFailure.code,

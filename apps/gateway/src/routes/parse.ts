@@ -120,6 +120,14 @@ export async function parseRoutes(app: FastifyInstance, context: GatewayContext)
     },
     async (request, reply) => {
       const apiClient = client(request);
+      if (context.localOnlyBaseUrl?.() !== undefined) {
+        // Before the upload is read: a parser could never call a local-only gateway back.
+        throw new GatewayHttpError(
+          'webhook_url_unavailable',
+          'local-only mode (GATEWAY_LOCAL_ONLY=true): documents are not submitted to a parser, which could never call this machine back; set NGROK_AUTHTOKEN or PUBLIC_BASE_URL and unset GATEWAY_LOCAL_ONLY',
+          { code: 'LOCAL_ONLY_MODE', reasons: [] },
+        );
+      }
       const { fields, file } = await readRequest(request);
       const parsed = fieldsSchema.safeParse(fields);
       if (!parsed.success) {

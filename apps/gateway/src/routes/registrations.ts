@@ -63,10 +63,29 @@ const registrationView = z.object({
 });
 
 const created = registrationView.extend({
-  callback_url: z.string(),
+  callback_url: z
+    .string()
+    .nullable()
+    .describe(
+      'The URL to give the parser as its webhook URL: public and verified, never a localhost one; null only in local-only mode',
+    ),
   signing_secret: z.string(),
   delivery_secret: z.string(),
+  local_only: z
+    .boolean()
+    .describe('True when issued in local-only mode (GATEWAY_LOCAL_ONLY): no parser can reach it'),
+  local_callback_url: z
+    .string()
+    .optional()
+    .describe(
+      'Local-only mode: the loopback URL to post test callbacks to from this machine; never give it to a parser',
+    ),
+  warning: z.string().optional(),
 });
+
+/** What every local-only registration says (and its log line). */
+const LOCAL_ONLY_WARNING =
+  'LOCAL-ONLY MODE (GATEWAY_LOCAL_ONLY=true): this registration has no public callback URL, so callback_url is null and no parser can call back; post test callbacks to local_callback_url from this machine. Set NGROK_AUTHTOKEN or PUBLIC_BASE_URL (and unset GATEWAY_LOCAL_ONLY) for real parser callbacks.';
 
 const errorBody = z.object({ error: z.string(), message: z.string() }).loose();
 const idParams = z.object({ id: z.string().max(100) });
@@ -146,25 +165,32 @@ export async function registrationRoutes(app: FastifyInstance, context: GatewayC
           }),
         );
       }
+      const localOnlyBaseUrl = context.localOnlyBaseUrl?.();
       const resolver = context.webhookUrl();
       let base;
-      try {
-        if (!resolver) throw new Error('the public URL resolver has not started yet');
-        base = await resolver.resolve({ purpose: 'registration' });
-      } catch (error) {
-        metrics.webhookUrlUnavailable.inc({ purpose: 'registration' });
-        const reasons =
-          isWebhookUrlError(error) && 'reasons' in error
-            ? (error as { reasons: readonly unknown[] }).reasons
-            : [];
-        refuse(
-          new GatewayHttpError(
-            'webhook_url_unavailable',
-            `no verified public callback URL is available, so none was issued (never a localhost one): ${error instanceof Error ? error.message : String(error)}`,
-            { code: isWebhookUrlError(error) ? error.code : 'WEBHOOK_URL_UNAVAILABLE', reasons },
-            { 'retry-after': '30' },
-          ),
-        );
+      if (localOnlyBaseUrl !== undefined) {
+        // Never through the resolver: a loopback URL is never cached, verified or handed out
+        // as a callback_url.
+        base = { baseUrl: localOnlyBaseUrl, source: 'local_only' };
+      } else {
+        try {
+          if (!resolver) throw new Error('the public URL resolver has not started yet');
+          base = await resolver.resolve({ purpose: 'registration' });
+        } catch (error) {
+          metrics.webhookUrlUnavailable.inc({ purpose: 'registration' });
+          const reasons =
+            isWebhookUrlError(error) && 'reasons' in error
+              ? (error as { reasons: readonly unknown[] }).reasons
+              : [];
+          refuse(
+            new GatewayHttpError(
+              'webhook_url_unavailable',
+              `no verified public callback URL is available, so none was issued (never a localhost one): ${error instanceof Error ? error.message : String(error)}`,
+              { code: isWebhookUrlError(error) ? error.code : 'WEBHOOK_URL_UNAVAILABLE', reasons },
+              { 'retry-after': '30' },
+            ),
+          );
+        }
       }
       if (!base) throw new Error('unreachable');
 
@@ -204,11 +230,30 @@ export async function registrationRoutes(app: FastifyInstance, context: GatewayC
           requires_signature: registration.requireSignature,
         },
       });
-      return reply.code(201).send({
-        ...view(registration),
-        callback_url: `${base.baseUrl}${CALLBACK_PATH_PREFIX}${token}`,
+      const secrets = {
         signing_secret: registration.signingSecret,
         delivery_secret: registration.deliverySecret,
+      };
+      const url = `${base.baseUrl}${CALLBACK_PATH_PREFIX}${token}`;
+      if (localOnlyBaseUrl !== undefined) {
+        context.logger.warn(
+          { registrationId: registration.id },
+          `registration ${registration.id} issued in local-only mode: no public callback URL, callbacks only from this machine`,
+        );
+        return reply.code(201).send({
+          ...view(registration),
+          callback_url: null,
+          ...secrets,
+          local_only: true,
+          local_callback_url: url,
+          warning: LOCAL_ONLY_WARNING,
+        });
+      }
+      return reply.code(201).send({
+        ...view(registration),
+        callback_url: url,
+        ...secrets,
+        local_only: false,
       });
     },
   );

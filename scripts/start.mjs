@@ -4,6 +4,8 @@
 //   redis-server (AOF on, data in .local/redis) when one is on PATH, and says so.
 // - With GATEWAY_API_TOKENS unset, it creates a local API token in .local/api-token (mode 0600)
 //   and says where it is (never prints the token itself).
+// - Once both listen, it prints one summary: where the gateway, the worker and the dashboard
+//   are, the API token, the public callback URL's state and the next command to try.
 // - Ctrl-C (SIGINT), SIGTERM or SIGHUP (the terminal closed) stops both processes (and that
 //   redis-server) cleanly. Each child holds an IPC channel to this script and stops when it
 //   closes, so they stop with it however it goes, SIGKILL and crashes included.
@@ -32,6 +34,8 @@ function redisAnswers(port) {
 }
 
 const children = [];
+/** Where each child listens, as it tells (see watchSupervisor). */
+const listening = {};
 const env = { ...process.env };
 
 if (!env.REDIS_URL) {
@@ -62,7 +66,8 @@ if (!env.REDIS_URL) {
   }
 }
 
-if (!env.GATEWAY_API_TOKENS) {
+const tokenFromFile = !env.GATEWAY_API_TOKENS;
+if (tokenFromFile) {
   const file = join(local, 'api-token');
   if (!existsSync(file)) {
     mkdirSync(local, { recursive: true });
@@ -83,6 +88,11 @@ for (const name of ['gateway', 'worker']) {
     detached: true,
   });
   children.push({ name, child });
+  child.on('message', (message) => {
+    if (message?.type !== 'listening') return;
+    listening[message.process] = message.url;
+    if (listening.gateway && listening.worker) void printSummary();
+  });
 }
 
 let stopping = false;
@@ -112,4 +122,72 @@ for (const { name, child } of children) {
     say(`${name} exited (${signal ?? `code ${code}`}): stopping the others`);
     void stopAll(code === 0 ? 1 : (code ?? 1));
   });
+}
+
+/** The public callback URL's state once it has settled (or after 15 s), from the gateway. */
+async function publicUrlState(gateway) {
+  const configured = Boolean(env.PUBLIC_BASE_URL || env.NGROK_AUTHTOKEN);
+  const deadline = Date.now() + 15_000;
+  let view;
+  while (Date.now() < deadline) {
+    try {
+      const response = await fetch(`${gateway}/v1/webhook-url`, {
+        signal: AbortSignal.timeout(1_000),
+      });
+      view = await response.json();
+      if (view.base_url || view.local_only || view.last_failure || !configured) break;
+    } catch {
+      // not answering yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  if (view?.base_url) {
+    return `${view.base_url} (from ${view.source}, verified by ${view.verified_by}): registrations get callback URLs under it`;
+  }
+  if (view?.local_only) {
+    return 'LOCAL-ONLY MODE (GATEWAY_LOCAL_ONLY=true): registrations work on this machine only, with callback_url null; no parser can call back';
+  }
+  if (view?.last_failure) {
+    return `not verified yet: ${view.last_failure.message}; registrations are refused (503) until it is (see ${gateway}/v1/webhook-url)`;
+  }
+  if (configured) {
+    return `not resolved yet; registrations are refused (503) until it is (see ${gateway}/v1/webhook-url)`;
+  }
+  return 'none configured: registrations are refused (503), never given a localhost URL. Set NGROK_AUTHTOKEN=<your ngrok authtoken> for a real public URL, or GATEWAY_LOCAL_ONLY=true to try the API on this machine (README, "Running it")';
+}
+
+let summarized = false;
+/** One block a person reads after `npm start`, beside the processes' JSON log lines. */
+async function printSummary() {
+  if (summarized) return;
+  summarized = true;
+  const gateway = listening.gateway;
+  const state = await publicUrlState(gateway);
+  if (stopping) return;
+  const bearer = tokenFromFile ? '$(cat .local/api-token)' : '${GATEWAY_API_TOKENS%%,*}';
+  // A local pipeline the outbound policy lets through (the README's local recipe), else any
+  // public URL.
+  const allowed = (env.OUTBOUND_ALLOW ?? '').split(',')[0].trim();
+  const deliverTo = /^(\d{1,3}(\.\d{1,3}){3}|localhost|\[[\da-f:]+\]):\d+$/i.test(allowed)
+    ? `http://${allowed}/callbacks`
+    : 'https://example.com/callbacks';
+  const curl = `curl -sS -X POST ${gateway}/v1/registrations -H "Authorization: Bearer ${bearer}" -H 'Content-Type: application/json' -d '{"deliver_to":"${deliverTo}","source":"llamaparse"}'`;
+  const rule = '-'.repeat(78);
+  console.log(
+    [
+      '',
+      rule,
+      'Callback Gateway is running (Ctrl-C stops it)',
+      `  gateway     ${gateway}   (/healthz, /readyz, /metrics)`,
+      `  worker      ${listening.worker}   (/healthz, /readyz, /metrics)`,
+      `  dashboard   ${gateway}/dashboard   (sign in with the API token)`,
+      `  API token   ${tokenFromFile ? '.local/api-token (mode 0600; print it: cat .local/api-token)' : 'the first of GATEWAY_API_TOKENS (from your environment)'}`,
+      `  API docs    ${gateway}/openapi.json`,
+      `  public URL  ${state}`,
+      `  next, in another terminal (${state.startsWith('none') || state.startsWith('not') ? 'answers 503 with the reason until a public URL is set' : 'registers a job'}):`,
+      `    ${curl}`,
+      rule,
+      '',
+    ].join('\n'),
+  );
 }

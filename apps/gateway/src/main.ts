@@ -12,7 +12,11 @@ async function main(): Promise<void> {
     close: () => gateway.close(),
   });
   // Under `npm start`: stop with the supervisor, however it goes.
-  watchSupervisor({ logger: gateway.logger, onGone: () => shutdown('supervisor gone') });
+  watchSupervisor({
+    logger: gateway.logger,
+    onGone: () => shutdown('supervisor gone'),
+    listening: { process: 'gateway', url: gateway.url },
+  });
 }
 
 main().catch((error: unknown) => {

@@ -12,7 +12,11 @@ async function main(): Promise<void> {
     close: () => worker.close(),
   });
   // Under `npm start`: stop with the supervisor, however it goes.
-  watchSupervisor({ logger: worker.logger, onGone: () => shutdown('supervisor gone') });
+  watchSupervisor({
+    logger: worker.logger,
+    onGone: () => shutdown('supervisor gone'),
+    listening: { process: 'worker', url: worker.url },
+  });
 }
 
 main().catch((error: unknown) => {

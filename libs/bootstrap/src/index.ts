@@ -18,5 +18,6 @@ export {
 export {
   watchSupervisor,
   type SupervisedProcess,
+  type SupervisorMessage,
   type WatchSupervisorOptions,
 } from './supervisor.js';

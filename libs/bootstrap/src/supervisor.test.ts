@@ -17,10 +17,13 @@ function logger() {
 
 describe('watchSupervisor', () => {
   it('shuts down once the IPC channel to the supervisor closes, and says why', () => {
-    const target = Object.assign(new EventEmitter(), { channel: {} });
+    const send = vi.fn();
+    const target = Object.assign(new EventEmitter(), { channel: {}, send });
     const onGone = vi.fn();
     const log = logger();
-    expect(watchSupervisor({ logger: log.logger, onGone, target })).toBe(true);
+    const listening = { process: 'gateway', url: 'http://127.0.0.1:8080' };
+    expect(watchSupervisor({ logger: log.logger, onGone, target, listening })).toBe(true);
+    expect(send).toHaveBeenCalledWith({ type: 'listening', ...listening });
     expect(onGone).not.toHaveBeenCalled();
     target.emit('disconnect');
     expect(onGone).toHaveBeenCalledTimes(1);

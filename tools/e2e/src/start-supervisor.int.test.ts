@@ -1,5 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { freePort, startRedis, waitForHttp, type TestRedis } from '@callback-gateway/testing';
@@ -63,7 +64,7 @@ describe('npm start (scripts/start.mjs)', () => {
     await redis.close();
   });
 
-  async function startSupervisor() {
+  async function startSupervisor(extraEnv: Record<string, string> = {}) {
     const gatewayPort = await freePort();
     const workerPort = await freePort();
     const supervisor: ChildProcess = spawn(process.execPath, ['scripts/start.mjs'], {
@@ -77,6 +78,7 @@ describe('npm start (scripts/start.mjs)', () => {
         GATEWAY_API_TOKENS: API_TOKEN,
         LOG_LEVEL: 'warn',
         SHUTDOWN_DEADLINE_MS: '3000',
+        ...extraEnv,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -89,7 +91,17 @@ describe('npm start (scripts/start.mjs)', () => {
     const children = childrenOf(pid);
     orphans.push(...children);
     expect(children).toHaveLength(2);
-    return { supervisor, children, ports: [gatewayPort, workerPort], output: () => output };
+    const summary = async () => {
+      expect(await eventually(() => /\n-{78}\n$/m.test(output), 20_000), output).toBe(true);
+      return output.slice(output.indexOf('Callback Gateway is running'));
+    };
+    return {
+      supervisor,
+      children,
+      ports: [gatewayPort, workerPort],
+      output: () => output,
+      summary,
+    };
   }
 
   for (const signal of ['SIGKILL', 'SIGHUP'] as const) {
@@ -130,5 +142,87 @@ describe('npm start (scripts/start.mjs)', () => {
     expect(await eventually(async () => !(await portTaken(port)) && !alive(keeper), 8_000)).toBe(
       true,
     );
+  });
+
+  function stop(supervisor: ChildProcess) {
+    const exited = new Promise((resolve) => supervisor.once('exit', resolve));
+    supervisor.kill('SIGTERM');
+    return exited;
+  }
+
+  /** Runs a command line the way a person pasting it into a shell would. */
+  function paste(line: string, env: Record<string, string>) {
+    return new Promise<string>((resolve, reject) =>
+      execFile(
+        'sh',
+        ['-c', line],
+        { env: { PATH: process.env['PATH'] ?? '', ...env } },
+        (error, stdout) => (error ? reject(error) : resolve(stdout)),
+      ),
+    );
+  }
+
+  it('prints one summary whose next command is complete: without a public URL it answers 503 and why', async () => {
+    const pipelinePort = await freePort();
+    const { supervisor, ports, summary } = await startSupervisor({
+      OUTBOUND_ALLOW: `127.0.0.1:${pipelinePort}`,
+    });
+    const text = await summary();
+    expect(text).toContain(`gateway     http://127.0.0.1:${ports[0]}`);
+    expect(text).toContain(`worker      http://127.0.0.1:${ports[1]}`);
+    expect(text).toContain(
+      `dashboard   http://127.0.0.1:${ports[0]}/dashboard   (sign in with the API token)`,
+    );
+    expect(text).toContain('API token   the first of GATEWAY_API_TOKENS');
+    expect(text).toContain('public URL  none configured: registrations are refused (503)');
+    const curl = text.split('\n').find((line) => line.trim().startsWith('curl ')) ?? '';
+    expect(curl).not.toContain('...');
+    const answer = JSON.parse(await paste(curl, { GATEWAY_API_TOKENS: API_TOKEN })) as Record<
+      string,
+      unknown
+    >;
+    expect(answer).toMatchObject({ error: 'webhook_url_unavailable' });
+    await stop(supervisor);
+  });
+
+  it('in local-only mode, says so, and its next command registers a job flagged local-only', async () => {
+    const pipelinePort = await freePort();
+    const { supervisor, summary } = await startSupervisor({
+      GATEWAY_LOCAL_ONLY: 'true',
+      // As the README's local recipe: a pipeline on this machine, let through.
+      OUTBOUND_ALLOW: `127.0.0.1:${pipelinePort}`,
+    });
+    const text = await summary();
+    expect(text).toContain('public URL  LOCAL-ONLY MODE (GATEWAY_LOCAL_ONLY=true)');
+    const curl = text.split('\n').find((line) => line.trim().startsWith('curl ')) ?? '';
+    const answer = JSON.parse(await paste(curl, { GATEWAY_API_TOKENS: API_TOKEN })) as Record<
+      string,
+      unknown
+    >;
+    expect(answer).toMatchObject({
+      local_only: true,
+      callback_url: null,
+      deliver_to: `http://127.0.0.1:${pipelinePort}/callbacks`,
+    });
+    // The rest of the README's local recipe: a callback posted from this machine reaches the
+    // pipeline.
+    const received = new Promise<string>((resolve) => {
+      const pipeline = createServer((request, response) => {
+        let body = '';
+        request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        request.on('end', () => {
+          response.end();
+          pipeline.close();
+          resolve(body);
+        });
+      }).listen(pipelinePort, '127.0.0.1');
+    });
+    const callback = await paste(
+      `curl -sS -o /dev/null -w '%{http_code}' -X POST '${String(answer['local_callback_url'])}' -H 'Content-Type: application/json' -d '{"event_id":"evt-1","event_type":"parse.success","data":{"job_id":"job-1"}}'`,
+      {},
+    );
+    expect(callback).toBe('202');
+    expect(JSON.parse(await received)).toMatchObject({ registration_id: answer['id'] });
+    await stop(supervisor);
   });
 });

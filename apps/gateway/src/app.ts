@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyError } from 'fastify';
 import {
   hasZodFastifySchemaValidationErrors,
@@ -8,6 +9,8 @@ import {
   validatorCompiler,
 } from 'fastify-type-provider-zod';
 import type { GatewayContext, GatewayDeps } from './context.js';
+import type { OpenAPIV3 } from 'openapi-types';
+import { completeOpenApi, OPENAPI_DOCUMENT_BASE } from './openapi.js';
 import { createApiGuard } from './api-guard.js';
 import { createFailedAuthLimiter } from './auth-limiter.js';
 import { createAuth } from './auth.js';
@@ -167,18 +170,20 @@ export async function buildApp(deps: GatewayDeps) {
   );
 
   await app.register(swagger, {
-    openapi: {
-      info: {
-        title: 'Callback Gateway',
-        version: '1',
-        description:
-          'Registrations, parser callbacks, deliveries and replay. Errors are JSON {"error": "<code>", "message": "..."}.',
-      },
-      components: {
-        securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
-      },
-    },
+    openapi: OPENAPI_DOCUMENT_BASE,
     transform: jsonSchemaTransform,
+    transformObject: (document) =>
+      'openapiObject' in document
+        ? completeOpenApi(document.openapiObject as OpenAPIV3.Document)
+        : document.swaggerObject,
+  });
+  // The readable reference beside /openapi.json: swagger-ui's files from its package, never a
+  // CDN, under a CSP that allows them alone (their inline parts by hash).
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    staticCSP: true,
+    transformStaticCSP: (header) => `${header}; frame-ancestors 'none'`,
+    uiConfig: { defaultModelsExpandDepth: 0, tryItOutEnabled: false },
   });
 
   await app.register(opsRoutes, context);

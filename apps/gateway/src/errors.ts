@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { GatewayMetrics } from './metrics.js';
 
 /**
@@ -24,6 +25,14 @@ export const GATEWAY_ERRORS = {
 } as const;
 
 export type GatewayErrorCode = keyof typeof GATEWAY_ERRORS;
+
+/** The body of every error answer, as the OpenAPI document describes it. */
+export const apiErrorBody = z
+  .object({
+    error: z.enum(Object.keys(GATEWAY_ERRORS) as [GatewayErrorCode, ...GatewayErrorCode[]]),
+    message: z.string().describe('What happened and what to do next'),
+  })
+  .loose();
 
 /** An API error: its code decides the status; `extra` fields are added to the JSON body. */
 export class GatewayHttpError extends Error {

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { GatewayContext } from '../context.js';
-import { GatewayHttpError, storageGuard } from '../errors.js';
+import { apiErrorBody, GatewayHttpError, storageGuard } from '../errors.js';
 import { replayDelivery } from '../replay.js';
 
 const REPLAYABLE = new Set(['dead_lettered', 'delivered']);
@@ -47,7 +47,7 @@ export function deliveryJson(delivery: Delivery): z.infer<typeof deliveryView> {
   };
 }
 
-const errorBody = z.object({ error: z.string(), message: z.string() }).loose();
+const errorBody = apiErrorBody;
 
 /** Deliveries: list by state, inspect one with its attempts, replay singly or in bulk. */
 export async function deliveryRoutes(app: FastifyInstance, context: GatewayContext) {
@@ -66,6 +66,7 @@ export async function deliveryRoutes(app: FastifyInstance, context: GatewayConte
     '/v1/deliveries',
     {
       schema: {
+        operationId: 'listDeliveries',
         summary: 'Deliveries in a state, newest first',
         security: [{ bearer: [] }],
         querystring: z.object({
@@ -96,6 +97,7 @@ export async function deliveryRoutes(app: FastifyInstance, context: GatewayConte
     '/v1/deliveries/:id',
     {
       schema: {
+        operationId: 'getDelivery',
         summary: 'One delivery with every attempt',
         security: [{ bearer: [] }],
         params: z.object({ id: z.string().max(100) }),
@@ -125,6 +127,7 @@ export async function deliveryRoutes(app: FastifyInstance, context: GatewayConte
     '/v1/deliveries/:id/replay',
     {
       schema: {
+        operationId: 'replayDelivery',
         summary: 'Deliver again (same webhook-id): a dead letter, or a delivered one',
         security: [{ bearer: [] }],
         params: z.object({ id: z.string().max(100) }),
@@ -155,6 +158,7 @@ export async function deliveryRoutes(app: FastifyInstance, context: GatewayConte
     '/v1/deliveries/replay',
     {
       schema: {
+        operationId: 'replayDeliveries',
         summary: 'Replay many deliveries at once, by filter (dead letters by default)',
         security: [{ bearer: [] }],
         body: z

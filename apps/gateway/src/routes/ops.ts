@@ -1,7 +1,20 @@
 import { readiness } from '@callback-gateway/runtime';
 import { PROBE_PATH, answerProbe } from '@callback-gateway/webhook-url';
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import type { GatewayContext } from '../context.js';
+import { apiErrorBody } from '../errors.js';
+
+const webhookUrlView = z.object({
+  base_url: z.string().nullable().describe('The verified public base URL; null when there is none'),
+  source: z.string().nullable(),
+  verified_by: z.string().nullable(),
+  resolved_at: z.string().nullable(),
+  insecure: z.boolean(),
+  tunnel: z.string().nullable().describe('The ngrok tunnel state when that source is in use'),
+  local_only: z.boolean().describe('True in local-only mode (GATEWAY_LOCAL_ONLY)'),
+  last_failure: z.object({ code: z.string(), message: z.string(), at: z.string() }).nullable(),
+});
 
 /** Health, readiness, metrics, the probe endpoint and the public URL's state. */
 export async function opsRoutes(app: FastifyInstance, context: GatewayContext) {
@@ -41,7 +54,14 @@ export async function opsRoutes(app: FastifyInstance, context: GatewayContext) {
 
   app.get(
     '/v1/webhook-url',
-    { schema: { summary: 'The current public callback base URL and tunnel state' } },
+    {
+      schema: {
+        operationId: 'getWebhookUrl',
+        summary: 'The current public callback base URL and tunnel state',
+        security: [],
+        response: { 200: webhookUrlView, '4xx': apiErrorBody },
+      },
+    },
     async () => {
       const status = context.webhookUrl()?.status();
       return {

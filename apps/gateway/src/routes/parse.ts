@@ -1,11 +1,11 @@
 import multipart from '@fastify/multipart';
 import { checkParseTier, checkParseVersion } from '@callback-gateway/llamacloud';
 import { OutboundRefusedError } from '@callback-gateway/outbound';
-import type { NewSubmission, Submission } from '@callback-gateway/store';
+import { SUBMISSION_STATES, type NewSubmission, type Submission } from '@callback-gateway/store';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { GatewayContext } from '../context.js';
-import { GatewayHttpError, storageGuard } from '../errors.js';
+import { apiErrorBody, GatewayHttpError, storageGuard } from '../errors.js';
 
 /** A word `check` accepts (the SDK's known values, or a newer one of the right shape). */
 const checkedWord = (check: (value: string) => string | undefined) =>
@@ -14,7 +14,8 @@ const checkedWord = (check: (value: string) => string | undefined) =>
     if (problem) context.addIssue({ code: 'custom', message: problem });
   });
 
-const fieldsSchema = z
+/** The fields of `POST /v1/parse`, as JSON or as multipart fields beside `file`. */
+export const parseFieldsSchema = z
   .object({
     deliver_to: z.string().min(1).max(2_000),
     source_url: z
@@ -34,8 +35,25 @@ const fieldsSchema = z
   })
   .strict();
 
+const submissionView = z.object({
+  id: z.string(),
+  state: z.enum(SUBMISSION_STATES),
+  deliver_to: z.string(),
+  source_url: z.string().nullable(),
+  file: z.object({ name: z.string(), size: z.number(), contentType: z.string() }).nullable(),
+  api: z.enum(['v1', 'v2']),
+  tier: z.string().nullable(),
+  version: z.string().nullable(),
+  registration_id: z.string().nullable(),
+  parse_job_id: z.string().nullable(),
+  attempts: z.number(),
+  last_error: z.string().nullable(),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
+
 /** The API view of a submission. */
-function submissionJson(submission: Submission) {
+function submissionJson(submission: Submission): z.infer<typeof submissionView> {
   return {
     id: submission.id,
     state: submission.state,
@@ -112,7 +130,15 @@ export async function parseRoutes(app: FastifyInstance, context: GatewayContext)
     '/v1/parse',
     {
       schema: {
+        operationId: 'submitParse',
         summary: 'Submit a document to LlamaParse; the result is delivered to deliver_to',
+        response: {
+          202: submissionView,
+          400: apiErrorBody,
+          401: apiErrorBody,
+          413: apiErrorBody,
+          503: apiErrorBody,
+        },
         description:
           'multipart/form-data with "file" and the fields below, or JSON with "source_url". Optional "tier" (fast, cost_effective, agentic, agentic_plus, or a newer one) and "version" (latest, or a dated one) of the v2 parse; without them the worker\'s LLAMA_CLOUD_PARSE_TIER and LLAMA_CLOUD_PARSE_VERSION apply. Answers 202 with the submission; follow it with GET /v1/parse/{id}, which shows the tier and version it was submitted with.',
         security: [{ bearer: [] }],
@@ -129,7 +155,7 @@ export async function parseRoutes(app: FastifyInstance, context: GatewayContext)
         );
       }
       const { fields, file } = await readRequest(request);
-      const parsed = fieldsSchema.safeParse(fields);
+      const parsed = parseFieldsSchema.safeParse(fields);
       if (!parsed.success) {
         throw new GatewayHttpError(
           'invalid_request',
@@ -198,8 +224,10 @@ export async function parseRoutes(app: FastifyInstance, context: GatewayContext)
     '/v1/parse/:id',
     {
       schema: {
+        operationId: 'getParseSubmission',
         summary: 'A parse submission: its state, registration and parser job',
         security: [{ bearer: [] }],
+        response: { 200: submissionView, 401: apiErrorBody, 404: apiErrorBody },
       },
     },
     async (request) => {

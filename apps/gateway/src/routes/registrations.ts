@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { GatewayContext } from '../context.js';
-import { GatewayHttpError, storageGuard } from '../errors.js';
+import { apiErrorBody, GatewayHttpError, storageGuard } from '../errors.js';
 import { deliveryJson } from './deliveries.js';
 
 const WHSEC = /^whsec_([A-Za-z0-9+/]+={0,2})$/;
@@ -87,7 +87,7 @@ const created = registrationView.extend({
 const LOCAL_ONLY_WARNING =
   'LOCAL-ONLY MODE (GATEWAY_LOCAL_ONLY=true): this registration has no public callback URL, so callback_url is null and no parser can call back; post test callbacks to local_callback_url from this machine. Set NGROK_AUTHTOKEN or PUBLIC_BASE_URL (and unset GATEWAY_LOCAL_ONLY) for real parser callbacks.';
 
-const errorBody = z.object({ error: z.string(), message: z.string() }).loose();
+const errorBody = apiErrorBody;
 const idParams = z.object({ id: z.string().max(100) });
 
 function view(registration: Registration): z.infer<typeof registrationView> {
@@ -146,6 +146,7 @@ export async function registrationRoutes(app: FastifyInstance, context: GatewayC
     '/v1/registrations',
     {
       schema: {
+        operationId: 'createRegistration',
         summary: 'Register a job and get its unique callback URL',
         security: [{ bearer: [] }],
         body: createBody,
@@ -262,6 +263,7 @@ export async function registrationRoutes(app: FastifyInstance, context: GatewayC
     '/v1/registrations',
     {
       schema: {
+        operationId: 'listRegistrations',
         summary:
           'Registrations still waiting for their final callback, or overdue (past their deadline)',
         security: [{ bearer: [] }],
@@ -299,6 +301,7 @@ export async function registrationRoutes(app: FastifyInstance, context: GatewayC
     '/v1/registrations/:id',
     {
       schema: {
+        operationId: 'getRegistration',
         summary: 'A registration: its state and the callbacks received',
         security: [{ bearer: [] }],
         params: idParams,
@@ -317,6 +320,7 @@ export async function registrationRoutes(app: FastifyInstance, context: GatewayC
     '/v1/registrations/:id',
     {
       schema: {
+        operationId: 'attachParseJob',
         summary: "Attach the parser's job id after submission",
         security: [{ bearer: [] }],
         params: idParams,

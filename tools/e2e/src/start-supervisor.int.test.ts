@@ -132,9 +132,17 @@ describe('npm start (scripts/start.mjs)', () => {
       ],
       { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
     );
-    const keeper = await new Promise<number>((resolve) =>
-      parent.stdout?.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim()))),
-    );
+    const keeper = await new Promise<number>((resolve, reject) => {
+      let printed = '';
+      parent.stdout?.on('data', (chunk: Buffer) => {
+        printed += chunk.toString();
+        const line = printed.split('\n');
+        if (line.length < 2) return;
+        const pid = Number(line[0]);
+        if (Number.isInteger(pid) && pid > 0) resolve(pid);
+        else reject(new Error(`the parent printed no pid: ${printed}`));
+      });
+    });
     orphans.push(keeper);
     expect(await eventually(() => portTaken(port), 5_000)).toBe(true);
     orphans.push(...childrenOf(keeper));

@@ -48,17 +48,20 @@ async function eventually(check: () => Promise<boolean> | boolean, timeoutMs: nu
   return check();
 }
 
-describe('npm start (scripts/start.mjs)', () => {
+describe('npm start (scripts/start.mjs)', { timeout: 120_000 }, () => {
   let redis: TestRedis;
   let orphans: number[] = [];
+  let supervisors: ChildProcess[] = [];
 
   beforeAll(async () => {
     redis = await startRedis();
   });
   afterEach(() => {
     // A failed test must not leave its processes behind.
+    for (const supervisor of supervisors) supervisor.kill('SIGKILL');
     for (const pid of orphans) if (alive(pid)) process.kill(pid, 'SIGKILL');
     orphans = [];
+    supervisors = [];
   });
   afterAll(async () => {
     await redis.close();
@@ -82,11 +85,17 @@ describe('npm start (scripts/start.mjs)', () => {
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    supervisors.push(supervisor);
     let output = '';
     supervisor.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     supervisor.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    await waitForHttp(`http://127.0.0.1:${gatewayPort}/healthz`, (status) => status === 200);
-    await waitForHttp(`http://127.0.0.1:${workerPort}/healthz`, (status) => status === 200);
+    // Generous: two cold Node processes on a busy machine.
+    await waitForHttp(
+      `http://127.0.0.1:${gatewayPort}/healthz`,
+      (status) => status === 200,
+      30_000,
+    );
+    await waitForHttp(`http://127.0.0.1:${workerPort}/healthz`, (status) => status === 200, 30_000);
     const pid = supervisor.pid ?? 0;
     const children = childrenOf(pid);
     orphans.push(...children);
@@ -195,7 +204,7 @@ describe('npm start (scripts/start.mjs)', () => {
 
   it('in local-only mode, says so, and its next command registers a job flagged local-only', async () => {
     const pipelinePort = await freePort();
-    const { supervisor, summary } = await startSupervisor({
+    const { supervisor, summary, output } = await startSupervisor({
       GATEWAY_LOCAL_ONLY: 'true',
       // As the README's local recipe: a pipeline on this machine, let through.
       OUTBOUND_ALLOW: `127.0.0.1:${pipelinePort}`,
@@ -230,7 +239,13 @@ describe('npm start (scripts/start.mjs)', () => {
       {},
     );
     expect(callback).toBe('202');
-    expect(JSON.parse(await received)).toMatchObject({ registration_id: answer['id'] });
+    const delivered = await Promise.race([
+      received,
+      new Promise<string>((_resolve, reject) =>
+        setTimeout(() => reject(new Error(`no delivery in 30 s; output:\n${output()}`)), 30_000),
+      ),
+    ]);
+    expect(JSON.parse(delivered)).toMatchObject({ registration_id: answer['id'] });
     await stop(supervisor);
   });
 });

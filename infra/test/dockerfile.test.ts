@@ -51,11 +51,11 @@ describe('infra/docker/Dockerfile (parsed; not built here: no Docker engine)', (
     expect(dockerfile.getComments().length).toBeGreaterThan(0);
   });
 
-  it('is multi-stage on node:20-bookworm-slim, compiling in a build stage', () => {
+  it('is multi-stage on node:22-bookworm-slim, compiling in a build stage', () => {
     const all = stages();
     expect(all.length).toBeGreaterThanOrEqual(4);
     for (const stage of all)
-      expect(['node:20-bookworm-slim', 'sources'], stage.name).toContain(stage.base);
+      expect(['node:22-bookworm-slim', 'sources'], stage.name).toContain(stage.base);
     const build = lines(byName('build'), 'RUN').join('\n');
     expect(build).toMatch(/npm ci /);
     expect(build).toMatch(/npx tsc -b tsconfig\.build\.json/);

@@ -182,7 +182,7 @@ async function printSummary() {
       `  worker      ${listening.worker}   (/healthz, /readyz, /metrics)`,
       `  dashboard   ${gateway}/dashboard   (sign in with the API token)`,
       `  API token   ${tokenFromFile ? '.local/api-token (mode 0600; print it: cat .local/api-token)' : 'the first of GATEWAY_API_TOKENS (from your environment)'}`,
-      `  API docs    ${gateway}/openapi.json`,
+      `  API docs    ${gateway}/docs/   (OpenAPI: ${gateway}/openapi.json)`,
       `  public URL  ${state}`,
       `  next, in another terminal (${state.startsWith('none') || state.startsWith('not') ? 'answers 503 with the reason until a public URL is set' : 'registers a job'}):`,
       `    ${curl}`,

@@ -10,7 +10,7 @@ import {
 } from 'fastify-type-provider-zod';
 import type { GatewayContext, GatewayDeps } from './context.js';
 import type { OpenAPIV3 } from 'openapi-types';
-import { completeOpenApi, OPENAPI_DOCUMENT_BASE } from './openapi.js';
+import { API_REFERENCE_CSP, completeOpenApi, OPENAPI_DOCUMENT_BASE } from './openapi.js';
 import { createApiGuard } from './api-guard.js';
 import { createFailedAuthLimiter } from './auth-limiter.js';
 import { createAuth } from './auth.js';
@@ -178,11 +178,10 @@ export async function buildApp(deps: GatewayDeps) {
         : document.swaggerObject,
   });
   // The readable reference beside /openapi.json: swagger-ui's files from its package, never a
-  // CDN, under a CSP that allows them alone (their inline parts by hash).
+  // CDN, under a CSP that allows them alone.
   await app.register(swaggerUi, {
     routePrefix: '/docs',
-    staticCSP: true,
-    transformStaticCSP: (header) => `${header}; frame-ancestors 'none'`,
+    staticCSP: API_REFERENCE_CSP,
     uiConfig: { defaultModelsExpandDepth: 0, tryItOutEnabled: false },
   });
 

@@ -30,6 +30,24 @@ export const OPENAPI_DOCUMENT_BASE: Partial<OpenAPIV3.Document> = {
   security: [{ bearer: [] }],
 };
 
+/**
+ * The reference page's Content-Security-Policy: the gateway's own scripts, styles and document,
+ * nothing from elsewhere, never framed. swagger-ui sets inline styles, so styles (only) may be
+ * inline.
+ */
+export const API_REFERENCE_CSP = [
+  "default-src 'none'",
+  "base-uri 'none'",
+  "connect-src 'self'",
+  "font-src 'self' data:",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+  "img-src 'self' data:",
+  "script-src 'self'",
+  "script-src-attr 'none'",
+  "style-src 'self' 'unsafe-inline'",
+].join('; ');
+
 const PIPELINE = 'https://pipeline.example.com/callbacks';
 const REGISTRATION = {
   id: 'reg_5f1c2a7e9b0d4c3e8a6f1b2d3c4e5f60',

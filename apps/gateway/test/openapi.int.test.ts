@@ -4,9 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startRedis, type TestRedis } from '@callback-gateway/testing';
+import { existsSync } from 'node:fs';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadGatewayConfig, startGateway, type StartedGateway } from '../src/index.js';
 
+const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const redoclyBin = fileURLToPath(new URL('../../../node_modules/.bin/redocly', import.meta.url));
 
 /** `redocly lint` with its recommended rules, offline; resolves its JSON report. */
@@ -98,6 +101,30 @@ describe('the API reference', () => {
         asset.endsWith('.js') ? /javascript/ : /text\/css/,
       );
       await answer.arrayBuffer();
+    }
+  });
+
+  it('renders every operation in Chromium without breaking its CSP', async () => {
+    expect(existsSync(CHROMIUM), `Chromium is missing at ${CHROMIUM}`).toBe(true);
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
+    });
+    try {
+      const page = await browser.newPage();
+      const problems: string[] = [];
+      page.on('console', (message) => {
+        if (message.type() === 'error' || message.type() === 'warning')
+          problems.push(message.text());
+      });
+      page.on('requestfailed', (request) => problems.push(`failed: ${request.url()}`));
+      await page.goto(`${gateway.url}/docs/`);
+      await page.waitForSelector('.swagger-ui .info .title', { timeout: 30_000 });
+      expect(await page.textContent('.swagger-ui .info .title')).toContain('Callback Gateway');
+      expect(await page.locator('.opblock-summary-path').count()).toBe(11);
+      expect(problems).toEqual([]);
+    } finally {
+      await browser.close();
     }
   });
 });

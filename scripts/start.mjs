@@ -184,7 +184,7 @@ async function printSummary() {
       `  API token   ${tokenFromFile ? '.local/api-token (mode 0600; print it: cat .local/api-token)' : 'the first of GATEWAY_API_TOKENS (from your environment)'}`,
       `  API docs    ${gateway}/docs/   (OpenAPI: ${gateway}/openapi.json)`,
       `  public URL  ${state}`,
-      `  next, in another terminal (${state.startsWith('none') || state.startsWith('not') ? 'answers 503 with the reason until a public URL is set' : 'registers a job'}):`,
+      `  next, in another terminal in this folder (${state.startsWith('none') || state.startsWith('not') ? 'answers 503 with the reason until a public URL is set' : 'registers a job'}):`,
       `    ${curl}`,
       rule,
       '',

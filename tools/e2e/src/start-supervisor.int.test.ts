@@ -57,7 +57,7 @@ describe('npm start (scripts/start.mjs)', { timeout: 120_000 }, () => {
     redis = await startRedis();
   });
   afterEach(() => {
-    // A failed test must not leave its processes behind.
+    // A failed test must not leave its processes behind (a killed parent stops what it runs).
     for (const supervisor of supervisors) supervisor.kill('SIGKILL');
     for (const pid of orphans) if (alive(pid)) process.kill(pid, 'SIGKILL');
     orphans = [];
@@ -136,11 +136,12 @@ describe('npm start (scripts/start.mjs)', { timeout: 120_000 }, () => {
          const child = spawn(process.execPath, ['scripts/with-parent.mjs', 'redis-server',
            '--port', '${port}', '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
            { stdio: ['ignore', 'ignore', 'ignore', 'ipc'], detached: true });
-         console.log(child.pid);
+         console.log(String(child.pid));
          setInterval(() => {}, 1000);`,
       ],
       { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
     );
+    supervisors.push(parent);
     const keeper = await new Promise<number>((resolve, reject) => {
       let printed = '';
       parent.stdout?.on('data', (chunk: Buffer) => {

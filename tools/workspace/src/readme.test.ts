@@ -28,7 +28,11 @@ describe('README quick start', () => {
     expect(ci).toMatch(/^npm test$/m);
   });
 
-  it('declares the Node.js versions it runs on', () => {
-    expect(pkg.engines['node']).toBe('>=20.19.0');
+  it('declares one Node.js floor: package.json, .nvmrc (what CI runs) and the README agree', () => {
+    const floor = /^>=(\d+)\.(\d+)\.0$/.exec(pkg.engines['node'] ?? '');
+    expect(floor, `engines.node is ${pkg.engines['node']}`).not.toBeNull();
+    const [, major, minor] = floor ?? [];
+    expect(readFileSync(`${root}.nvmrc`, 'utf8').trim()).toBe(major);
+    expect(readme).toContain(`Node.js ≥ ${major}.${minor}`);
   });
 });

@@ -8,7 +8,8 @@
 //   are, the API token, the public callback URL's state and the next command to try.
 // - Ctrl-C (SIGINT), SIGTERM or SIGHUP (the terminal closed) stops both processes (and that
 //   redis-server) cleanly. Each child holds an IPC channel to this script and stops when it
-//   closes, so they stop with it however it goes, SIGKILL and crashes included.
+//   closes, so they stop with it however it goes, SIGKILL and crashes included. It stops too
+//   when npm, which ran it as `npm start`, goes (see the watch below).
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -116,6 +117,51 @@ async function stopAll(code) {
 process.on('SIGINT', () => void stopAll(0));
 process.on('SIGTERM', () => void stopAll(0));
 process.on('SIGHUP', () => void stopAll(0));
+
+// Run as `npm start`, this script is npm's grandchild (npm, then the shell running the script
+// line). SIGKILL of npm itself leaves that shell and this script running: watch npm too, and
+// the direct parent, and stop when either goes. Linux only (/proc); elsewhere signals suffice.
+function parentOf(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
+function commandOf(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+  } catch {
+    return '';
+  }
+}
+const watched = [process.ppid];
+if (process.env.npm_lifecycle_event) {
+  for (let pid = parentOf(process.ppid), hops = 0; pid && pid > 1 && hops < 3; hops++) {
+    if (/\bnpm\b|npm-cli/.test(commandOf(pid))) {
+      watched.push(pid);
+      break;
+    }
+    pid = parentOf(pid);
+  }
+}
+const alive = (pid) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return error.code === 'EPERM';
+  }
+};
+setInterval(() => {
+  if (stopping) return;
+  const gone = watched.find((pid) => !alive(pid)) ?? (process.ppid !== watched[0] && watched[0]);
+  if (gone) {
+    say(`the process that started this one (pid ${gone}) is gone: stopping`);
+    void stopAll(0);
+  }
+}, 1_000).unref();
 for (const { name, child } of children) {
   child.once('exit', (code, signal) => {
     if (stopping) return;

@@ -125,6 +125,56 @@ describe('npm start (scripts/start.mjs)', { timeout: 120_000 }, () => {
     });
   }
 
+  it('stops everything when npm, which ran it as `npm start`, gets SIGKILL', async () => {
+    const gatewayPort = await freePort();
+    const workerPort = await freePort();
+    // npm runs the script line through a shell that outlives npm's death: npm -> sh -> start.mjs.
+    // A stand-in for npm (its argv[0] is "npm") runs it the same way.
+    const line = `: && ${JSON.stringify(process.execPath)} scripts/start.mjs`;
+    const npm = spawn(
+      'bash',
+      [
+        '-c',
+        `exec -a npm ${JSON.stringify(process.execPath)} -e ${JSON.stringify(
+          `require('node:child_process').spawn('sh', ['-c', ${JSON.stringify(line)}], { stdio: 'inherit' }); setInterval(() => {}, 1000);`,
+        )}`,
+      ],
+      {
+        cwd: root,
+        env: {
+          PATH: process.env['PATH'] ?? '',
+          HOME: process.env['HOME'] ?? '',
+          npm_lifecycle_event: 'start',
+          REDIS_URL: redis.url,
+          GATEWAY_PORT: String(gatewayPort),
+          WORKER_PORT: String(workerPort),
+          GATEWAY_API_TOKENS: API_TOKEN,
+          LOG_LEVEL: 'warn',
+          SHUTDOWN_DEADLINE_MS: '3000',
+        },
+        stdio: ['ignore', 'ignore', 'ignore'],
+      },
+    );
+    supervisors.push(npm);
+    await waitForHttp(
+      `http://127.0.0.1:${gatewayPort}/healthz`,
+      (status) => status === 200,
+      30_000,
+    );
+    await waitForHttp(`http://127.0.0.1:${workerPort}/healthz`, (status) => status === 200, 30_000);
+    const [shell] = childrenOf(npm.pid ?? 0);
+    const [startScript] = childrenOf(shell ?? 0);
+    const started = [shell ?? 0, startScript ?? 0, ...childrenOf(startScript ?? 0)];
+    orphans.push(...started);
+    expect(started).toHaveLength(4);
+    npm.kill('SIGKILL');
+    const gone = await eventually(async () => {
+      const taken = await Promise.all([gatewayPort, workerPort].map(portTaken));
+      return started.every((pid) => !alive(pid)) && !taken.includes(true);
+    }, 10_000);
+    expect(gone).toBe(true);
+  });
+
   it('stops the redis-server it runs through scripts/with-parent.mjs when it gets SIGKILL', async () => {
     const port = await freePort();
     // A parent that starts redis-server the way start.mjs does, then waits.

@@ -3,3 +3,9 @@ export { startProcess, type StartProcessOptions, type WatchedProcess } from './p
 export { waitForHttp } from './http.js';
 export { promtoolCheckMetrics } from './promtool.js';
 export { startAppStack, type AppStack, type AppStackOptions } from './app-stack.js';
+export {
+  startRedisCluster,
+  type StartRedisClusterOptions,
+  type TestClusterNode,
+  type TestRedisCluster,
+} from './redis-cluster.js';

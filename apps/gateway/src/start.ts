@@ -6,7 +6,11 @@ import {
   startPublicUrlResolver,
 } from '@callback-gateway/bootstrap';
 import { GATEWAY_CONDITIONS } from '@callback-gateway/notify';
-import { startHeartbeat } from '@callback-gateway/runtime';
+import {
+  exitOnSettingError,
+  startHeartbeat,
+  type RedisSettingError,
+} from '@callback-gateway/runtime';
 import type { WebhookUrlEnvDeps } from '@callback-gateway/webhook-url';
 import {
   QUEUES,
@@ -35,6 +39,12 @@ export interface StartGatewayDeps {
    * global dispatcher
    */
   webhookUrl?: Pick<WebhookUrlEnvDeps, 'ngrok' | 'lookup' | 'dispatcher'>;
+  /**
+   * What to do when the Redis settings cannot work (a single-node client pointed at a node of
+   * a Redis Cluster).
+   * @defaultValue prints one line naming `REDIS_CLUSTER_NODES` and exits with code 2
+   */
+  onRedisSettingError?: (error: RedisSettingError) => void;
 }
 
 /** A gateway listening for requests. */
@@ -69,6 +79,7 @@ export async function startGateway(
     settings: config,
     secrets: config.GATEWAY_API_TOKENS,
     conditions: GATEWAY_CONDITIONS,
+    onRedisSettingError: deps.onRedisSettingError ?? exitOnSettingError('gateway'),
     ...(deps.logDestination && { logDestination: deps.logDestination }),
   });
   const { logger, registry, audit, redis } = basics;
@@ -104,7 +115,11 @@ export async function startGateway(
     apiTokens: config.GATEWAY_API_TOKENS,
     trustedProxies: config.GATEWAY_TRUSTED_PROXIES,
     registrations: createRegistrationStore({ redis: redis.client, keys }),
-    intake: createIntake({ redis: redis.client, keys, lingerMs: config.GATEWAY_INTAKE_LINGER_MS }),
+    intake: createIntake({
+      redis: redis.client,
+      keys,
+      lingerMs: config.GATEWAY_INTAKE_LINGER_MS,
+    }),
     deliveries: createDeliveryStore({ redis: redis.client, keys }),
     keys,
     redis: redis.client,
@@ -116,7 +131,7 @@ export async function startGateway(
     probeKey: () => publicUrl.resolver?.probeKey() ?? config.WEBHOOK_URL_PROBE_KEY,
     localOnlyBaseUrl: () => local.baseUrl,
     readinessChecks: [
-      redisReadiness(redis, config.REDIS_URL),
+      redisReadiness(redis),
       {
         name: 'public_url',
         check: () => {

@@ -8,7 +8,14 @@ import {
 import { createLlamaCloudClient } from '@callback-gateway/llamacloud';
 import { createGuardedAgent } from '@callback-gateway/outbound';
 import { WORKER_CONDITIONS } from '@callback-gateway/notify';
-import { connectRedis, startHeartbeat, type SupervisedRedis } from '@callback-gateway/runtime';
+import {
+  connectRedis,
+  exitOnSettingError,
+  redisTargetOf,
+  startHeartbeat,
+  type RedisSettingError,
+  type SupervisedRedis,
+} from '@callback-gateway/runtime';
 import { storeKeys } from '@callback-gateway/store';
 import {
   readCachedResolution,
@@ -32,6 +39,12 @@ export interface StartWorkerDeps {
    * @defaultValue `dns.promises.lookup`, undici's global dispatcher
    */
   webhookUrl?: Pick<WebhookUrlEnvDeps, 'lookup' | 'dispatcher'>;
+  /**
+   * What to do when the Redis settings cannot work (a single-node client pointed at a node of
+   * a Redis Cluster). Called once.
+   * @defaultValue prints one line naming `REDIS_CLUSTER_NODES` and exits with code 2
+   */
+  onRedisSettingError?: (error: RedisSettingError) => void;
 }
 
 /** A worker consuming its queues, with its health server listening. */
@@ -67,6 +80,12 @@ export async function startWorker(
   config: WorkerConfig,
   deps: StartWorkerDeps = {},
 ): Promise<StartedWorker> {
+  let settingErrorTold = false;
+  const onSettingError = (error: RedisSettingError) => {
+    if (settingErrorTold) return;
+    settingErrorTold = true;
+    (deps.onRedisSettingError ?? exitOnSettingError('worker'))(error);
+  };
   // Fail-fast commands (audit trail, reconciler, URL cache, probe key, heartbeat): they must
   // not wait in an offline queue. Its problems are told by the queue connection below.
   const basics = startProcessBasics({
@@ -76,6 +95,7 @@ export async function startWorker(
     conditions: WORKER_CONDITIONS,
     redisName: 'worker:commands',
     quietRedis: true,
+    onRedisSettingError: onSettingError,
     // Three events per delivery: written in groups, not a write (and a round trip) each.
     auditFlushDelayMs: 20,
     ...(deps.logDestination && { logDestination: deps.logDestination }),
@@ -83,7 +103,14 @@ export async function startWorker(
   const { logger, registry, audit } = basics;
   const keys = storeKeys();
   const consumer = (name: string, quiet: boolean): SupervisedRedis =>
-    connectRedis({ url: config.REDIS_URL, role: 'consumer', name, logger, quiet });
+    connectRedis({
+      ...redisTargetOf(config),
+      role: 'consumer',
+      name,
+      logger,
+      quiet,
+      onSettingError,
+    });
   // The queues' connection waits for Redis (BullMQ workers must), and tells the operator.
   const queueRedis = consumer('worker', false);
   const pumpRedis = consumer('worker:pump', true);
@@ -103,7 +130,7 @@ export async function startWorker(
     logger,
     registry,
     readinessChecks: [
-      redisReadiness(queueRedis, config.REDIS_URL),
+      redisReadiness(queueRedis),
       {
         name: 'parse_submissions',
         check: () => {

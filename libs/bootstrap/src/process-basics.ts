@@ -12,8 +12,9 @@ import { createOutboundPolicy, type OutboundPolicy } from '@callback-gateway/out
 import {
   connectRedis,
   createMetricsRegistry,
-  describeRedisUrl,
+  redisTargetOf,
   type ReadinessCheck,
+  type RedisSettingError,
   type SupervisedRedis,
 } from '@callback-gateway/runtime';
 import type { Registry } from 'prom-client';
@@ -22,6 +23,7 @@ import type { Registry } from 'prom-client';
 export interface ProcessBasicsSettings {
   readonly LOG_LEVEL: string;
   readonly REDIS_URL: string;
+  readonly REDIS_CLUSTER_NODES: readonly string[];
   readonly OUTBOUND_ALLOW: readonly string[];
   readonly AUDIT_STREAM_MAX_LENGTH: number;
   readonly NOTIFY_WEBHOOK_URLS: readonly string[];
@@ -60,6 +62,9 @@ export interface ProcessBasicsOptions {
   auditFlushDelayMs?: number;
   /** Where log lines go. @defaultValue stdout */
   logDestination?: CreateLoggerOptions['destination'];
+  /** What to do when the Redis settings cannot work (see `connectRedis`). Every connection of
+   * the process should report to the same place. @defaultValue logs it */
+  onRedisSettingError?: (error: RedisSettingError) => void;
 }
 
 /** What every process of the product starts with. */
@@ -84,11 +89,10 @@ export interface ProcessBasics {
  * The readiness check of a Redis connection: ready, or why not in words that name the server
  * (without its credentials).
  */
-export function redisReadiness(redis: SupervisedRedis, url: string): ReadinessCheck {
+export function redisReadiness(redis: SupervisedRedis): ReadinessCheck {
   return {
     name: 'redis',
-    check: () =>
-      redis.isReady() || `Redis at ${describeRedisUrl(url)}: ${redis.problem() ?? 'not ready'}`,
+    check: () => redis.isReady() || `Redis at ${redis.where}: ${redis.problem() ?? 'not ready'}`,
   };
 }
 
@@ -115,11 +119,12 @@ export function startProcessBasics(options: ProcessBasicsOptions): ProcessBasics
   });
   const registry = createMetricsRegistry({ process: options.process });
   const redis = connectRedis({
-    url: settings.REDIS_URL,
+    ...redisTargetOf(settings),
     role: 'producer',
     name: options.redisName ?? options.process,
     logger,
     quiet: options.quietRedis ?? false,
+    ...(options.onRedisSettingError && { onSettingError: options.onRedisSettingError }),
   });
   const outbound = createOutboundPolicy({ allow: settings.OUTBOUND_ALLOW });
   const notifier =

@@ -1,3 +1,4 @@
+import { parseClusterNode, type RedisSettingError, type RedisTarget } from './redis.js';
 import { SettingsError, checkHostOrCidr, envEnum, envInt, envList, envUrl } from './settings.js';
 
 /**
@@ -8,6 +9,9 @@ export const commonSettingsShape = {
   REDIS_URL: envUrl({
     default: 'redis://127.0.0.1:6379',
     protocols: ['redis', 'rediss', 'unix'],
+  }),
+  REDIS_CLUSTER_NODES: envList({
+    item: (seed) => (parseClusterNode(seed) ? undefined : 'expected host:port'),
   }),
   LOG_LEVEL: envEnum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], {
     default: 'info',
@@ -36,4 +40,23 @@ export function loadSettingsOrExit<T>(processName: string, load: () => T): T {
     );
     process.exit(2);
   }
+}
+
+/** The Redis target of the settings: `REDIS_URL`, and `REDIS_CLUSTER_NODES` when set. */
+export function redisTargetOf(settings: {
+  readonly REDIS_URL: string;
+  readonly REDIS_CLUSTER_NODES: readonly string[];
+}): RedisTarget {
+  return { url: settings.REDIS_URL, clusterNodes: settings.REDIS_CLUSTER_NODES };
+}
+
+/**
+ * What a process does when its Redis settings cannot work (see `RedisSettingError`): one line
+ * on stderr (`<process>: <what to set>`), then exit code 2, as for an invalid setting.
+ */
+export function exitOnSettingError(processName: string): (error: RedisSettingError) => void {
+  return (error) => {
+    process.stderr.write(`${processName}: ${error.message}\n`);
+    process.exit(2);
+  };
 }

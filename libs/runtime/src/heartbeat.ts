@@ -1,10 +1,10 @@
 import { hostname } from 'node:os';
 import type { Logger } from '@callback-gateway/audit';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.js';
 
 /** Heartbeat thresholds (the worker's are `WORKER_HEARTBEAT_*`). */
 export interface HeartbeatOptions {
-  redis: Redis;
+  redis: RedisClient;
   /** The sorted set of this kind of process (`{cbgw}:workers`, `{cbgw}:gateways`). */
   key: string;
   logger: Logger;

@@ -19,11 +19,16 @@ export {
 export { backoffDelay, type BackoffJitter, type BackoffOptions } from './backoff.js';
 export { systemClock, unrefTimer, type Clock, type TimerHandle } from './clock.js';
 export {
+  RedisSettingError,
   connectRedis,
+  describeRedisTarget,
   describeRedisUrl,
   createRedisClient,
+  parseClusterNode,
   unixSocketOptions,
   type ConnectRedisOptions,
+  type RedisClient,
+  type RedisTarget,
   type RedisRole,
   type SupervisedRedis,
 } from './redis.js';
@@ -37,4 +42,9 @@ export {
 export { createMetricsRegistry } from './metrics.js';
 export { OWNED_PREFIXES, SETTING_NAMES, type SettingName } from './setting-names.js';
 export { startHeartbeat, type Heartbeat, type HeartbeatOptions } from './heartbeat.js';
-export { commonSettingsShape, loadSettingsOrExit } from './common-settings.js';
+export {
+  commonSettingsShape,
+  exitOnSettingError,
+  loadSettingsOrExit,
+  redisTargetOf,
+} from './common-settings.js';

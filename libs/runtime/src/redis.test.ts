@@ -4,9 +4,13 @@ import { freePort, startRedis, type TestRedis } from '@callback-gateway/testing'
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { readiness } from './lifecycle.js';
 import { createMetricsRegistry } from './metrics.js';
+import { Cluster } from 'ioredis';
+import { commonSettingsShape, redisTargetOf } from './common-settings.js';
 import {
   connectRedis,
+  createRedisClient,
   describeRedisUrl,
+  parseClusterNode,
   unixSocketOptions,
   type SupervisedRedis,
 } from './redis.js';
@@ -21,6 +25,54 @@ function captureLogger() {
   });
   return { lines, logger: createLogger({ name: 'test', destination }) };
 }
+
+describe('REDIS_CLUSTER_NODES', () => {
+  const parse = (value: string) =>
+    commonSettingsShape.REDIS_CLUSTER_NODES.safeParse(value === '' ? undefined : value);
+
+  it('takes host:port seeds and refuses anything else', () => {
+    expect(parse('10.0.0.1:7000, redis-0.redis:6379,[fd00::1]:7001').data).toEqual([
+      '10.0.0.1:7000',
+      'redis-0.redis:6379',
+      '[fd00::1]:7001',
+    ]);
+    expect(parseClusterNode('[fd00::1]:7001')).toEqual({ host: 'fd00::1', port: 7001 });
+    expect(parse('redis://10.0.0.1:7000').success).toBe(false);
+    expect(parse('10.0.0.1').success).toBe(false);
+    expect(parse('10.0.0.1:70000').success).toBe(false);
+  });
+
+  it('makes a Cluster client with the credentials and TLS of REDIS_URL', () => {
+    const target = redisTargetOf({
+      REDIS_URL: 'rediss://app:s3cret%21@ignored.example:6380',
+      REDIS_CLUSTER_NODES: ['10.0.0.1:7000', '10.0.0.2:7000'],
+    });
+    const client = createRedisClient(target, { lazyConnect: true, enableOfflineQueue: false });
+    try {
+      expect(client).toBeInstanceOf(Cluster);
+      const options = (client as Cluster).options;
+      expect(options.enableOfflineQueue).toBe(false);
+      expect(options.redisOptions).toMatchObject({
+        username: 'app',
+        password: 's3cret!',
+        tls: {},
+      });
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('keeps the single-node client without seeds', () => {
+    const client = createRedisClient(
+      redisTargetOf({ REDIS_URL: 'redis://127.0.0.1:1', REDIS_CLUSTER_NODES: [] }),
+      {
+        lazyConnect: true,
+      },
+    );
+    expect(client).not.toBeInstanceOf(Cluster);
+    client.disconnect();
+  });
+});
 
 describe('describeRedisUrl', () => {
   it('drops credentials', () => {

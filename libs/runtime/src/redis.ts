@@ -1,5 +1,5 @@
 import type { Logger } from '@callback-gateway/audit';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { backoffDelay } from './backoff.js';
 import { maskUrlCredentials } from './settings.js';
 
@@ -10,9 +10,28 @@ export type RedisRole =
   /** Commands wait for the connection (queue workers): `maxRetriesPerRequest: null`. */
   | 'consumer';
 
-/** Options for {@link connectRedis}. */
-export interface ConnectRedisOptions {
+/** A single-node client or a Redis Cluster client: the store, the queues and the caches take
+ * either. */
+export type RedisClient = Redis | Cluster;
+
+/**
+ * Where Redis is: `url` (`REDIS_URL`) alone for one node; with `clusterNodes`
+ * (`REDIS_CLUSTER_NODES`, `host:port` seeds) a Redis Cluster, reached with the credentials and
+ * TLS (`rediss://`) of `url`, whose host is then not used.
+ */
+export interface RedisTarget {
   url: string;
+  /** @defaultValue `[]` (one node) */
+  clusterNodes?: readonly string[];
+}
+
+/** Why a process must not start with its Redis settings (it exits with code 2). */
+export class RedisSettingError extends Error {
+  readonly code = 'REDIS_CLUSTER_NODES_REQUIRED';
+}
+
+/** Options for {@link connectRedis}. */
+export interface ConnectRedisOptions extends RedisTarget {
   role: RedisRole;
   /** Shown in `CLIENT LIST` and in log lines, e.g. `gateway:ingest`. */
   name: string;
@@ -29,11 +48,20 @@ export interface ConnectRedisOptions {
   quiet?: boolean;
   /** Extra ioredis options (tests, TLS). */
   redisOptions?: RedisOptions;
+  /**
+   * Called (once) when the settings cannot work: a single-node client pointed at a node of a
+   * Redis Cluster (`cluster_enabled:1`), which would answer MOVED to most keys. The connection
+   * then stays not ready and closed. The apps exit with code 2 (see `exitOnSettingError`).
+   * @defaultValue logs the error
+   */
+  onSettingError?: (error: RedisSettingError) => void;
 }
 
 /** A Redis connection that reports its state in plain words and reconnects by itself. */
 export interface SupervisedRedis {
-  readonly client: Redis;
+  readonly client: RedisClient;
+  /** Where it connects, without credentials, for messages. */
+  readonly where: string;
   /** True while commands can be sent. */
   isReady(): boolean;
   /** The last connection problem, in words, while not ready. */
@@ -55,6 +83,43 @@ export function describeRedisUrl(url: string): string {
   } catch {
     return '(an unparsable REDIS_URL)';
   }
+}
+
+/** The target without credentials, for messages: the URL, or the cluster's seeds. */
+export function describeRedisTarget(target: RedisTarget): string {
+  const seeds = target.clusterNodes ?? [];
+  return seeds.length > 0
+    ? `the Redis Cluster at ${seeds.join(',')}`
+    : describeRedisUrl(target.url);
+}
+
+/** Parses one `host:port` seed of `REDIS_CLUSTER_NODES`. */
+export function parseClusterNode(seed: string): { host: string; port: number } | undefined {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(seed);
+  const port = Number(match?.[2]);
+  if (!match?.[1] || !(port > 0 && port < 65_536)) return undefined;
+  return { host: match[1].replace(/^\[|\]$/g, ''), port };
+}
+
+/**
+ * The options of a Cluster client for the per-connection `options` {@link createRedisClient}
+ * takes: the node options (credentials and TLS from `url`) go to every node, the offline queue
+ * and the retry strategy to the cluster.
+ */
+function clusterOptions(url: string, options: RedisOptions): ClusterOptions {
+  const parsed = new URL(url);
+  const { enableOfflineQueue, retryStrategy, lazyConnect, ...node } = options;
+  return {
+    redisOptions: {
+      ...node,
+      ...(parsed.username && { username: decodeURIComponent(parsed.username) }),
+      ...(parsed.password && { password: decodeURIComponent(parsed.password) }),
+      ...(parsed.protocol === 'rediss:' && { tls: node.tls ?? {} }),
+    },
+    ...(enableOfflineQueue !== undefined && { enableOfflineQueue }),
+    ...(lazyConnect !== undefined && { lazyConnect }),
+    ...(retryStrategy && { clusterRetryStrategy: (times: number) => retryStrategy(times) }),
+  };
 }
 
 /**
@@ -80,13 +145,32 @@ function quietLogger(logger: Logger): Pick<Logger, 'info' | 'warn'> {
 }
 
 /**
- * An ioredis client for a `REDIS_URL` the settings accept: `redis://`, `rediss://`, or a Unix
- * socket (`unix:///path?db=N`, Redis on the same host without TCP: less CPU per round trip on
- * both sides), read by {@link unixSocketOptions} since ioredis's own reading takes the wrong path.
+ * The one place clients are made. For a `REDIS_URL` the settings accept: `redis://`,
+ * `rediss://`, or a Unix socket (`unix:///path?db=N`, Redis on the same host without TCP: less
+ * CPU per round trip on both sides), read by {@link unixSocketOptions} since ioredis's own
+ * reading takes the wrong path. With cluster seeds (`REDIS_CLUSTER_NODES`): ioredis's `Cluster`
+ * client, with the credentials and TLS of the URL.
  */
-export function createRedisClient(url: string, options: RedisOptions): Redis {
+export function createRedisClient(
+  target: string | RedisTarget,
+  options: RedisOptions,
+): RedisClient {
+  const { url, clusterNodes = [] } = typeof target === 'string' ? { url: target } : target;
+  if (clusterNodes.length > 0) {
+    const seeds = clusterNodes.map((seed) => {
+      const node = parseClusterNode(seed);
+      if (!node) throw new Error(`invalid cluster node "${seed}": expected host:port`);
+      return node;
+    });
+    return new Cluster(seeds, clusterOptions(url, options));
+  }
   const socket = unixSocketOptions(url);
   return socket ? new Redis({ ...socket, ...options }) : new Redis(url, options);
+}
+
+/** The line a single-node client's process prints when its Redis is a cluster node. */
+function clusterNodeMessage(where: string): string {
+  return `Redis at ${where} is a node of a Redis Cluster (cluster_enabled:1): set REDIS_CLUSTER_NODES=<host:port,...> (its nodes; REDIS_URL then gives only credentials and TLS). Not started.`;
 }
 
 /**
@@ -96,7 +180,8 @@ export function createRedisClient(url: string, options: RedisOptions): Redis {
  */
 export function connectRedis(options: ConnectRedisOptions): SupervisedRedis {
   const maxBackoffMs = options.maxBackoffMs ?? 5_000;
-  const where = describeRedisUrl(options.url);
+  const where = describeRedisTarget(options);
+  const clustered = (options.clusterNodes ?? []).length > 0;
   const log = options.quiet ? quietLogger(options.logger) : options.logger;
   const settings: RedisOptions = {
     connectionName: options.name,
@@ -110,14 +195,16 @@ export function connectRedis(options: ConnectRedisOptions): SupervisedRedis {
       backoffDelay(times, { baseMs: 100, capMs: maxBackoffMs, jitter: 'equal' }, options.random),
     ...options.redisOptions,
   };
-  const client = createRedisClient(options.url, settings);
+  const client = createRedisClient(options, settings);
   let ready = false;
   let everReady = false;
   let complained = false;
+  let refused = false;
   let problem: string | undefined = 'connecting';
   let waiters: (() => void)[] = [];
 
-  client.on('ready', () => {
+  const becomeReady = () => {
+    if (refused || client.status !== 'ready') return;
     ready = true;
     problem = undefined;
     if (complained || everReady)
@@ -129,19 +216,41 @@ export function connectRedis(options: ConnectRedisOptions): SupervisedRedis {
     complained = false;
     for (const wake of waiters) wake();
     waiters = [];
+  };
+  client.on('ready', () => {
+    if (clustered) return becomeReady();
+    // A cluster node answers MOVED to most keys of a single-node client: refuse it at once
+    // rather than sit not ready.
+    client
+      .info('cluster')
+      .then((info) => {
+        if (!/^cluster_enabled:1\b/m.test(info)) return becomeReady();
+        refused = true;
+        problem = clusterNodeMessage(where);
+        client.disconnect();
+        const error = new RedisSettingError(problem);
+        if (options.onSettingError) options.onSettingError(error);
+        else options.logger.error({ redis: where, connection: options.name }, problem);
+      })
+      .catch(() => becomeReady());
   });
-  client.on('error', (error: Error & { code?: string }) => {
+  const onError = (error: Error & { code?: string }) => {
     problem = error.code ? `${error.code}: ${error.message}` : error.message;
     if (complained) return;
     complained = true;
     const hint = ['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'ENOENT'].includes(error.code ?? '')
       ? 'Start one with "redis-server" (Debian: apt-get install redis-server) or point REDIS_URL at yours'
-      : 'Check REDIS_URL and the server';
+      : clustered
+        ? 'Check REDIS_CLUSTER_NODES, REDIS_URL (credentials, TLS) and the cluster'
+        : 'Check REDIS_URL and the server';
     log.warn(
       { redis: where, connection: options.name, reason: problem },
       `${everReady ? 'Lost the connection to' : 'Redis is not reachable at'} ${where} (${problem}). ${hint}; retrying with backoff up to ${maxBackoffMs / 1000} s, and /readyz reports not ready until then.`,
     );
-  });
+  };
+  client.on('error', onError);
+  // A Cluster client tells of each node's trouble apart.
+  if (clustered) client.on('node error', onError);
   client.on('close', () => {
     ready = false;
     problem ??= 'connection closed';
@@ -153,6 +262,7 @@ export function connectRedis(options: ConnectRedisOptions): SupervisedRedis {
   let closing: Promise<void> | undefined;
   return {
     client,
+    where,
     isReady: () => ready && client.status === 'ready',
     problem: () => (ready ? undefined : problem),
     waitUntilReady(signal) {

@@ -6,6 +6,7 @@
  */
 export const SETTING_NAMES = [
   'REDIS_URL',
+  'REDIS_CLUSTER_NODES',
   'LOG_LEVEL',
   'GATEWAY_HOST',
   'GATEWAY_PORT',

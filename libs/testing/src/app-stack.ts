@@ -28,7 +28,10 @@ export interface AppStack {
 
 /** Options for {@link startAppStack}. */
 export interface AppStackOptions {
+  /** `REDIS_URL` (with `redisClusterNodes`: only its credentials and scheme count). */
   redisUrl: string;
+  /** `REDIS_CLUSTER_NODES`: run both on a Redis Cluster (see `startRedisCluster`). */
+  redisClusterNodes?: string;
   /** Settings for both processes (ports and REDIS_URL are added). */
   env: Readonly<Record<string, string>>;
   /** Wait until both are ready before resolving. @defaultValue true */
@@ -49,6 +52,7 @@ export async function startAppStack(options: AppStackOptions): Promise<AppStack>
   const env = {
     ...options.env,
     REDIS_URL: options.redisUrl,
+    ...(options.redisClusterNodes && { REDIS_CLUSTER_NODES: options.redisClusterNodes }),
     GATEWAY_PORT: String(gatewayPort),
     WORKER_PORT: String(workerPort),
   };

@@ -6,9 +6,11 @@ import {
   SettingsError,
   commonSettingsShape,
   createRedisClient,
+  redisTargetOf,
+  type RedisClient,
+  type RedisTarget,
   parseSettings,
 } from '@callback-gateway/runtime';
-import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { parseWebhookUrlEnv, resolverOptionsFromEnv } from './env.js';
 import { WebhookUrlError, WebhookUrlResolveError } from './errors.js';
@@ -62,15 +64,24 @@ function failure(io: CliIo, error: unknown): number {
   return 2;
 }
 
-/** `REDIS_URL` as the apps read it; a bad one is the CLI's configuration error. */
-function redisUrlOf(env: Readonly<Record<string, string | undefined>>): string {
+/** `REDIS_URL` and `REDIS_CLUSTER_NODES` as the apps read them; a bad one is the CLI's
+ * configuration error. */
+function redisTargetOfEnv(env: Readonly<Record<string, string | undefined>>): RedisTarget {
   try {
-    return parseSettings(z.object({ REDIS_URL: commonSettingsShape.REDIS_URL }), env).REDIS_URL;
+    return redisTargetOf(
+      parseSettings(
+        z.object({
+          REDIS_URL: commonSettingsShape.REDIS_URL,
+          REDIS_CLUSTER_NODES: commonSettingsShape.REDIS_CLUSTER_NODES,
+        }),
+        env,
+      ),
+    );
   } catch (error) {
     if (!(error instanceof SettingsError)) throw error;
     throw new WebhookUrlError(
       'WEBHOOK_URL_CONFIG_INVALID',
-      `Invalid settings: ${error.problems.join('; ')}. REDIS_URL is where the URL cache lives.`,
+      `Invalid settings: ${error.problems.join('; ')}. REDIS_URL (or REDIS_CLUSTER_NODES) is where the URL cache lives.`,
     );
   }
 }
@@ -150,13 +161,13 @@ async function resolve(env: Readonly<Record<string, string | undefined>>, io: Cl
     sinks: [logAuditSink(logger)],
     logger,
   });
-  let redis: Redis | undefined;
+  let redis: RedisClient | undefined;
   try {
     const parsed = parseWebhookUrlEnv(env);
     if (parsed.WEBHOOK_URL_SOURCES.includes('cache')) {
       // Read and checked as the apps read it (their default, a unix:// URL included), so the CLI
       // sees the same cache they do.
-      redis = createRedisClient(redisUrlOf(env), {
+      redis = createRedisClient(redisTargetOfEnv(env), {
         lazyConnect: true,
         enableOfflineQueue: false,
         maxRetriesPerRequest: 1,

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { z } from 'zod';
 import { WebhookUrlError } from './errors.js';
 import { raceSignal } from './timing.js';
@@ -21,7 +21,9 @@ export const cachedResolutionSchema = z
 export type CachedResolution = z.infer<typeof cachedResolutionSchema>;
 
 /** The part of an ioredis client the cache uses (a borrowed connection; never closed here). */
-export type CacheRedis = Pick<Redis, 'get' | 'set' | 'del' | 'status'>;
+export type CacheRedis = Pick<Redis | Cluster, 'get' | 'set' | 'del'> & {
+  readonly status: Redis['status'] | Cluster['status'];
+};
 
 /** Reads and writes the last verified URL in Redis. */
 export interface UrlCache {

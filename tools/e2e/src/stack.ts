@@ -13,6 +13,7 @@ import {
   type AppStack,
   type StartRedisOptions,
   type TestRedis,
+  type TestRedisCluster,
 } from '@callback-gateway/testing';
 import { afterAll, beforeAll } from 'vitest';
 
@@ -21,9 +22,22 @@ export const API_TOKEN = 'e2e-api-token-0123456789abcdef';
 /** The built gateway and worker, running as processes on loopback (see `startAppStack`). */
 export type Stack = AppStack;
 
-/** Starts gateway and worker with `env` added to test defaults, and waits until both are ready. */
+const STACK_DEFAULTS: Record<string, string> = {
+  LOG_LEVEL: 'warn',
+  PUBLIC_BASE_URL: 'https://hooks.example.com',
+  WEBHOOK_URL_VERIFY: 'syntax',
+  GATEWAY_API_TOKENS: API_TOKEN,
+  OUTBOUND_ALLOW: '127.0.0.1',
+  DELIVERY_RETRY_SCHEDULE: '0,0.2,0.2,0.2',
+  DELIVERY_LOCK_DURATION_MS: '3000',
+  // Every test pipeline shares one origin (127.0.0.1:<port>): keep its breaker out of the way.
+  DELIVERY_BREAKER_FAILURES: '1000',
+  SHUTDOWN_DEADLINE_MS: '3000',
+};
+
+/** Starts gateway and worker (on a Redis or a Redis Cluster) with `env` added to test defaults, and waits until both are ready. */
 export function startStack(
-  redis: TestRedis,
+  redis: TestRedis | TestRedisCluster,
   env: Record<string, string> = {},
   options: {
     gatewayReady?: '/readyz' | '/readyz/ingest';
@@ -31,6 +45,14 @@ export function startStack(
     overSocket?: boolean;
   } = {},
 ): Promise<Stack> {
+  if ('seeds' in redis) {
+    return startAppStack({
+      redisUrl: 'redis://127.0.0.1:6379',
+      redisClusterNodes: redis.seeds,
+      env: { ...STACK_DEFAULTS, ...env },
+      ...(options.gatewayReady && { gatewayReady: options.gatewayReady }),
+    });
+  }
   let redisUrl = redis.url;
   if (options.overSocket) {
     if (!redis.socketUrl) throw new Error('start the test Redis with unixSocket');
@@ -38,19 +60,7 @@ export function startStack(
   }
   return startAppStack({
     redisUrl,
-    env: {
-      LOG_LEVEL: 'warn',
-      PUBLIC_BASE_URL: 'https://hooks.example.com',
-      WEBHOOK_URL_VERIFY: 'syntax',
-      GATEWAY_API_TOKENS: API_TOKEN,
-      OUTBOUND_ALLOW: '127.0.0.1',
-      DELIVERY_RETRY_SCHEDULE: '0,0.2,0.2,0.2',
-      DELIVERY_LOCK_DURATION_MS: '3000',
-      // Every test pipeline shares one origin (127.0.0.1:<port>): keep its breaker out of the way.
-      DELIVERY_BREAKER_FAILURES: '1000',
-      SHUTDOWN_DEADLINE_MS: '3000',
-      ...env,
-    },
+    env: { ...STACK_DEFAULTS, ...env },
     ...(options.gatewayReady && { gatewayReady: options.gatewayReady }),
   });
 }

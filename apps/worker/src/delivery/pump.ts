@@ -8,13 +8,13 @@ import {
   type StoreKeys,
 } from '@callback-gateway/store';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@callback-gateway/runtime';
 import { DELIVERY_JOB, DELIVERY_JOB_OPTIONS, jobIds, type DeliveryJobData } from './jobs.js';
 
 /** Options for {@link startIngestPump}. */
 export interface IngestPumpOptions {
   /** A connection of its own: the pump blocks on it (`XREADGROUP BLOCK`). Owned by the caller. */
-  redis: Redis;
+  redis: RedisClient;
   keys: StoreKeys;
   batches: DeliveryBatches;
   queue: Queue<DeliveryJobData>;
@@ -53,7 +53,7 @@ type Entries = ([id: string, fields: string[]] | null)[];
 
 /** The pump's settings and connections, resolved once. */
 interface Pump {
-  redis: Redis;
+  redis: RedisClient;
   keys: StoreKeys;
   batches: DeliveryBatches;
   queue: Queue<DeliveryJobData>;

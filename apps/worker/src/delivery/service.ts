@@ -11,7 +11,7 @@ import {
   type StoreKeys,
 } from '@callback-gateway/store';
 import { Queue, Worker, type ConnectionOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@callback-gateway/runtime';
 import type { Registry } from 'prom-client';
 import { createWorkerMetrics, type WorkerGaugeSources } from '../metrics.js';
 import type { BreakerOptions } from './breaker.js';
@@ -28,9 +28,9 @@ export interface DeliveryServiceOptions {
   /** BullMQ connection options (it opens and owns its own connections). */
   connection: ConnectionOptions;
   /** A connection for the pump (it blocks on it); borrowed. */
-  pumpRedis: Redis;
+  pumpRedis: RedisClient;
   /** A connection for the store (fail-fast); borrowed. */
-  storeRedis: Redis;
+  storeRedis: RedisClient;
   keys: StoreKeys;
   policy: OutboundPolicy;
   retry: RetryPolicy;

@@ -6,14 +6,14 @@ import {
   type Registration,
   type StoreKeys,
 } from '@callback-gateway/store';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@callback-gateway/runtime';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { checkJob } from './recover.js';
 
 /** Options for {@link startReconciler}. */
 export interface ReconcilerOptions {
   /** A fail-fast connection (borrowed). */
-  redis: Redis;
+  redis: RedisClient;
   keys: StoreKeys;
   /** undefined without `LLAMA_CLOUD_API_KEY`: overdue registrations are marked, not recovered. */
   llamaCloud: LlamaCloudClient | undefined;

@@ -10,7 +10,7 @@ import {
 } from '@callback-gateway/store';
 import type { WebhookUrlResolver } from '@callback-gateway/webhook-url';
 import { Worker, type ConnectionOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@callback-gateway/runtime';
 import type { Registry } from 'prom-client';
 import {
   RetrySubmissionError,
@@ -22,7 +22,7 @@ import {
 /** Options for {@link startSubmissionService}. */
 export interface SubmissionServiceOptions {
   connection: ConnectionOptions;
-  storeRedis: Redis;
+  storeRedis: RedisClient;
   keys: StoreKeys;
   webhookUrl: () => Pick<WebhookUrlResolver, 'resolve'> | undefined;
   llamaCloud: LlamaCloudClient | undefined;

@@ -1,0 +1,192 @@
+import { startLlamaCloudFake, type LlamaCloudFake } from '@callback-gateway/llamacloud/testing';
+import { startProcess, startRedisCluster, type TestRedisCluster } from '@callback-gateway/testing';
+import { createGatewayClient } from '@callback-gateway/client';
+import { setTimeout as delay } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { Cluster } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  API_TOKEN,
+  postCallback,
+  startStack,
+  startTestPipeline,
+  until,
+  type Stack,
+  type TestPipeline,
+} from './stack.js';
+
+const root = fileURLToPath(new URL('../../..', import.meta.url));
+const auth = { authorization: `Bearer ${API_TOKEN}` };
+const envelope = (eventId: string, jobId = 'job-cluster') => ({
+  event_id: eventId,
+  event_type: 'parse.success',
+  timestamp: Date.now() / 1000,
+  data: { id: jobId, job_id: jobId },
+});
+
+// One cluster for the whole suite: it takes seconds to form.
+describe('gateway and worker on a Redis Cluster (3 masters, 1 replica each)', () => {
+  let cluster: TestRedisCluster;
+  let store: Cluster;
+  let stack: Stack;
+  let pipeline: TestPipeline;
+  let fake: LlamaCloudFake;
+  const secrets = new Map<string, string>();
+  const dropped = new Set<string>();
+
+  beforeAll(async () => {
+    cluster = await startRedisCluster();
+    store = new Cluster(
+      cluster.nodes.map((node) => ({ host: node.host, port: node.port })),
+      { lazyConnect: true },
+    );
+    pipeline = await startTestPipeline((path) => secrets.get(path) ?? 'whsec_missing');
+    const gatewayAt: { url?: string } = {};
+    fake = await startLlamaCloudFake({
+      rewriteCallbackUrl: (url) => `${gatewayAt.url}${new URL(url).pathname}`,
+      dropCallbacks: (jobId) => dropped.has(jobId),
+      retryDelaysMs: [100, 200],
+    });
+    stack = await startStack(cluster, {
+      LLAMA_CLOUD_BASE_URL: fake.baseUrl,
+      LLAMA_CLOUD_API_KEY: fake.apiKey,
+      RECONCILE_INTERVAL_MS: '200',
+      RECONCILE_FIRST_POLL_DELAY_MS: '300',
+      RECONCILE_MAX_POLL_DELAY_MS: '1000',
+    });
+    gatewayAt.url = stack.gatewayUrl;
+  }, 60_000);
+  afterAll(async () => {
+    await stack?.stop();
+    await fake?.close();
+    await pipeline?.close();
+    store?.disconnect();
+    await cluster?.close();
+  });
+
+  const client = () => createGatewayClient({ baseUrl: stack.gatewayUrl, token: API_TOKEN });
+  const register = async (path: string) => {
+    const registration = await client().register({ deliverTo: pipeline.url(path) });
+    secrets.set(path, registration.deliverySecret);
+    return registration;
+  };
+  const receipts = (path: string) => pipeline.receipts.filter((receipt) => receipt.path === path);
+
+  it(
+    'refuses to start with a single-node client pointed at a cluster node: one line, exit 2',
+    { timeout: 40_000 },
+    async () => {
+      const [node] = cluster.nodes;
+      if (!node) throw new Error('no node');
+      for (const app of ['gateway', 'worker']) {
+        const proc = startProcess({
+          args: [`${root}apps/${app}/dist/main.js`],
+          env: {
+            REDIS_URL: node.url,
+            [app === 'gateway' ? 'GATEWAY_PORT' : 'WORKER_PORT']: '0',
+            LOG_LEVEL: 'warn',
+          },
+        });
+        const exited = new Promise<number | null>((resolve) =>
+          // 'close': after its output is read, not only after it exited.
+          proc.child.once('close', (exitCode) => resolve(exitCode)),
+        );
+        const code = await Promise.race([exited, delay(15_000).then(() => 'still running')]);
+        if (proc.running) await proc.stop('SIGKILL');
+        expect(code).toBe(2);
+        const told = proc.lines.filter((line) => line.includes('REDIS_CLUSTER_NODES'));
+        expect(told).toHaveLength(1);
+        expect(told[0]).toMatch(
+          new RegExp(
+            `^${app}: Redis at redis://127\\.0\\.0\\.1:${node.port} is a node of a Redis Cluster`,
+          ),
+        );
+      }
+    },
+  );
+
+  it('registers, takes a callback, answers a duplicate as such, and delivers once', async () => {
+    const registration = await register('/docs');
+    await client().attachJob(registration.id, 'job-cluster');
+    const first = await postCallback(stack, registration.callbackUrl, envelope('evt-1'));
+    expect(first.status).toBe(202);
+    const again = await postCallback(stack, registration.callbackUrl, envelope('evt-1'));
+    expect(again.status).toBe(200);
+    expect(await again.json()).toMatchObject({ duplicate: true });
+    await until(async () => (await client().status(registration.id)).state === 'delivered');
+    expect(receipts('/docs')).toHaveLength(1);
+    expect(receipts('/docs')[0]?.delivery).toMatchObject({
+      type: 'parse.success',
+      registrationId: registration.id,
+      payload: { event_id: 'evt-1' },
+    });
+    expect(pipeline.rejected).toEqual([]);
+  });
+
+  it('retries, dead-letters, and replays a delivery; the dashboard counts it', async () => {
+    let healthy = false;
+    pipeline.on('/flaky', () => ({ status: healthy ? 200 : 500 }));
+    const registration = await register('/flaky');
+    await postCallback(stack, registration.callbackUrl, envelope('evt-dl', 'job-flaky'));
+    let deadLetterId = '';
+    await until(async () => {
+      const list = (await (
+        await fetch(`${stack.gatewayUrl}/v1/deliveries?state=dead_lettered`, { headers: auth })
+      ).json()) as { deliveries: { id: string; registration_id: string }[] };
+      deadLetterId =
+        list.deliveries.find((entry) => entry.registration_id === registration.id)?.id ?? '';
+      return deadLetterId !== '';
+    });
+    const summary = (await (
+      await fetch(`${stack.gatewayUrl}/v1/dashboard/summary`, { headers: auth })
+    ).json()) as {
+      deliveries: Record<string, number>;
+      dead_letters: { total: number; items: { id: string }[] };
+      processes: { gateways: number; workers: number };
+    };
+    expect(summary.dead_letters.total).toBe(1);
+    expect(summary.dead_letters.items.map((item) => item.id)).toEqual([deadLetterId]);
+    expect(summary.processes).toEqual({ gateways: 1, workers: 1 });
+    expect(summary.deliveries['delivered']).toBeGreaterThanOrEqual(1);
+
+    healthy = true;
+    const replay = await fetch(`${stack.gatewayUrl}/v1/deliveries/${deadLetterId}/replay`, {
+      method: 'POST',
+      headers: auth,
+    });
+    expect(replay.status).toBe(202);
+    await until(() => receipts('/flaky').length === 1);
+    await until(async () => (await client().status(registration.id)).state === 'delivered');
+  });
+
+  it('delivers, through reconciliation, a result whose callback was dropped', async () => {
+    const response = await fetch(`${stack.gatewayUrl}/v1/parse`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        source_url: 'https://docs.example.com/doc.pdf',
+        deliver_to: pipeline.url('/dropped'),
+        expect_callback_within_s: 1,
+      }),
+    });
+    const { id } = (await response.json()) as { id: string };
+    let view = { state: '', registration_id: '', parse_job_id: '' };
+    await until(async () => {
+      view = (await (
+        await fetch(`${stack.gatewayUrl}/v1/parse/${id}`, { headers: auth })
+      ).json()) as typeof view;
+      return view.state === 'submitted';
+    });
+    secrets.set(
+      '/dropped',
+      (await store.hget(`{cbgw}:reg:${view.registration_id}`, 'delivery_secret')) ?? '',
+    );
+    dropped.add(view.parse_job_id);
+    fake.complete(view.parse_job_id);
+    await until(() => receipts('/dropped').length === 1);
+    expect(receipts('/dropped')[0]?.delivery).toMatchObject({
+      parseJobId: view.parse_job_id,
+      reconciled: true,
+    });
+  });
+});

@@ -54,6 +54,8 @@ export const gatewaySettingsSchema = webhookUrlEnvSchema.extend({
     max: 512 * 1024 * 1024,
   }),
   GATEWAY_INTAKE_LINGER_MS: envInt({ default: 2, min: 0, max: 100 }),
+  GATEWAY_ACK_REPLICAS: envInt({ default: 0, min: 0, max: 16 }),
+  GATEWAY_ACK_REPLICAS_TIMEOUT_MS: envInt({ default: 1_000, min: 10, max: 60_000 }),
   GATEWAY_TRUSTED_PROXIES: envList({ item: checkProxyAddress }),
   GATEWAY_LOCAL_ONLY: envBool({ default: false }),
 });

@@ -19,6 +19,7 @@ export const GATEWAY_ERRORS = {
   rate_limited: 429,
   webhook_url_unavailable: 503,
   storage_unavailable: 503,
+  not_replicated: 503,
   intake_busy: 503,
   shutting_down: 503,
   internal_error: 500,
@@ -63,6 +64,19 @@ export function storageUnavailable(): GatewayHttpError {
     'the gateway cannot reach its storage (Redis) right now; nothing was stored: retry later',
     {},
     { 'retry-after': String(STORAGE_RETRY_AFTER_S) },
+  );
+}
+
+/** Seconds a parser should wait after `not_replicated`. */
+export const NOT_REPLICATED_RETRY_AFTER_S = 1;
+
+/** The callback did not reach `GATEWAY_ACK_REPLICAS` replicas in time: not acknowledged. */
+export function notReplicated(detail: string): GatewayHttpError {
+  return new GatewayHttpError(
+    'not_replicated',
+    `${detail} (GATEWAY_ACK_REPLICAS): not acknowledged; retry, a repeat is recognised as a duplicate`,
+    {},
+    { 'retry-after': String(NOT_REPLICATED_RETRY_AFTER_S) },
   );
 }
 

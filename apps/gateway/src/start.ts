@@ -119,6 +119,8 @@ export async function startGateway(
       redis: redis.client,
       keys,
       lingerMs: config.GATEWAY_INTAKE_LINGER_MS,
+      ackReplicas: config.GATEWAY_ACK_REPLICAS,
+      ackReplicasTimeoutMs: config.GATEWAY_ACK_REPLICAS_TIMEOUT_MS,
     }),
     deliveries: createDeliveryStore({ redis: redis.client, keys }),
     keys,

@@ -15,6 +15,7 @@ export {
   type RegistrationStoreOptions,
 } from './registrations.js';
 export {
+  NotReplicatedError,
   createIntake,
   type IncomingCallback,
   type Intake,

@@ -140,6 +140,32 @@ export interface IntakeOptions {
    * @defaultValue 16
    */
   lingerMaxCallbacks?: number;
+  /**
+   * Replicas that must have each batch (Redis `WAIT`, sent after the script on the same
+   * connection, in the same round trip) before it is answered: with 0 an acknowledged callback
+   * can vanish in a failover that promotes a replica it had not reached yet.
+   * @defaultValue 0
+   */
+  ackReplicas?: number;
+  /**
+   * Longest wait for those replicas; then every callback of the batch fails with
+   * {@link NotReplicatedError} (stored on the primary, maybe not after a failover: a retry is
+   * safe, the dedup answers it as a duplicate).
+   * @defaultValue 1_000
+   */
+  ackReplicasTimeoutMs?: number;
+}
+
+/** A batch was stored on the primary but did not reach `ackReplicas` replicas in time. */
+export class NotReplicatedError extends Error {
+  readonly code = 'STORE_NOT_REPLICATED';
+  constructor(
+    readonly wanted: number,
+    readonly reached: number,
+  ) {
+    super(`the callback reached ${reached} of ${wanted} Redis replicas in time`);
+    this.name = 'NotReplicatedError';
+  }
 }
 
 type IntakeRedis = (Redis | Cluster) & {
@@ -168,6 +194,23 @@ export function createIntake(options: IntakeOptions): Intake {
   if (typeof redis.cbgwIntakeBatch !== 'function') {
     redis.defineCommand('cbgwIntakeBatch', { numberOfKeys: 4, lua: INTAKE_BATCH_SCRIPT });
   }
+  const ackReplicas = options.ackReplicas ?? 0;
+  const ackTimeoutMs = String(options.ackReplicasTimeoutMs ?? 1_000);
+  // With replicas to wait for, WAIT follows the script in one pipeline: the same connection
+  // (WAIT counts that connection's writes) and, on a cluster, the node of the script's keys.
+  const run = async (args: (string | Buffer)[]): Promise<string[]> => {
+    if (ackReplicas === 0) return redis.cbgwIntakeBatch(...args);
+    const pipeline = redis.pipeline() as ReturnType<IntakeRedis['pipeline']> & {
+      cbgwIntakeBatch(...args: (string | Buffer)[]): unknown;
+    };
+    pipeline.cbgwIntakeBatch(...args);
+    pipeline.call('WAIT', String(ackReplicas), ackTimeoutMs);
+    const [[scriptError, out] = [], [waitError, reached] = []] = (await pipeline.exec()) ?? [];
+    if (scriptError) throw scriptError;
+    if (waitError) throw waitError;
+    if (Number(reached) < ackReplicas) throw new NotReplicatedError(ackReplicas, Number(reached));
+    return out as string[];
+  };
 
   const write = async (batch: Prepared[]): Promise<IntakeResult[]> => {
     const fields: (string | Buffer | (string | Buffer)[])[] = [];
@@ -186,7 +229,7 @@ export function createIntake(options: IntakeOptions): Intake {
         [header, callback.payloadJson],
       );
     }
-    const out = await redis.cbgwIntakeBatch(
+    const out = await run([
       keys.ingest,
       keys.waiting,
       keys.overdue,
@@ -195,7 +238,7 @@ export function createIntake(options: IntakeOptions): Intake {
       callbackTtl,
       packFields(fields),
       String(batch.length),
-    );
+    ]);
     return batch.map((item, i): IntakeResult => {
       const outcome = out[i * 2];
       const detail = out[i * 2 + 1] ?? '';

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDeliveryBatches } from './delivery-batches.js';
 import { createDeliveryStore } from './deliveries.js';
-import { createIntake, type IncomingCallback } from './intake.js';
+import { NotReplicatedError, createIntake, type IncomingCallback } from './intake.js';
 import { storeKeys } from './keys.js';
 import { createSubmissionStore } from './submissions.js';
 import {
@@ -132,6 +132,25 @@ describe('store', () => {
       tier: 'agentic',
       version: 'latest',
     });
+  });
+
+  it('fails a batch with NotReplicatedError when the replicas it waits for are not there', async () => {
+    const store = createRegistrationStore({ redis, keys });
+    // This Redis has no replica: WAIT 1 times out.
+    const intake = createIntake({ redis, keys, ackReplicas: 1, ackReplicasTimeoutMs: 50 });
+    const registration = await store.create(newRegistration(), newCallbackToken());
+    const refused = intake.store(callback(registration.id));
+    await expect(refused).rejects.toBeInstanceOf(NotReplicatedError);
+    await expect(refused).rejects.toMatchObject({ wanted: 1, reached: 0 });
+    // Kept on the primary: the parser's retry is a duplicate.
+    const retry = await createIntake({ redis, keys }).store(callback(registration.id));
+    expect(retry.outcome).toBe('duplicate');
+    // Waiting for no replica answers as before.
+    const none = createIntake({ redis, keys, ackReplicas: 0 });
+    expect(
+      (await none.store(callback(registration.id, { dedupKey: 'event:r2', eventId: 'r2' })))
+        .outcome,
+    ).toBe('stored');
   });
 
   it('stores a callback once, appends it to the ingest stream, and answers duplicates', async () => {

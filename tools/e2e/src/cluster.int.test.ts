@@ -53,6 +53,9 @@ describe('gateway and worker on a Redis Cluster (3 masters, 1 replica each)', ()
       RECONCILE_INTERVAL_MS: '200',
       RECONCILE_FIRST_POLL_DELAY_MS: '300',
       RECONCILE_MAX_POLL_DELAY_MS: '1000',
+      // Every 202 of this suite waited for a replica.
+      GATEWAY_ACK_REPLICAS: '1',
+      GATEWAY_ACK_REPLICAS_TIMEOUT_MS: '300',
     });
     gatewayAt.url = stack.gatewayUrl;
   }, 60_000);
@@ -188,5 +191,30 @@ describe('gateway and worker on a Redis Cluster (3 masters, 1 replica each)', ()
       parseJobId: view.parse_job_id,
       reconciled: true,
     });
+  });
+
+  // Last: it takes a replica away for a while.
+  it('answers 503 not_replicated with Retry-After while the replica is away, then a duplicate', async () => {
+    const [anyNode] = cluster.nodes;
+    if (!anyNode) throw new Error('no node');
+    const slot = Number(await cluster.command(anyNode, 'CLUSTER', 'KEYSLOT', '{cbgw}:ingest'));
+    const replica = await cluster.replicaOf(await cluster.masterOfSlot(slot));
+    if (!replica) throw new Error('the store slot has no replica');
+    const registration = await register('/replicated');
+    await replica.kill();
+    const refused = await postCallback(stack, registration.callbackUrl, envelope('evt-r', 'job-r'));
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(await refused.json()).toMatchObject({ error: 'not_replicated' });
+
+    await replica.start();
+    await until(async () =>
+      /master_link_status:up/.test(await cluster.command(replica, 'INFO', 'replication')),
+    );
+    // The parser's retry: stored the first time on the primary, so a duplicate now.
+    const retried = await postCallback(stack, registration.callbackUrl, envelope('evt-r', 'job-r'));
+    expect(retried.status).toBe(200);
+    expect(await retried.json()).toMatchObject({ duplicate: true });
+    await until(() => receipts('/replicated').length === 1);
   });
 });

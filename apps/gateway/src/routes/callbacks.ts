@@ -5,7 +5,8 @@ import { createInflightBudget, type BodyHold } from '../callbacks/inflight-budge
 import type { CallbackTarget } from '../callbacks/registration-cache.js';
 import { createRejectionAudit } from '../callbacks/rejection-audit.js';
 import { verifyLcSignature } from '../callbacks/signature.js';
-import { GatewayHttpError, storageUnavailable } from '../errors.js';
+import { NotReplicatedError } from '@callback-gateway/store';
+import { GatewayHttpError, notReplicated, storageUnavailable } from '../errors.js';
 import { eventTypeLabel } from '../metrics.js';
 import type { GatewayContext } from '../context.js';
 
@@ -267,7 +268,10 @@ export async function callbackRoutes(app: FastifyInstance, context: GatewayConte
           signature,
           final: decoded.final,
         });
-      } catch {
+      } catch (error) {
+        if (error instanceof NotReplicatedError) {
+          return reject(reply, started, notReplicated(error.message), registration.id);
+        }
         metrics.storageUnavailable.inc({ route: 'callback' });
         return reject(reply, started, storageUnavailable(), registration.id);
       }

@@ -57,6 +57,7 @@ describe('the shipped Prometheus rules', () => {
       'CbgwProcessNotScraped',
       'CbgwPublicCallbackUrlUnavailable',
       'CbgwPublicUrlChanged',
+      'CbgwRedisMemoryHeadroomLow',
       'CbgwTunnelDown',
     ]);
   });

@@ -8,6 +8,7 @@ import {
 import { GATEWAY_CONDITIONS } from '@callback-gateway/notify';
 import {
   exitOnSettingError,
+  registerRedisMemoryMetrics,
   startHeartbeat,
   type RedisSettingError,
 } from '@callback-gateway/runtime';
@@ -84,6 +85,8 @@ export async function startGateway(
   });
   const { logger, registry, audit, redis } = basics;
   const keys = storeKeys();
+  // Redis's memory headroom, for its alert (the gateway alone: one series per Redis node).
+  registerRedisMemoryMetrics(registry, redis.client);
   const watchQueue = createQueueErrorReporter({ logger, registry, redisReady: redis.isReady });
   const parseQueue = new Queue<ParseSubmissionJob>(QUEUES.parseSubmissions, {
     connection: redis.client,
@@ -119,6 +122,8 @@ export async function startGateway(
       redis: redis.client,
       keys,
       lingerMs: config.GATEWAY_INTAKE_LINGER_MS,
+      callbackTtlSeconds: config.STORE_CALLBACK_RETENTION_S,
+      dedupTtlSeconds: config.STORE_DEDUP_RETENTION_S,
       ackReplicas: config.GATEWAY_ACK_REPLICAS,
       ackReplicasTimeoutMs: config.GATEWAY_ACK_REPLICAS_TIMEOUT_MS,
     }),

@@ -169,6 +169,7 @@ export async function startWorker(
     pumpRedis: pumpRedis.client,
     storeRedis: storeRedis.client,
     keys,
+    recordTtlSeconds: config.STORE_CALLBACK_RETENTION_S,
     policy: basics.outbound,
     retry: {
       scheduleSeconds: config.DELIVERY_RETRY_SCHEDULE,
@@ -211,6 +212,10 @@ export async function startWorker(
   const reconciler = startReconciler({
     redis: basics.redis.client,
     keys,
+    retention: {
+      callbackSeconds: config.STORE_CALLBACK_RETENTION_S,
+      dedupSeconds: config.STORE_DEDUP_RETENTION_S,
+    },
     llamaCloud,
     // The URL the gateway last verified (it owns the tunnel and writes the cache): the worker's
     // own resolver only learns a new URL when it next submits a document.

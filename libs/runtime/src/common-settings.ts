@@ -20,6 +20,10 @@ export const commonSettingsShape = {
   GATEWAY_REGISTRATION_TTL_S: envInt({ default: 7 * 86_400, min: 60, max: 90 * 86_400 }),
   GATEWAY_EXPECT_CALLBACK_WITHIN_S: envInt({ default: 3_600, min: 1, max: 30 * 86_400 }),
   AUDIT_STREAM_MAX_LENGTH: envInt({ default: 100_000, min: 100 }),
+  /** Stored callbacks and their delivery records (replay needs both). */
+  STORE_CALLBACK_RETENTION_S: envInt({ default: 14 * 86_400, min: 3_600, max: 365 * 86_400 }),
+  /** Dedup keys: a repeat of a callback within it is answered as a duplicate. */
+  STORE_DEDUP_RETENTION_S: envInt({ default: 7 * 86_400, min: 3_600, max: 365 * 86_400 }),
   SHUTDOWN_DEADLINE_MS: envInt({ default: 10_000, min: 100, max: 600_000 }),
 };
 

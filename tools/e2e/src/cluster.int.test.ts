@@ -56,6 +56,8 @@ describe('gateway and worker on a Redis Cluster (3 masters, 1 replica each)', ()
       // Every 202 of this suite waited for a replica.
       GATEWAY_ACK_REPLICAS: '1',
       GATEWAY_ACK_REPLICAS_TIMEOUT_MS: '300',
+      STORE_CALLBACK_RETENTION_S: '7200',
+      STORE_DEDUP_RETENTION_S: '3600',
     });
     gatewayAt.url = stack.gatewayUrl;
   }, 60_000);
@@ -124,6 +126,24 @@ describe('gateway and worker on a Redis Cluster (3 masters, 1 replica each)', ()
       payload: { event_id: 'evt-1' },
     });
     expect(pipeline.rejected).toEqual([]);
+    // Kept as long as STORE_CALLBACK_RETENTION_S and STORE_DEDUP_RETENTION_S say.
+    const callbackId = (await client().status(registration.id)).deliveries[0]?.id ?? '';
+    const ttl = async (key: string) => Number(await store.ttl(key));
+    expect(await ttl(`{cbgw}:cb:${callbackId}`)).toBeGreaterThan(7_100);
+    expect(await ttl(`{cbgw}:cb:${callbackId}`)).toBeLessThanOrEqual(7_200);
+    expect(await ttl(`{cbgw}:dl:${callbackId}`)).toBeGreaterThan(7_100);
+    expect(await ttl(`{cbgw}:dl:${callbackId}`)).toBeLessThanOrEqual(7_200);
+    // KEYS on the node of the store's slot (a cluster client sends it to any one node).
+    const [anyNode] = cluster.nodes;
+    if (!anyNode) throw new Error('no node');
+    const owner = await cluster.masterOfSlot(
+      Number(await cluster.command(anyNode, 'CLUSTER', 'KEYSLOT', '{cbgw}')),
+    );
+    const [dedupKey] = (await cluster.command(owner, 'KEYS', `{cbgw}:dedup:${registration.id}:*`))
+      .split('\n')
+      .filter(Boolean);
+    expect(await ttl(dedupKey ?? '')).toBeGreaterThan(3_500);
+    expect(await ttl(dedupKey ?? '')).toBeLessThanOrEqual(3_600);
   });
 
   it('retries, dead-letters, and replays a delivery; the dashboard counts it', async () => {
@@ -151,6 +171,10 @@ describe('gateway and worker on a Redis Cluster (3 masters, 1 replica each)', ()
     expect(summary.dead_letters.items.map((item) => item.id)).toEqual([deadLetterId]);
     expect(summary.processes).toEqual({ gateways: 1, workers: 1 });
     expect(summary.deliveries['delivered']).toBeGreaterThanOrEqual(1);
+    // Memory of every primary, for the headroom alert.
+    const metrics = await (await fetch(`${stack.gatewayUrl}/metrics`)).text();
+    const used = metrics.match(/^cbgw_redis_memory_used_bytes\{[^}]*node="127\.0\.0\.1:\d+"/gm);
+    expect(used).toHaveLength(3);
 
     healthy = true;
     const replay = await fetch(`${stack.gatewayUrl}/v1/deliveries/${deadLetterId}/replay`, {
@@ -191,6 +215,10 @@ describe('gateway and worker on a Redis Cluster (3 masters, 1 replica each)', ()
       parseJobId: view.parse_job_id,
       reconciled: true,
     });
+    // The worker stores the reconciled callback for STORE_CALLBACK_RETENTION_S.
+    const webhookId = receipts('/dropped')[0]?.delivery.webhookId ?? '';
+    expect(Number(await store.ttl(`{cbgw}:cb:${webhookId}`))).toBeLessThanOrEqual(7_200);
+    expect(Number(await store.ttl(`{cbgw}:cb:${webhookId}`))).toBeGreaterThan(7_100);
   });
 
   // Last: it takes a replica away for a while.

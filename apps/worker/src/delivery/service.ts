@@ -32,6 +32,8 @@ export interface DeliveryServiceOptions {
   /** A connection for the store (fail-fast); borrowed. */
   storeRedis: RedisClient;
   keys: StoreKeys;
+  /** How long delivery records are kept (`STORE_CALLBACK_RETENTION_S`). @defaultValue the store's */
+  recordTtlSeconds?: number;
   policy: OutboundPolicy;
   retry: RetryPolicy;
   timeouts: DeliveryTimeouts;
@@ -75,7 +77,11 @@ export function startDeliveryService(options: DeliveryServiceOptions): DeliveryS
   const { keys, logger, audit } = options;
   const prefix = `{${keys.prefix}}`;
   const deliveries = createDeliveryStore({ redis: options.storeRedis, keys });
-  const batches = createDeliveryBatches({ redis: options.storeRedis, keys });
+  const batches = createDeliveryBatches({
+    redis: options.storeRedis,
+    keys,
+    ...(options.recordTtlSeconds !== undefined && { ttlSeconds: options.recordTtlSeconds }),
+  });
   const concurrency = options.concurrency ?? 50;
   const watchQueue =
     options.watchQueue ??

@@ -15,6 +15,9 @@ export interface ReconcilerOptions {
   /** A fail-fast connection (borrowed). */
   redis: RedisClient;
   keys: StoreKeys;
+  /** How long reconciled callbacks and their dedup keys are kept
+   * (`STORE_CALLBACK_RETENTION_S`, `STORE_DEDUP_RETENTION_S`). @defaultValue the store's */
+  retention?: { callbackSeconds: number; dedupSeconds: number };
   /** undefined without `LLAMA_CLOUD_API_KEY`: overdue registrations are marked, not recovered. */
   llamaCloud: LlamaCloudClient | undefined;
   /**
@@ -62,7 +65,14 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
   const maxDelay = options.maxPollDelayMs ?? 300_000;
   const silence = options.gatewaySilenceMs ?? 15_000;
   const registrations = createRegistrationStore({ redis, keys });
-  const intake = createIntake({ redis, keys });
+  const intake = createIntake({
+    redis,
+    keys,
+    ...(options.retention && {
+      callbackTtlSeconds: options.retention.callbackSeconds,
+      dedupTtlSeconds: options.retention.dedupSeconds,
+    }),
+  });
   const registers = [options.registry];
   const overdueTotal = new Counter({
     name: 'cbgw_callbacks_overdue_total',

@@ -148,7 +148,7 @@ async function listDeadLetters(
  * acknowledged.
  */
 export async function drain(
-  world: World,
+  world: Pick<World, 'stack' | 'ledger'>,
   timeoutMs: number,
   options: { deadLettersCount?: boolean } = {},
 ): Promise<{

@@ -1,4 +1,5 @@
 import type { ScenarioResult, ScenarioSize } from './harness.js';
+import { clusterFailover } from './scenarios-cluster.js';
 import { hostileFlood, mixedFleet } from './scenarios-hostile.js';
 import { deadLetterReplay, hangingPipeline, pipelineDown } from './scenarios-pipeline.js';
 import { gatewayKill, redisAtStartup, redisRestart, workerKill } from './scenarios-process.js';
@@ -19,4 +20,6 @@ export const SCENARIOS: Readonly<Record<string, (size: ScenarioSize) => Promise<
     'tunnel-drop': tunnelDrop,
     'hostile-flood': hostileFlood,
     'mixed-fleet': mixedFleet,
+    'cluster-failover': clusterFailover(1),
+    'cluster-failover-no-wait': clusterFailover(0),
   };

@@ -1,0 +1,103 @@
+import { startAppStack, startRedisCluster } from '@callback-gateway/testing';
+import { drain, type ScenarioResult, type ScenarioSize } from './harness.js';
+import { Ledger } from './ledger.js';
+import { describeLoad, startLoad, type LoadOptions } from './load.js';
+import { startPipeline } from './pipeline.js';
+import { CHAOS_DEFAULTS, gatewayApi, register, sleep, until, type Registration } from './stack.js';
+
+const pick = <T>(size: ScenarioSize, short: T, full: T): T => (size === 'short' ? short : full);
+
+/**
+ * Failover under load on a Redis Cluster (3 masters, 1 replica each): `CLUSTER FAILOVER FORCE`
+ * on the replica of the master holding the store's slot, then a SIGKILL of the master holding it
+ * (its replica takes over after the node timeout). With `GATEWAY_ACK_REPLICAS=1` no acknowledged
+ * callback is lost; with `0` the result says how many were (`lost`, `acknowledgedThenLost`).
+ */
+export function clusterFailover(ackReplicas: 0 | 1) {
+  return async (size: ScenarioSize): Promise<ScenarioResult> => {
+    const started = Date.now();
+    const load: LoadOptions = pick(
+      size,
+      { senders: 8, ratePerSecond: 200, durationMs: 10_000 },
+      { senders: 16, ratePerSecond: 400, durationMs: 40_000 },
+    );
+    const ledger = new Ledger();
+    const secrets = new Map<string, string>();
+    // A replica may take over however long its link was down: the scenario measures what the
+    // replicas have, not whether Redis judges them fresh enough.
+    const cluster = await startRedisCluster({
+      nodeTimeoutMs: 1_000,
+      args: ['--cluster-replica-validity-factor', '0'],
+    });
+    const pipeline = await startPipeline(ledger, (path) => secrets.get(path));
+    const stack = await startAppStack({
+      redisUrl: 'redis://127.0.0.1:6379',
+      redisClusterNodes: cluster.seeds,
+      env: {
+        ...CHAOS_DEFAULTS,
+        GATEWAY_ACK_REPLICAS: String(ackReplicas),
+        GATEWAY_ACK_REPLICAS_TIMEOUT_MS: '500',
+      },
+      readyTimeoutMs: 30_000,
+    }).catch(async (error: unknown) => {
+      await pipeline.close();
+      await cluster.close();
+      throw error;
+    });
+    try {
+      const registrations: Registration[] = [];
+      for (let i = 0; i < 8; i++) {
+        const registration = await register(stack, pipeline.url(`/cluster/${i}`));
+        secrets.set(registration.path, registration.deliverySecret);
+        registrations.push(registration);
+      }
+      const [anyNode] = cluster.nodes;
+      if (!anyNode) throw new Error('the cluster has no node');
+      const slot = Number(await cluster.command(anyNode, 'CLUSTER', 'KEYSLOT', '{cbgw}'));
+      const loadStarted = Date.now();
+      const traffic = startLoad(stack.gatewayUrl, registrations, ledger, load);
+
+      await sleep(loadStarted + load.durationMs / 3 - Date.now());
+      const first = await cluster.masterOfSlot(slot);
+      const replica = await cluster.replicaOf(first);
+      if (!replica) throw new Error('the store slot has no replica');
+      await cluster.command(replica, 'CLUSTER', 'FAILOVER', 'FORCE');
+      await cluster.waitUntilOk(15_000);
+      // The old master follows the new one before the second fault.
+      await until(
+        async () =>
+          (await cluster.masterOfSlot(slot)) === replica &&
+          /master_link_status:up/.test(await cluster.command(first, 'INFO', 'replication')),
+        15_000,
+      );
+
+      await sleep(loadStarted + (2 * load.durationMs) / 3 - Date.now());
+      const second = await cluster.masterOfSlot(slot);
+      await second.kill();
+      await cluster.waitUntilOk(20_000);
+      await traffic.done;
+      // The clients follow the new slot map within seconds; the API answers again then.
+      await until(
+        async () =>
+          (await gatewayApi(stack, 'GET', '/v1/deliveries?state=dead_lettered')).status === 200,
+        30_000,
+        'the gateway API answering after the failover',
+      );
+      // Jobs a killed master held come back through BullMQ's stalled-job check (30 s, twice).
+      const { accounting, unresolvedStates, drainMs } = await drain({ stack, ledger }, 150_000);
+      return {
+        name: `cluster failover, GATEWAY_ACK_REPLICAS=${ackReplicas}`,
+        load: describeLoad(load),
+        fault: 'CLUSTER FAILOVER FORCE on the store slot replica, then SIGKILL of its master',
+        accounting,
+        observations: { drainMs, rejectedSignatures: pipeline.rejected.length },
+        unresolvedStates,
+        durationMs: Date.now() - started,
+      };
+    } finally {
+      await stack.stop();
+      await pipeline.close();
+      await cluster.close();
+    }
+  };
+}

@@ -10,7 +10,7 @@ import type {
   StoreKeys,
   SubmissionStore,
 } from '@callback-gateway/store';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Queue } from 'bullmq';
 import type { WebhookUrlResolver } from '@callback-gateway/webhook-url';
 import type { Registry } from 'prom-client';
@@ -47,7 +47,7 @@ export interface GatewayDeps {
   deliveries: DeliveryStore;
   /** The store's key layout and connection (for listings over its indexes). */
   keys: StoreKeys;
-  redis: Redis;
+  redis: Redis | Cluster;
   submissions: SubmissionStore;
   /** The parse submission queue (jobs are added; bull-board shows it). */
   parseQueue: Queue<ParseSubmissionJob>;

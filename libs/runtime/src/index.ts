@@ -40,7 +40,11 @@ export {
   type ShutdownOptions,
 } from './lifecycle.js';
 export { createMetricsRegistry } from './metrics.js';
-export { registerRedisMemoryMetrics } from './redis-memory-metrics.js';
+export {
+  readRedisMemory,
+  registerRedisMemoryMetrics,
+  type RedisNodeMemory,
+} from './redis-memory-metrics.js';
 export { OWNED_PREFIXES, SETTING_NAMES, type SettingName } from './setting-names.js';
 export { startHeartbeat, type Heartbeat, type HeartbeatOptions } from './heartbeat.js';
 export {

@@ -11,30 +11,45 @@ function memoryOf(info: string): { used: number; max: number } | undefined {
     : { used: Number(used), max: Number(max) };
 }
 
+/** The memory of the Redis the store lives on, per node (every primary of a cluster). */
+export interface RedisNodeMemory {
+  node: string;
+  /** `used_memory` (bytes). */
+  used: number;
+  /** `maxmemory` (bytes; 0: none set). */
+  max: number;
+}
+
+/**
+ * `INFO memory` of the Redis (or of every primary of a cluster) the store lives on. A node
+ * that does not answer is left out.
+ */
+export async function readRedisMemory(redis: RedisClient): Promise<RedisNodeMemory[]> {
+  const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
+  const answers = await Promise.all(
+    nodes.map(async (node) => {
+      try {
+        const memory = memoryOf(await node.info('memory'));
+        const { host, port } = node.options;
+        return memory
+          ? [{ node: redis instanceof Cluster ? `${host}:${port}` : 'redis', ...memory }]
+          : [];
+      } catch {
+        return [];
+      }
+    }),
+  );
+  return answers.flat();
+}
+
 /**
  * `cbgw_redis_memory_used_bytes{node}` and `cbgw_redis_memory_max_bytes{node}`, read with
- * `INFO memory` at each scrape from the Redis (or from every primary of a cluster) the store
- * lives on: the memory headroom alert needs no Redis exporter. A node that does not answer
- * within the scrape is left out (its series goes stale, as a dead exporter's would).
+ * {@link readRedisMemory} at each scrape: the memory headroom alert needs no Redis exporter. A
+ * node that does not answer within the scrape is left out (its series goes stale, as a dead
+ * exporter's would).
  */
 export function registerRedisMemoryMetrics(registry: Registry, redis: RedisClient): void {
-  const read = async (): Promise<{ node: string; used: number; max: number }[]> => {
-    const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
-    const answers = await Promise.all(
-      nodes.map(async (node) => {
-        try {
-          const memory = memoryOf(await node.info('memory'));
-          const { host, port } = node.options;
-          return memory
-            ? [{ node: redis instanceof Cluster ? `${host}:${port}` : 'redis', ...memory }]
-            : [];
-        } catch {
-          return [];
-        }
-      }),
-    );
-    return answers.flat();
-  };
+  const read = () => readRedisMemory(redis);
   let pending: ReturnType<typeof read> | undefined;
   // Both gauges of one scrape share one INFO per node.
   const once = () => {

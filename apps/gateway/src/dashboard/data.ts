@@ -1,3 +1,4 @@
+import { readRedisMemory } from '@callback-gateway/runtime';
 import {
   HISTORY_BUCKET_MS,
   HISTORY_COARSE_BUCKET_MS,
@@ -67,6 +68,8 @@ export async function dashboardSummary(context: GatewayContext, now: number) {
     attemptsFailed: 0,
     registeredRecently: 0,
     acceptedRecently: 0,
+    redisMemoryUsed: 0,
+    redisMemoryMax: 0,
   };
   if (!reachable) {
     return {
@@ -86,6 +89,7 @@ export async function dashboardSummary(context: GatewayContext, now: number) {
     oldest,
     breakers,
     minutes,
+    memory,
   ] = await Promise.all([
     Promise.all(
       (['queued', 'delivering', 'retrying', 'delivered', 'dead_lettered'] as const).map(
@@ -102,7 +106,11 @@ export async function dashboardSummary(context: GatewayContext, now: number) {
     oldestWaitingSeconds(context.deliveryQueue, redis, keys, now).catch(() => 0),
     readBreakers(redis, keys),
     readHistory(redis, keys, now - 60 * 60_000, now),
+    readRedisMemory(redis),
   ]);
+  const fullest = memory
+    .filter((node) => node.max > 0)
+    .sort((a, b) => b.used / b.max - a.used / a.max)[0];
   const counts = Object.fromEntries(stateCounts) as Record<DeliveryState, number>;
   const attempts = sumSince(minutes, now, windowOf('failure_ratio'));
   const recent = sumSince(minutes, now, windowOf('no_callbacks'));
@@ -119,6 +127,8 @@ export async function dashboardSummary(context: GatewayContext, now: number) {
     attemptsFailed: attempts.total((m) => m.counters.attempt_failed),
     registeredRecently: recent.total((m) => m.counters.registered),
     acceptedRecently: recent.total((m) => m.counters.received + m.counters.duplicate),
+    redisMemoryUsed: fullest?.used ?? 0,
+    redisMemoryMax: fullest?.max ?? 0,
   };
   const overdue = (
     await Promise.all(overdueIds.map((id) => context.registrations.get(id)))

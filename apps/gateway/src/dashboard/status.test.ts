@@ -93,6 +93,8 @@ describe('the status banner', () => {
     attemptsFailed: 0,
     registeredRecently: 5,
     acceptedRecently: 5,
+    redisMemoryUsed: 100,
+    redisMemoryMax: 1_000,
   };
 
   it('is green when nothing holds', () => {
@@ -115,6 +117,17 @@ describe('the status banner', () => {
   it('judges the failure ratio only from 10 attempts on', () => {
     expect(evaluateStatus({ ...healthy, attemptsOk: 0, attemptsFailed: 9 }).level).toBe('green');
     expect(evaluateStatus({ ...healthy, attemptsOk: 7, attemptsFailed: 3 }).level).toBe('red');
+  });
+
+  it('turns amber above 80 % of maxmemory, and never without a maxmemory', () => {
+    expect(evaluateStatus({ ...healthy, redisMemoryUsed: 800 }).level).toBe('green');
+    const full = evaluateStatus({ ...healthy, redisMemoryUsed: 900 });
+    expect(full.conditions.map((c) => [c.id, c.message])).toEqual([
+      ['redis_memory', 'Redis uses 90 % of its maxmemory: it refuses writes once full'],
+    ]);
+    expect(evaluateStatus({ ...healthy, redisMemoryUsed: 900, redisMemoryMax: 0 }).level).toBe(
+      'green',
+    );
   });
 
   it('names only Redis when Redis is unreachable (what depends on it is unknown)', () => {

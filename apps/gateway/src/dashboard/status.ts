@@ -29,6 +29,10 @@ export interface StatusInputs {
   /** Registrations created and callbacks accepted in the no-callbacks window. */
   registeredRecently: number;
   acceptedRecently: number;
+  /** The fullest Redis node (of every primary of a cluster): used and max memory (bytes; max
+   * 0 when no maxmemory is set). */
+  redisMemoryUsed: number;
+  redisMemoryMax: number;
 }
 
 /** One condition of the banner. */
@@ -160,6 +164,24 @@ export const STATUS_CONDITIONS: readonly StatusCondition[] = [
     measure: (inputs) => whenRedis(inputs, [inputs.deadLetters]),
     describe: (inputs) => `${plural(inputs.deadLetters, 'dead letter')} waiting for a replay`,
     section: 'dead-letters',
+  },
+  {
+    id: 'redis_memory',
+    alert: 'CbgwRedisMemoryHeadroomLow',
+    level: 'amber',
+    // A maxmemory set (> 0), and used above 80 % of it.
+    comparisons: [
+      { op: '>', value: 0 },
+      { op: '>', value: 0.8 },
+    ],
+    measure: (inputs) =>
+      whenRedis(inputs, [
+        inputs.redisMemoryMax,
+        inputs.redisMemoryMax > 0 ? inputs.redisMemoryUsed / inputs.redisMemoryMax : 0,
+      ]),
+    describe: (inputs) =>
+      `Redis uses ${Math.round((100 * inputs.redisMemoryUsed) / inputs.redisMemoryMax)} % of its maxmemory: it refuses writes once full`,
+    section: 'processes',
   },
   {
     id: 'overdue',

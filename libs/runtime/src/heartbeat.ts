@@ -69,7 +69,11 @@ export function startHeartbeat(options: HeartbeatOptions): Heartbeat {
     }
     judge();
   };
-  void beat();
+  // The first beat waits for the connection: sent before it is up (a client that fails fast
+  // while connecting, a cluster client still reading its slot map), it would be lost, and the
+  // process would look absent for a whole interval.
+  if (options.redis.status === 'ready') void beat();
+  else options.redis.once('ready', () => void beat());
   const timer = setInterval(() => void beat(), intervalMs);
   timer.unref();
   return {

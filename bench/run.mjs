@@ -93,10 +93,20 @@ if (ingestCommands) {
   const title = `Redis commands per acknowledged ${settings.bodyBytes} B callback (INFO commandstats, gateway runs):`;
   console.log(`\n${commandsText(ingestCommands, title)}`);
 }
+const peerIngestCommands = results.scenarios.ingest?.raw?.peerCommands;
+if (peerIngestCommands) {
+  const title = `Redis commands per acknowledged ${settings.bodyBytes} B callback (naive ingest peer runs):`;
+  console.log(`\n${commandsText(peerIngestCommands, title)}`);
+}
 const deliveryCommands = results.scenarios.delivery?.raw?.redisCommands;
 if (deliveryCommands) {
   const title = 'Redis commands per delivery (INFO commandstats, while the worker delivers):';
   console.log(`\n${commandsText(deliveryCommands, title)}`);
+}
+const peerDeliveryCommands = results.scenarios.delivery?.raw?.peerCommands;
+if (peerDeliveryCommands) {
+  const title = 'Redis commands per delivery (naive delivery peer):';
+  console.log(`\n${commandsText(peerDeliveryCommands, title)}`);
 }
 if (process.env['BENCH_MARKDOWN'] === '1') console.log(`\n${markdownTable(results.rows)}`);
 console.log(`\nresults: ${out}`);

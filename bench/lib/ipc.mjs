@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
 import { onCleanup } from './util.mjs';
 
 /**
@@ -63,4 +64,12 @@ export function serve(handlers) {
   });
   process.on('SIGTERM', () => process.exit(0));
   process.on('disconnect', () => process.exit(0));
+}
+
+/** An ioredis client for the peers: `redis://` or the bench's `unix://` socket URL. */
+export function redisClient(url, options = {}) {
+  const socket = url.startsWith('unix://') ? { path: url.slice('unix://'.length) } : undefined;
+  return socket
+    ? new Redis({ ...socket, maxRetriesPerRequest: null, ...options })
+    : new Redis(url, { maxRetriesPerRequest: null, ...options });
 }

@@ -16,8 +16,11 @@ const DEFAULT_CONCURRENCY = 50;
  * Delivery: the queue is filled through the gateway with the worker stopped; then the worker
  * starts and delivers everything to a local pipeline server. The baseline is a raw undici loop
  * posting the very requests the pipeline recorded (path, signature headers, body) to the same
- * server. Both rates are steady state, taken at the pipeline: receipts from the 10 % mark to
- * the last one, so the worker's start-up is not counted against it.
+ * server (the machine's limit). The naive peer (lib/naive-delivery.mjs: a BullMQ Worker that
+ * signs with `standardwebhooks` and posts with undici) delivers as many pre-filled jobs to the
+ * same server, on the same Redis, with as many in flight; it and the worker alternate which goes
+ * first. All rates are steady state, taken at the pipeline: receipts from the 10 % mark to the
+ * last one, so the worker's start-up is not counted against it.
  */
 export async function delivery(settings) {
   const count = settings.deliveryCount;
@@ -29,6 +32,8 @@ export async function delivery(settings) {
   const pipelineUrl = `http://127.0.0.1:${await pipeline.call('port')}`;
   const load = await startHelper('load', { cpus: settings.cpus.loadgen });
   const loop = await startHelper('undici-loop', { cpus: settings.cpus.servers });
+  const peer = await startHelper('naive-delivery', { cpus: settings.cpus.servers });
+  await peer.call('setup', { redisUrl: settings.redisSocket ? redis.socketUrl : redis.url });
   const dir = await mkdtemp(join(tmpdir(), 'cbg-bench-'));
   onCleanup(() => rm(dir, { recursive: true, force: true }));
   const paths = await register(
@@ -45,10 +50,38 @@ export async function delivery(settings) {
   const drain = (timeoutMs) =>
     waitFor(async () => (await pipeline.call('stats')).received >= count, timeoutMs, 200);
 
+  // Redis's commands while the peer delivers, added up over the rounds.
+  const peerCommands = new Map();
+  const runPeer = async (round) => {
+    log(`delivery: naive peer, filling its queue with ${count} jobs`);
+    const waiting = await peer.call('fill', {
+      urls: paths.map((_, i) => `${pipelineUrl}/hook/${i}`),
+      count,
+      bytes: settings.bodyBytes,
+      idPrefix: `naive-${Date.now().toString(36)}-${round}`,
+    });
+    if (waiting !== count) throw new Error(`peer pre-fill: ${waiting}/${count} jobs waiting`);
+    await pipeline.call('reset', { mode: 'record' });
+    const commandsBefore = await commandStats(redis.url);
+    const started = epochMs();
+    const meter = cpuMeter({ peer: peer.pid, redis: redis.pid, pipeline: pipeline.pid });
+    await peer.call('start', { concurrency });
+    if (!(await drain(Math.max(120_000, count * 10))))
+      throw new Error('delivery: the naive peer did not deliver everything in time');
+    const peerCpu = cpuPerItem(meter.stop(), count);
+    const rate = await steadyRate();
+    const wallPerSec = (count * 1000) / (rate.lastAt - started);
+    await peer.call('stop');
+    addCommandDelta(peerCommands, commandsBefore, await commandStats(redis.url));
+    return { ...rate, wallPerSec, cpuUsPerDelivery: peerCpu };
+  };
+
   const rounds = [];
   // Redis's commands while the worker delivers, added up over the rounds.
   const commands = new Map();
   for (let round = 0; round < settings.rounds; round++) {
+    // The peer first in odd rounds, last in even ones.
+    const peerFirst = round % 2 === 1 ? await runPeer(round) : undefined;
     log(
       `delivery: round ${round + 1}/${settings.rounds}, filling the queue with ${count} callbacks`,
     );
@@ -97,9 +130,11 @@ export async function delivery(settings) {
       throw new Error('delivery: the raw loop did not finish');
     const loopCpu = cpuPerItem(loopMeter.stop(), count);
     const baseline = await steadyRate();
+    const naive = peerFirst ?? (await runPeer(round));
     rounds.push({
       worker: { ...worker, wallPerSec, cpuUsPerDelivery: workerCpu },
       raw: { ...raw, ...baseline, cpuUsPerDelivery: loopCpu },
+      peer: naive,
     });
   }
 
@@ -120,6 +155,30 @@ export async function delivery(settings) {
   );
   rate.ratio = median(rounds.map((r) => r.worker.perSec / r.raw.perSec));
   rate.goal = { text: '≥ 0.50×', met: rate.ratio >= 0.5 };
+  const redisCommands = commandsPerItem(commands, count * rounds.length);
+  const naiveCommands = commandsPerItem(peerCommands, count * rounds.length);
+  const calls = (rows) => rows.reduce((sum, row) => sum + row.callsPerItem, 0);
+  const versusPeer = figure(
+    'delivery',
+    `deliveries/s (${count}, ${settings.bodyBytes} B, ${concurrency} in flight)`,
+    rate.value,
+    '/s',
+    {
+      baseline: median(rounds.map((r) => r.peer.perSec)),
+      baselineLabel: 'naive peer',
+      note:
+        `duplicates ${rounds.reduce((s, r) => s + r.peer.duplicates, 0)}; CPU µs/delivery: peer ` +
+        `${cpu('peer', 'peer')} + Redis ${cpu('peer', 'redis')} + pipeline ${cpu('peer', 'pipeline')}`,
+    },
+  );
+  versusPeer.ratio = median(rounds.map((r) => r.worker.perSec / r.peer.perSec));
+  versusPeer.goal = { text: '≥ 1.5×', met: versusPeer.ratio >= 1.5 };
+  // Every command Redis ran, scripts' inner commands included (`evalsha` itself counts one).
+  const commandCount = figure('delivery', 'Redis commands per delivery', calls(redisCommands), '', {
+    baseline: calls(naiveCommands),
+    baselineLabel: 'naive peer',
+  });
+  commandCount.goal = { text: '≤ 10', met: commandCount.value <= 10 };
   const wall = figure(
     'delivery',
     'deliveries/s incl. worker start',
@@ -156,11 +215,16 @@ export async function delivery(settings) {
 
   const strip = ({ timesAt, ...rest }) => rest;
   return {
-    rows: [rate, wall],
+    rows: [rate, versusPeer, wall, commandCount],
     raw: {
-      rounds: rounds.map((r) => ({ worker: strip(r.worker), raw: strip(r.raw) })),
+      rounds: rounds.map((r) => ({
+        worker: strip(r.worker),
+        raw: strip(r.raw),
+        peer: strip(r.peer),
+      })),
       profile,
-      redisCommands: commandsPerItem(commands, count * rounds.length),
+      redisCommands,
+      peerCommands: naiveCommands,
     },
   };
 }

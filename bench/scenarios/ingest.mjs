@@ -10,8 +10,10 @@ import { log, median } from '../lib/util.mjs';
 /**
  * Ingest: callbacks acknowledged per second and ack latency through the full gateway (token
  * lookup, decode, dedup, durable enqueue, metrics, audit), against a bare Fastify endpoint
- * answering 202, the same load generator and body sizes for both, alternating which goes first.
- * The worker is not running (it would compete for the same cores); callbacks stay queued.
+ * answering 202 (the machine's limit) and, for 2 KB events, the naive peer (lib/naive-ingest.mjs:
+ * a token GET and a BullMQ `queue.add` on the same Redis), the same load generator and body
+ * sizes for all, alternating the order. The worker is not running (it would compete for the same
+ * cores); callbacks stay queued, the peer's too.
  */
 export async function ingest(settings) {
   const redis = await startBenchRedis(settings);
@@ -19,21 +21,27 @@ export async function ingest(settings) {
   const apps = await startApps(redis, settings, { worker: false });
   const bare = await startHelper('bare-fastify', { cpus: settings.cpus.servers });
   const bareUrl = `http://127.0.0.1:${await bare.call('port')}`;
+  const peer = await startHelper('naive-ingest', { cpus: settings.cpus.servers });
+  const redisUrl = settings.redisSocket ? redis.socketUrl : redis.url;
+  const peerUrl = `http://127.0.0.1:${await peer.call('start', { redisUrl })}`;
   const load = await startHelper('load', { cpus: settings.cpus.loadgen });
   const nowhere = (i) => `http://127.0.0.1:9/hook/${i}`;
   const paths = await register(apps.gatewayUrl, settings.registrations, nowhere);
+  await peer.call('tokens', { paths });
   const stamp = Date.now().toString(36);
   // CPU per acknowledged callback of each process taking part (the side not measured idles).
-  // Redis's commands during the gateway's 2 KB runs, added up over the rounds.
-  const smallCommands = new Map();
-  let smallAcked = 0;
+  // Redis's commands during the gateway's and the peer's 2 KB runs, added up over the rounds.
+  const smallCommands = { gateway: new Map(), peer: new Map() };
+  const smallAcked = { gateway: 0, peer: 0 };
   const run = async (label, baseUrl, { warmup = false, ...options }) => {
-    const countCommands = label === 'gateway' && options.kind === 'envelope' && !warmup;
+    const countCommands = label in smallCommands && options.kind === 'envelope' && !warmup;
     const commandsBefore = countCommands ? await commandStats(redis.url) : undefined;
     const meter = cpuMeter(
       label === 'bare'
         ? { server: bare.pid, loadgen: load.pid }
-        : { server: apps.gateway.child.pid, redis: redis.pid, loadgen: load.pid },
+        : label === 'peer'
+          ? { server: peer.pid, redis: redis.pid, loadgen: load.pid }
+          : { server: apps.gateway.child.pid, redis: redis.pid, loadgen: load.pid },
     );
     const result = await load.call('run', {
       baseUrl,
@@ -43,14 +51,17 @@ export async function ingest(settings) {
     });
     const cpu = meter.stop();
     if (commandsBefore) {
-      addCommandDelta(smallCommands, commandsBefore, await commandStats(redis.url));
-      smallAcked += result.accepted;
+      addCommandDelta(smallCommands[label], commandsBefore, await commandStats(redis.url));
+      smallAcked[label] += result.accepted;
     }
     return { ...result, cpu, cpuUsPerAck: cpuPerItem(cpu, result.accepted) };
   };
+  // The peer takes part in the 2 KB runs only (its JSON parser refuses bodies over 1 MiB):
+  // bare, peer, gateway, then the reverse order in the next round.
   const pair = async (options, round, perSide = () => ({})) => {
     const sides = [
       ['bare', bareUrl],
+      ...(options.kind === 'envelope' ? [['peer', peerUrl]] : []),
       ['gateway', apps.gatewayUrl],
     ];
     if (round % 2) sides.reverse();
@@ -143,7 +154,8 @@ export async function ingest(settings) {
   const rows = [];
   const describe = (label, runs, goals) => {
     const pick = (side, get) => median(runs.map((r) => get(r[side])));
-    const ratio = (get) => median(runs.map((r) => get(r.gateway) / get(r.bare)));
+    const ratio = (get, side = 'bare') => median(runs.map((r) => get(r.gateway) / get(r[side])));
+    const withPeer = runs.every((r) => r.peer);
     const rate = (r) => r.acceptedPerSec;
     const p50 = (r) => r.latencyMs.p50;
     const p99 = (r) => r.latencyMs.p99;
@@ -152,7 +164,9 @@ export async function ingest(settings) {
     const cpu = (side, name) => median(runs.map((r) => r[side].cpuUsPerAck[name] ?? NaN));
     const cpuNote =
       `CPU µs/ack: gateway ${cpu('gateway', 'server')} + Redis ${cpu('gateway', 'redis')}, ` +
-      `bare ${cpu('bare', 'server')}; loadgen ${cpu('gateway', 'loadgen')} vs ${cpu('bare', 'loadgen')}`;
+      `bare ${cpu('bare', 'server')}` +
+      (withPeer ? `, peer ${cpu('peer', 'server')} + Redis ${cpu('peer', 'redis')}` : '') +
+      `; loadgen ${cpu('gateway', 'loadgen')} vs ${cpu('bare', 'loadgen')}`;
     const add = (name, get, unit, goal) => {
       const row = figure('ingest', `${label}: ${name}`, pick('gateway', get), unit, {
         baseline: pick('bare', get),
@@ -163,15 +177,34 @@ export async function ingest(settings) {
       if (goal) row.goal = { text: goal.text, met: goal.check(row.ratio) };
       rows.push(row);
     };
+    // The same figure against the naive peer (issue 20's goals).
+    const addPeer = (name, get, unit, goal) => {
+      const failed = runs.reduce((sum, r) => sum + r.peer.requests - r.peer.accepted, 0);
+      const row = figure('ingest', `${label}: ${name}`, pick('gateway', get), unit, {
+        baseline: pick('peer', get),
+        baselineLabel: 'naive peer',
+        note: failed ? `peer: ${failed} requests not answered 202` : undefined,
+      });
+      row.ratio = ratio(get, 'peer');
+      if (goal) row.goal = { text: goal.text, met: goal.check(row.ratio) };
+      rows.push(row);
+    };
     add('acked/s', rate, '/s', goals.rate);
+    if (withPeer) addPeer('acked/s', rate, '/s', { text: '≥ 1.5×', check: (r) => r >= 1.5 });
     add('p50 ack', p50, 'ms');
+    if (withPeer) addPeer('p50 ack', p50, 'ms');
     add('p99 ack', p99, 'ms', goals.p99);
+    if (withPeer) addPeer('p99 ack', p99, 'ms', { text: '≤ 1×', check: (r) => r <= 1 });
   };
   describe(`${settings.bodyBytes} B, ${settings.connections} conn`, small, {
     rate: { text: '≥ 0.70×', check: (r) => r >= 0.7 },
     p99: { text: '≤ 2×', check: (r) => r <= 2 },
   });
   describe(`1 MB legacy, ${settings.connections} conn`, large, {});
-  const redisCommands = smallAcked ? commandsPerItem(smallCommands, smallAcked) : undefined;
-  return { rows, raw: { small, large, profile, redisCommands } };
+  const perAck = (label) =>
+    smallAcked[label] ? commandsPerItem(smallCommands[label], smallAcked[label]) : undefined;
+  return {
+    rows,
+    raw: { small, large, profile, redisCommands: perAck('gateway'), peerCommands: perAck('peer') },
+  };
 }

@@ -10,7 +10,7 @@ import { envelopeBody } from './bodies.mjs';
 import { redisClient, serve } from './ipc.mjs';
 
 const NAIVE_QUEUE = 'naive-deliveries';
-const webhook = new Webhook(randomBytes(32).toString('base64'));
+let webhook = new Webhook(randomBytes(32).toString('base64'));
 const dispatcher = new Agent({ keepAliveTimeout: 60_000 });
 let redisUrl;
 let worker;
@@ -35,8 +35,10 @@ async function deliver(job) {
 }
 
 serve({
-  setup({ redisUrl: url }) {
+  // `secret` (base64, optional): the signing key, for a test to check the signatures.
+  setup({ redisUrl: url, secret }) {
     redisUrl = url;
+    if (secret) webhook = new Webhook(secret);
   },
   // Pre-fills the queue: `count` 2 KB events, `jobId` = `event_id`, spread over `urls`.
   async fill({ urls, count, bytes, idPrefix }) {

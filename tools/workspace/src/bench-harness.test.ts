@@ -1,4 +1,6 @@
+import { createHmac, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,6 +42,22 @@ interface StackModule {
     appEnv?: Record<string, string>,
   ): Record<string, string>;
 }
+interface Helper {
+  call(cmd: string, params?: Record<string, unknown>): Promise<unknown>;
+}
+interface IpcModule {
+  startHelper(name: string): Promise<Helper>;
+}
+interface UtilModule {
+  cleanup(): Promise<void>;
+  waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean>;
+}
+interface BodiesModule {
+  envelopeBody(eventId: string, bytes: number): string;
+}
+const ipcModule = (await import(`${bench}ipc.mjs`)) as IpcModule;
+const utilModule = (await import(`${bench}util.mjs`)) as UtilModule;
+const bodiesModule = (await import(`${bench}bodies.mjs`)) as BodiesModule;
 const settingsModule = (await import(`${bench}settings.mjs`)) as SettingsModule;
 const stackModule = (await import(`${bench}stack.mjs`)) as StackModule;
 const commandsModule = (await import(`${bench}redis-commands.mjs`)) as CommandsModule;
@@ -209,5 +227,88 @@ describe('Redis commands per item', () => {
     expect(byName.get('eval')?.usPerItem).toBeGreaterThanOrEqual(byName.get('get')?.usPerItem ?? 0);
     const costs = rows.map((row) => row.usPerItem);
     expect(costs).toEqual([...costs].sort((a, b) => b - a));
+  });
+});
+
+describe('naive peers (issue 20)', () => {
+  let redis: TestRedis;
+  let client: Redis;
+  beforeAll(async () => {
+    redis = await startRedis();
+    client = new Redis(redis.url);
+  });
+  afterAll(async () => {
+    await utilModule.cleanup(); // the helper processes
+    client.disconnect();
+    await redis.close();
+  });
+
+  it('ingest: 202 for a known token, one BullMQ job per event_id, 404 for an unknown token', async () => {
+    const peer = await ipcModule.startHelper('naive-ingest');
+    const port = (await peer.call('start', { redisUrl: redis.url })) as number;
+    await peer.call('tokens', { paths: ['/v1/callbacks/llamaparse/tok-1'] });
+    const post = (token: string, eventId: string) =>
+      fetch(`http://127.0.0.1:${port}/v1/callbacks/llamaparse/${token}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: bodiesModule.envelopeBody(eventId, 2048),
+      });
+    expect((await post('tok-1', 'ev-1')).status).toBe(202);
+    expect((await post('tok-1', 'ev-1')).status).toBe(202); // a redelivery
+    expect((await post('tok-1', 'ev-2')).status).toBe(202);
+    expect((await post('tok-unknown', 'ev-3')).status).toBe(404);
+    // BullMQ's dedup by jobId: two jobs, named by event_id, removed once complete.
+    expect((await client.lrange('bull:naive-callbacks:wait', 0, -1)).sort()).toEqual([
+      'ev-1',
+      'ev-2',
+    ]);
+    const opts = JSON.parse((await client.hget('bull:naive-callbacks:ev-1', 'opts')) ?? '{}');
+    expect(opts).toMatchObject({ removeOnComplete: true });
+  });
+
+  it('delivery: signs per Standard Webhooks, posts every job once, retries a non-2xx', async () => {
+    const secret = randomBytes(32);
+    const received: { headers: IncomingHttpHeaders; body: string }[] = [];
+    let refused = 0;
+    const server = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        // The first attempt of one event is refused: BullMQ must try it again.
+        if (request.headers['webhook-id'] === 'd-1' && refused++ === 0) {
+          response.writeHead(503).end();
+          return;
+        }
+        received.push({ headers: request.headers, body: Buffer.concat(chunks).toString() });
+        response.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      const peer = await ipcModule.startHelper('naive-delivery');
+      await peer.call('setup', { redisUrl: redis.url, secret: secret.toString('base64') });
+      const waiting = await peer.call('fill', {
+        urls: [`http://127.0.0.1:${port}/hook/0`],
+        count: 3,
+        bytes: 2048,
+        idPrefix: 'd',
+      });
+      expect(waiting).toBe(3);
+      await peer.call('start', { concurrency: 50 });
+      expect(await utilModule.waitFor(() => received.length >= 3, 15_000)).toBe(true);
+      await peer.call('stop');
+      expect(refused).toBe(2); // d-1 came twice: refused, then retried by BullMQ and taken
+      expect(received.map((r) => r.headers['webhook-id']).sort()).toEqual(['d-0', 'd-1', 'd-2']);
+      for (const { headers, body } of received) {
+        const signed = `${String(headers['webhook-id'])}.${String(headers['webhook-timestamp'])}.${body}`;
+        const expected = createHmac('sha256', secret).update(signed).digest('base64');
+        expect(headers['webhook-signature']).toBe(`v1,${expected}`);
+        expect(JSON.parse(body)).toMatchObject({ event_type: 'parse.running' });
+      }
+    } finally {
+      server.close();
+    }
   });
 });

@@ -156,8 +156,9 @@ const alive = (pid) => {
 };
 setInterval(() => {
   if (stopping) return;
-  const gone = watched.find((pid) => !alive(pid)) ?? (process.ppid !== watched[0] && watched[0]);
-  if (gone) {
+  // A parent that died is seen by the reparenting (it may linger as a zombie); npm, by its pid.
+  const gone = process.ppid !== watched[0] ? watched[0] : watched.find((pid) => !alive(pid));
+  if (gone !== undefined) {
     say(`the process that started this one (pid ${gone}) is gone: stopping`);
     void stopAll(0);
   }

@@ -161,16 +161,7 @@ describe('parse submission without a public URL', () => {
   });
 
   it('never submits: the document waits, the refusal is visible in /readyz, nothing reaches the parser', async () => {
-    const response = await fetch(`${stack.gatewayUrl}/v1/parse`, {
-      method: 'POST',
-      headers: { ...auth, 'content-type': 'application/json' },
-      body: JSON.stringify({
-        source_url: 'https://docs.example.com/a.pdf',
-        deliver_to: 'http://127.0.0.1:9/x',
-      }),
-    });
-    expect(response.status).toBe(202);
-    const { id } = (await response.json()) as { id: string };
+    const id = await submitUrlDocument(stack);
     await until(async () => (await submission(stack, id)).state === 'waiting_for_url');
     expect((await submission(stack, id)).last_error).toContain('WEBHOOK_URL_NO_SOURCE');
     const ready = await waitForHttp(`${stack.workerUrl}/readyz`, (status) => status === 503);
@@ -206,16 +197,7 @@ describe('parse submission to a LlamaCloud at an address the outbound policy ref
   });
 
   it('sends nothing there, and says which setting would allow it', async () => {
-    const response = await fetch(`${stack.gatewayUrl}/v1/parse`, {
-      method: 'POST',
-      headers: { ...auth, 'content-type': 'application/json' },
-      body: JSON.stringify({
-        source_url: 'https://docs.example.com/a.pdf',
-        deliver_to: 'http://127.0.0.1:9/x',
-      }),
-    });
-    expect(response.status).toBe(202);
-    const { id } = (await response.json()) as { id: string };
+    const id = await submitUrlDocument(stack);
     await until(async () => (await submission(stack, id)).last_error !== null);
     const view = await submission(stack, id);
     expect(view.state).not.toBe('submitted');
@@ -224,6 +206,20 @@ describe('parse submission to a LlamaCloud at an address the outbound policy ref
     expect(fake.requests).toEqual([]);
   });
 });
+
+/** Submits a document by URL for a pipeline that never answers; the submission's id. */
+async function submitUrlDocument(stack: Stack): Promise<string> {
+  const response = await fetch(`${stack.gatewayUrl}/v1/parse`, {
+    method: 'POST',
+    headers: { ...auth, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      source_url: 'https://docs.example.com/a.pdf',
+      deliver_to: 'http://127.0.0.1:9/x',
+    }),
+  });
+  expect(response.status).toBe(202);
+  return ((await response.json()) as { id: string }).id;
+}
 
 async function readDeliverySecret(redis: TestRedis, registrationId: string): Promise<string> {
   const client = new Redis(redis.url);

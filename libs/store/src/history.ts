@@ -140,6 +140,8 @@ export function createHistoryRecorder(options: HistoryRecorderOptions): HistoryR
         pipeline.hset(keys.destinationsLast, ...fields);
         pipeline.pexpire(keys.destinationsLast, DESTINATION_LAST_SEEN_MS);
       }
+      // Best-effort, like the charts it feeds: a minute's counts lost while Redis is away are
+      // a gap in a chart, while the metrics (the reference) and the audit trail keep every event.
       await pipeline.exec().catch(() => undefined);
     });
     return flushing;

@@ -103,6 +103,11 @@ describe('parse submission against the LlamaCloud fake', () => {
       tier: 'agentic',
       version: '2026-08-19',
     });
+    // The worker records it just after it marks the submission submitted, which the poll saw.
+    for (const deadline = Date.now() + 5_000; audit.ofType('parse.submitted').length === 0;) {
+      if (Date.now() > deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     expect(audit.ofType('parse.submitted')).toMatchObject([
       {
         correlation: { parse_job_id: submission.parseJobId },

@@ -51,8 +51,9 @@ export interface GatewayDeps {
   submissions: SubmissionStore;
   /** The parse submission queue (jobs are added; bull-board shows it). */
   parseQueue: Queue<ParseSubmissionJob>;
-  /** The delivery queue, read only (the dashboard's counts and bull-board). */
-  deliveryQueue: Queue;
+  /** Each partition's delivery queue, by partition; read only (the dashboard's counts and
+   * bull-board). */
+  deliveryQueues: readonly Queue[];
   outbound: OutboundPolicy;
   /** The public URL resolver, once it exists (it starts after the HTTP server). */
   webhookUrl: () => Pick<WebhookUrlResolver, 'resolve' | 'status'> | undefined;

@@ -10,6 +10,7 @@ import {
   exitOnSettingError,
   registerRedisMemoryMetrics,
   startHeartbeat,
+  storePartitionsOf,
   type RedisSettingError,
 } from '@callback-gateway/runtime';
 import type { WebhookUrlEnvDeps } from '@callback-gateway/webhook-url';
@@ -19,6 +20,7 @@ import {
   createIntake,
   createRegistrationStore,
   createSubmissionStore,
+  auditPartitionsOf,
   storeKeys,
   type ParseSubmissionJob,
 } from '@callback-gateway/store';
@@ -72,6 +74,7 @@ export async function startGateway(
   config: GatewayConfig,
   deps: StartGatewayDeps = {},
 ): Promise<StartedGateway> {
+  const keys = storeKeys('cbgw', { partitions: storePartitionsOf(config) });
   // One fail-fast connection serves everything: HTTP handlers answer 503 at once while Redis
   // is away instead of waiting. No auto-pipelining: the intake batches callbacks itself (group
   // commit, one script call per batch).
@@ -79,25 +82,26 @@ export async function startGateway(
     process: 'gateway',
     settings: config,
     secrets: config.GATEWAY_API_TOKENS,
+    auditPartitions: auditPartitionsOf(keys),
     conditions: GATEWAY_CONDITIONS,
     onRedisSettingError: deps.onRedisSettingError ?? exitOnSettingError('gateway'),
     ...(deps.logDestination && { logDestination: deps.logDestination }),
   });
   const { logger, registry, audit, redis } = basics;
-  const keys = storeKeys();
   // Redis's memory headroom, for its alert (the gateway alone: one series per Redis node).
   registerRedisMemoryMetrics(registry, redis.client);
   const watchQueue = createQueueErrorReporter({ logger, registry, redisReady: redis.isReady });
   const parseQueue = new Queue<ParseSubmissionJob>(QUEUES.parseSubmissions, {
     connection: redis.client,
-    prefix: `{${keys.prefix}}`,
+    prefix: keys.tag,
   });
   watchQueue(QUEUES.parseSubmissions, parseQueue);
-  const deliveryQueue = new Queue(QUEUES.deliveries, {
-    connection: redis.client,
-    prefix: `{${keys.prefix}}`,
+  // Each partition's delivery queue, read only (the dashboard, bull-board).
+  const deliveryQueues = keys.all.map((own) => {
+    const queue = new Queue(QUEUES.deliveries, { connection: redis.client, prefix: own.tag });
+    watchQueue(QUEUES.deliveries, queue);
+    return queue;
   });
-  watchQueue(QUEUES.deliveries, deliveryQueue);
   // Created once the listening port is known (ngrok forwards to it) and Redis answers.
   const publicUrl: { resolver?: ReturnType<typeof startPublicUrlResolver> } = {};
   // Local-only mode: the loopback base URL, known once the port is.
@@ -132,7 +136,7 @@ export async function startGateway(
     redis: redis.client,
     submissions: createSubmissionStore({ redis: redis.client, keys }),
     parseQueue,
-    deliveryQueue,
+    deliveryQueues,
     outbound: basics.outbound,
     webhookUrl: () => publicUrl.resolver?.current(),
     probeKey: () => publicUrl.resolver?.probeKey() ?? config.WEBHOOK_URL_PROBE_KEY,
@@ -250,7 +254,7 @@ export async function startGateway(
         await app.close();
         await publicUrl.resolver?.close();
         await parseQueue.close();
-        await deliveryQueue.close();
+        await Promise.all(deliveryQueues.map((queue) => queue.close()));
         await basics.close();
       })();
       return closing;

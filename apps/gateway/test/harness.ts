@@ -30,6 +30,8 @@ export interface TestGatewayOptions {
   publicBaseUrl?: string | null;
   bodyLimitBytes?: number;
   callbackInflightBytes?: number;
+  /** Store partitions. @defaultValue 1 */
+  partitions?: number;
   uploadLimitBytes?: number;
   requestTimeoutMs?: number;
   outboundAllow?: string[];
@@ -85,16 +87,17 @@ export async function startGateway(options: TestGatewayOptions): Promise<TestGat
     audit: auditLog,
     logger,
   });
-  const keys = storeKeys(`t${Math.random().toString(36).slice(2, 8)}`);
+  const keys = storeKeys(`t${Math.random().toString(36).slice(2, 8)}`, {
+    partitions: options.partitions ?? 1,
+  });
   const registry = createMetricsRegistry({ process: 'gateway' });
   const parseQueue = new Queue<ParseSubmissionJob>(QUEUES.parseSubmissions, {
     connection: redis,
     prefix: `{${keys.prefix}}`,
   });
-  const deliveryQueue = new Queue(QUEUES.deliveries, {
-    connection: redis,
-    prefix: `{${keys.prefix}}`,
-  });
+  const deliveryQueues = keys.all.map(
+    (own) => new Queue(QUEUES.deliveries, { connection: redis, prefix: own.tag }),
+  );
   const app = await buildApp({
     logger,
     registry,
@@ -114,7 +117,7 @@ export async function startGateway(options: TestGatewayOptions): Promise<TestGat
     redis,
     submissions: createSubmissionStore({ redis, keys }),
     parseQueue,
-    deliveryQueue,
+    deliveryQueues,
     outbound: createOutboundPolicy({
       allow: options.outboundAllow ?? [],
       lookup: async (host) => {
@@ -147,7 +150,7 @@ export async function startGateway(options: TestGatewayOptions): Promise<TestGat
     async close() {
       await app.close();
       await parseQueue.close();
-      await deliveryQueue.close();
+      await Promise.all(deliveryQueues.map((queue) => queue.close()));
       await resolver.close();
       await auditLog.close(100);
       redis.disconnect();

@@ -1,9 +1,28 @@
 import { SettingsError } from '@callback-gateway/runtime';
 import { describe, expect, it } from 'vitest';
-import { breakerOptions, loadWorkerConfig } from './config.js';
+import { breakerOptions, loadWorkerConfig, workerPartitionsOf } from './config.js';
 import { Breakers } from './delivery/breaker.js';
 
 describe('loadWorkerConfig', () => {
+  it('consumes every partition (1 alone, 16 on a cluster) unless WORKER_PARTITIONS names some', () => {
+    const partitions = (env: Record<string, string>) => workerPartitionsOf(loadWorkerConfig(env));
+    expect(partitions({})).toEqual([0]);
+    expect(partitions({ REDIS_CLUSTER_NODES: '127.0.0.1:7000' })).toHaveLength(16);
+    expect(partitions({ STORE_PARTITIONS: '8', WORKER_PARTITIONS: '0-2,6,2' })).toEqual([
+      0, 1, 2, 6,
+    ]);
+  });
+
+  it('refuses WORKER_PARTITIONS past STORE_PARTITIONS, or malformed', () => {
+    expect(() => loadWorkerConfig({ STORE_PARTITIONS: '4', WORKER_PARTITIONS: '2-4' })).toThrow(
+      /WORKER_PARTITIONS: 2-4 past the 4 partitions \(0-3\) of STORE_PARTITIONS/,
+    );
+    expect(() => loadWorkerConfig({ STORE_PARTITIONS: '4', WORKER_PARTITIONS: 'odd' })).toThrow(
+      /WORKER_PARTITIONS/,
+    );
+    expect(() => loadWorkerConfig({ STORE_PARTITIONS: '0' })).toThrow(/STORE_PARTITIONS/);
+  });
+
   it('caps the breaker open period at 5 minutes by default, or at DELIVERY_BREAKER_MAX_OPEN_MS', () => {
     const maxOpen = (env: Record<string, string>) =>
       breakerOptions(loadWorkerConfig(env)).maxOpenMs;

@@ -9,6 +9,7 @@ import {
   envString,
   envUrl,
   parseSettings,
+  storePartitionsOf,
 } from '@callback-gateway/runtime';
 import { checkParseTier, checkParseVersion } from '@callback-gateway/llamacloud';
 import { checkNotifySettings, notifyEnvShape } from '@callback-gateway/notify';
@@ -40,6 +41,13 @@ export const workerSettingsSchema = webhookUrlEnvSchema.extend({
   LLAMA_CLOUD_PARSE_TIER: envString({ default: 'cost_effective', check: checkParseTier }),
   LLAMA_CLOUD_PARSE_VERSION: envString({ default: 'latest', check: checkParseVersion }),
   WORKER_CONCURRENCY: envInt({ default: 50, min: 1, max: 1_000 }),
+  // Unset: every partition. Items: a partition number, or a range `a-b`.
+  WORKER_PARTITIONS: envList({
+    item: (item) =>
+      /^\d{1,3}(-\d{1,3})?$/.test(item)
+        ? undefined
+        : 'each entry must be a partition or a range a-b',
+  }),
   DELIVERY_TIMEOUT_MS: envInt({ default: 30_000, min: 100, max: 600_000 }),
   DELIVERY_CONNECT_TIMEOUT_MS: envInt({ default: 10_000, min: 100, max: 120_000 }),
   DELIVERY_HEADERS_TIMEOUT_MS: envInt({ default: 30_000, min: 100, max: 600_000 }),
@@ -72,6 +80,7 @@ export function loadWorkerConfig(env: Readonly<Record<string, string | undefined
     check: (settings: z.output<typeof workerSettingsSchema>) => [
       ...checkWebhookUrlEnv(settings),
       ...checkNotifySettings(settings),
+      ...checkWorkerPartitions(settings),
       ...(settings.DELIVERY_BREAKER_MAX_OPEN_MS !== undefined &&
       settings.DELIVERY_BREAKER_MAX_OPEN_MS < settings.DELIVERY_BREAKER_OPEN_MS
         ? [
@@ -80,6 +89,35 @@ export function loadWorkerConfig(env: Readonly<Record<string, string | undefined
         : []),
     ],
   });
+}
+
+/** The partitions a worker consumes: `WORKER_PARTITIONS`, or every one. */
+export function workerPartitionsOf(
+  config: Pick<WorkerConfig, 'WORKER_PARTITIONS' | 'STORE_PARTITIONS' | 'REDIS_CLUSTER_NODES'>,
+): number[] {
+  const count = storePartitionsOf(config);
+  if (config.WORKER_PARTITIONS.length === 0) return [...Array(count).keys()];
+  const chosen = new Set<number>();
+  for (const item of config.WORKER_PARTITIONS) {
+    const [from = 0, to = from] = item.split('-').map(Number);
+    for (let partition = from; partition <= to; partition++) chosen.add(partition);
+  }
+  return [...chosen].sort((a, b) => a - b);
+}
+
+function checkWorkerPartitions(
+  config: Pick<WorkerConfig, 'WORKER_PARTITIONS' | 'STORE_PARTITIONS' | 'REDIS_CLUSTER_NODES'>,
+): string[] {
+  const count = storePartitionsOf(config);
+  const bad = config.WORKER_PARTITIONS.filter((item) => {
+    const [from = 0, to = from] = item.split('-').map(Number);
+    return from > to || to >= count;
+  });
+  return bad.length === 0
+    ? []
+    : [
+        `WORKER_PARTITIONS: ${bad.join(', ')} past the ${count} partitions (0-${count - 1}) of STORE_PARTITIONS`,
+      ];
 }
 
 /** The circuit breakers' settings (`DELIVERY_BREAKER_*`). */

@@ -5,7 +5,8 @@ import type { DestinationGuard } from './delivery/destination-guard.js';
 
 /** What the scrape-time gauges read. */
 export interface WorkerGaugeSources {
-  queue: Queue;
+  /** Every partition's delivery queue. */
+  queues: readonly Queue[];
   deliveries: DeliveryStore;
   guard: DestinationGuard;
   /** Entries waiting in the ingest stream (not yet in the queue). */
@@ -61,12 +62,16 @@ export function createWorkerMetrics(
         const current = sources();
         if (!current) return;
         await quietly(async () => {
-          const counts = await current.queue.getJobCounts(
-            'waiting',
-            'delayed',
-            'active',
-            'prioritized',
-          );
+          const counts: Record<string, number> = {};
+          for (const each of await Promise.all(
+            current.queues.map((queue) =>
+              queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized'),
+            ),
+          )) {
+            for (const [state, count] of Object.entries(each)) {
+              counts[state] = (counts[state] ?? 0) + count;
+            }
+          }
           this.set({ state: 'waiting' }, (counts['waiting'] ?? 0) + (counts['prioritized'] ?? 0));
           this.set({ state: 'delayed' }, counts['delayed'] ?? 0);
           this.set({ state: 'active' }, counts['active'] ?? 0);

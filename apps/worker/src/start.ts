@@ -12,18 +12,19 @@ import {
   connectRedis,
   exitOnSettingError,
   redisTargetOf,
+  storePartitionsOf,
   startHeartbeat,
   type RedisSettingError,
   type SupervisedRedis,
 } from '@callback-gateway/runtime';
-import { storeKeys } from '@callback-gateway/store';
+import { auditPartitionsOf, storeKeys } from '@callback-gateway/store';
 import {
   readCachedResolution,
   type UrlSourceName,
   type WebhookUrlEnvDeps,
 } from '@callback-gateway/webhook-url';
 import { buildApp } from './app.js';
-import { breakerOptions, type WorkerConfig } from './config.js';
+import { breakerOptions, workerPartitionsOf, type WorkerConfig } from './config.js';
 import { startDeliveryService } from './delivery/service.js';
 import { startReconciler } from './reconcile/service.js';
 import { startSubmissionService } from './submission/service.js';
@@ -88,10 +89,12 @@ export async function startWorker(
   };
   // Fail-fast commands (audit trail, reconciler, URL cache, probe key, heartbeat): they must
   // not wait in an offline queue. Its problems are told by the queue connection below.
+  const keys = storeKeys('cbgw', { partitions: storePartitionsOf(config) });
   const basics = startProcessBasics({
     process: 'worker',
     settings: config,
     secrets: [config.LLAMA_CLOUD_API_KEY],
+    auditPartitions: auditPartitionsOf(keys),
     conditions: WORKER_CONDITIONS,
     redisName: 'worker:commands',
     quietRedis: true,
@@ -101,7 +104,7 @@ export async function startWorker(
     ...(deps.logDestination && { logDestination: deps.logDestination }),
   });
   const { logger, registry, audit } = basics;
-  const keys = storeKeys();
+  const partitions = workerPartitionsOf(config);
   const consumer = (name: string, quiet: boolean): SupervisedRedis =>
     connectRedis({
       ...redisTargetOf(config),
@@ -113,7 +116,10 @@ export async function startWorker(
     });
   // The queues' connection waits for Redis (BullMQ workers must), and tells the operator.
   const queueRedis = consumer('worker', false);
-  const pumpRedis = consumer('worker:pump', true);
+  // A connection per partition's pump: each blocks on its own stream.
+  const pumpRedis = partitions.map((partition) =>
+    consumer(partitions.length === 1 ? 'worker:pump' : `worker:pump:${partition}`, true),
+  );
   const storeRedis = consumer('worker:store', true);
   const watchQueue = createQueueErrorReporter({
     logger,
@@ -166,7 +172,8 @@ export async function startWorker(
   logger.info('deliveries: ingest pump, delivery queue (retries, circuit breakers, dead letters)');
   const deliveries = startDeliveryService({
     connection: queueRedis.client,
-    pumpRedis: pumpRedis.client,
+    partitions,
+    pumpRedis: pumpRedis.map((each) => each.client),
     storeRedis: storeRedis.client,
     keys,
     recordTtlSeconds: config.STORE_CALLBACK_RETENTION_S,
@@ -289,7 +296,11 @@ export async function startWorker(
         await app.close();
         await basics.close();
         await llamaCloudAgent?.close().catch(() => undefined);
-        await Promise.all([queueRedis.close(), pumpRedis.close(), storeRedis.close()]);
+        await Promise.all([
+          queueRedis.close(),
+          ...pumpRedis.map((each) => each.close()),
+          storeRedis.close(),
+        ]);
       })();
       return closing;
     },

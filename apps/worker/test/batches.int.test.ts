@@ -69,7 +69,7 @@ describe('deliveries in batches', () => {
 
   it('delivers a burst in jobs of many deliveries each', async () => {
     const registration = await harness.register(pipeline.url('/burst'));
-    const completedBefore = await harness.service.queue.getCompletedCount();
+    const completedBefore = await firstQueue(harness).getCompletedCount();
     const ids = await Promise.all(
       Array.from({ length: 60 }, (_, i) =>
         harness.callback(registration, `burst-${i}`, 'parse.running'),
@@ -80,7 +80,7 @@ describe('deliveries in batches', () => {
       return states.every((delivery) => delivery?.state === 'delivered');
     });
     // A job completes just after its last outcome is committed: wait until none is left.
-    const queue = harness.service.queue;
+    const queue = firstQueue(harness);
     await harness.until(
       async () =>
         (await queue.getActiveCount()) +
@@ -107,7 +107,7 @@ describe('a delivery job run again after a crash', () => {
     pipeline = await startPipeline();
     // A feeder only: its own worker stays out of the way (its pump is stopped at once).
     harness = await startDeliveryHarness(redis);
-    await harness.service.pump.close();
+    await Promise.all(harness.service.pumps.map((pump) => pump.close()));
     queue = new Queue<DeliveryJobData>('crash-test', {
       connection: harness.redis,
       prefix: `{${harness.keys.prefix}}`,
@@ -150,7 +150,7 @@ describe('a delivery job run again after a crash', () => {
     const events: AuditEvent[] = [];
     const process = createDeliveryProcessor({
       batches,
-      queue,
+      queueOf: () => queue,
       policy: createOutboundPolicy({ allow: ['127.0.0.1'] }),
       dispatcher,
       guard: new DestinationGuard(),
@@ -215,3 +215,9 @@ describe('a delivery job run again after a crash', () => {
     expect(metrics).toMatch(/cbgw_ingest_backlog\{[^}]*\} [1-9]/);
   });
 });
+
+function firstQueue(harness: DeliveryHarness): Queue<DeliveryJobData> {
+  const [queue] = harness.service.queues;
+  if (!queue) throw new Error('the harness has no delivery queue');
+  return queue;
+}

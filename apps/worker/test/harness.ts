@@ -8,7 +8,6 @@ import {
   createDeliveryStore,
   createIntake,
   createRegistrationStore,
-  newCallbackToken,
   storeKeys,
   type Registration,
 } from '@callback-gateway/store';
@@ -114,6 +113,8 @@ export async function startDeliveryHarness(
     breakerFailures?: number;
     breakerOpenMs?: number;
     lockDurationMs?: number;
+    /** Store partitions (registrations go to one at random). @defaultValue 1 */
+    partitions?: number;
   } = {},
 ): Promise<DeliveryHarness> {
   const logger = createLogger({
@@ -131,23 +132,20 @@ export async function startDeliveryHarness(
     redis.on('error', () => undefined);
     return redis;
   };
-  const [bull, pump, store, feeder] = [
-    connect('consumer'),
-    connect('consumer'),
-    connect('consumer'),
-    connect('consumer'),
-  ];
+  const [bull, store, feeder] = [connect('consumer'), connect('consumer'), connect('consumer')];
+  const partitions = options.partitions ?? 1;
+  const pumps = Array.from({ length: partitions }, () => connect('consumer'));
   const audit: AuditEvent[] = [];
   const auditLog = createAuditLog({
     actor: { kind: 'system', id: 'worker' },
     sinks: [{ name: 'memory', write: (events) => void audit.push(...events) }],
     logger,
   });
-  const keys = storeKeys(`w${Math.random().toString(36).slice(2, 8)}`);
+  const keys = storeKeys(`w${Math.random().toString(36).slice(2, 8)}`, { partitions });
   const registry = createMetricsRegistry({ process: 'worker' });
   const service = startDeliveryService({
     connection: bull,
-    pumpRedis: pump,
+    pumpRedis: pumps,
     storeRedis: store,
     keys,
     policy: createOutboundPolicy({ allow: ['127.0.0.1'] }),
@@ -196,7 +194,7 @@ export async function startDeliveryHarness(
           expiresAt: new Date(now + 86_400_000).toISOString(),
           expectCallbackBy: new Date(now + 3_600_000).toISOString(),
         },
-        newCallbackToken(),
+        registrations.newToken(),
       );
     },
     async callback(registration, eventId, eventType = 'parse.success') {
@@ -231,7 +229,7 @@ export async function startDeliveryHarness(
     async close() {
       await service.close(2_000);
       await auditLog.close(100);
-      for (const redis of [bull, pump, store, feeder]) redis.disconnect();
+      for (const redis of [bull, ...pumps, store, feeder]) redis.disconnect();
     },
   };
 }

@@ -98,6 +98,52 @@ describe('audit trail in Redis Streams', () => {
     redis.disconnect();
   });
 
+  it('keeps the events of a registration in its partition, and merges the partitions for a query of all', async () => {
+    const redis = client(server);
+    await waitFor(() => redis.status === 'ready');
+    const partitions = {
+      prefixOf: (id: string) => (id.endsWith('.p1') ? '{pt:1}:audit' : '{pt}:audit'),
+      prefixes: ['{pt}:audit', '{pt:1}:audit'],
+    };
+    const store = createRedisAuditStore({ redis, prefix: '{pt}:audit', partitions });
+    const { logger } = captureLogger();
+    const audit = createAuditLog({
+      actor: { kind: 'system', id: 'worker' },
+      sinks: [store.sink],
+      logger,
+    });
+    const t0 = Date.now() - 60_000;
+    for (let i = 0; i < 12; i++) {
+      audit.record({
+        type: 'delivery.attempted',
+        at: new Date(t0 + i * 1000),
+        correlation: {
+          ...(i % 4 !== 3 && { registration_id: i % 2 === 0 ? 'reg_a' : 'reg_b.p1' }),
+          delivery_id: `d_${i}`,
+        },
+        data: { attempt: 1, destination_origin: 'https://pipeline.example.com' },
+      } as Parameters<typeof audit.record>[0]);
+    }
+    expect(await audit.flush()).toBe(0);
+    // reg_b.p1's events are in partition 1's streams only; events naming no registration in
+    // partition 0's.
+    const inOne = (await redis.xrange('{pt:1}:audit:events', '-', '+')).length;
+    const inZero = (await redis.xrange('{pt}:audit:events', '-', '+')).length;
+    expect(inOne).toBe(3);
+    expect(inZero).toBe(9);
+    expect(await redis.exists('{pt:1}:audit:reg:reg_b.p1')).toBe(1);
+    const b = await store.query({ registrationId: 'reg_b.p1' });
+    expect(b.map((event) => event.correlation.delivery_id)).toEqual(['d_1', 'd_5', 'd_9']);
+    const all = await store.query({ limit: 1000 });
+    expect(all.map((event) => event.correlation.delivery_id)).toEqual(
+      Array.from({ length: 12 }, (_, i) => `d_${i}`),
+    );
+    const newest = await store.query({ limit: 3, order: 'desc' });
+    expect(newest.map((event) => event.correlation.delivery_id)).toEqual(['d_11', 'd_10', 'd_9']);
+    await audit.close();
+    redis.disconnect();
+  });
+
   it('caps the stream at the configured length', async () => {
     const redis = client(server);
     await waitFor(() => redis.status === 'ready');

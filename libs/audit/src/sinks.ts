@@ -25,7 +25,17 @@ export interface RedisAuditStoreOptions {
    */
   prefix?: string;
   /**
-   * Approximate cap of the main stream (`XADD MAXLEN ~`).
+   * The store's partitions (each its own hash tag, so its own Redis Cluster slot): a
+   * registration's events go to its partition's streams (`<prefixOf(id)>:events` and
+   * `<prefixOf(id)>:reg:<id>`), events naming none to `prefix`'s; queries without a
+   * registration read every partition's main stream. Absent: everything under `prefix`.
+   */
+  partitions?: {
+    prefixOf(registrationId: string): string;
+    readonly prefixes: readonly string[];
+  };
+  /**
+   * Approximate cap of the main stream (`XADD MAXLEN ~`), per partition.
    * @defaultValue 100_000
    */
   maxLength?: number;
@@ -133,33 +143,42 @@ export function createRedisAuditStore(options: RedisAuditStoreOptions): RedisAud
   const ttl = options.perRegistrationTtlSeconds ?? 2_592_000;
   const tolerance = options.lateWriteToleranceMs ?? 900_000;
   const trim = options.trim === 'exact' ? '=' : '~';
-  const mainKey = `${prefix}:events`;
+  const prefixOf = (registrationId: string | undefined) =>
+    registrationId && options.partitions ? options.partitions.prefixOf(registrationId) : prefix;
+  const mainKeys = (options.partitions?.prefixes ?? [prefix]).map((each) => `${each}:events`);
   if (typeof (redis as AuditRedis).cbgwAuditAppend !== 'function') {
     redis.defineCommand('cbgwAuditAppend', { numberOfKeys: 2, lua: APPEND_SCRIPT });
   }
-  const registrationKey = (id: string) => `${prefix}:reg:${id}`;
+  const registrationKey = (id: string) => `${prefixOf(id)}:reg:${id}`;
 
   const sink: AuditSink = {
     name: 'redis',
     async write(events) {
-      // One script call per batch (not three commands per event): the audit trail must stay
-      // cheap at callback rates.
-      let batch = '';
+      // One script call per batch and partition (not three commands per event): the audit
+      // trail must stay cheap at callback rates.
+      const batches = new Map<string, string>();
       for (const event of events) {
         const registration = event.correlation.registration_id ?? '';
         // An id that could break the framing is not used as a key (the event still goes to
         // the main stream).
         const key = /[\t\n]/.test(registration) ? '' : registration;
-        batch += `${batch === '' ? '' : '\n'}${key}\t${JSON.stringify(event)}`;
+        const target = prefixOf(key);
+        const batch = batches.get(target);
+        const line = `${key}\t${JSON.stringify(event)}`;
+        batches.set(target, batch === undefined ? line : `${batch}\n${line}`);
       }
-      await (redis as AuditRedis).cbgwAuditAppend(
-        mainKey,
-        `${prefix}:reg:`,
-        trim,
-        maxLength,
-        perRegistrationMaxLength,
-        ttl,
-        batch,
+      await Promise.all(
+        [...batches].map(([target, batch]) =>
+          (redis as AuditRedis).cbgwAuditAppend(
+            `${target}:events`,
+            `${target}:reg:`,
+            trim,
+            maxLength,
+            perRegistrationMaxLength,
+            ttl,
+            batch,
+          ),
+        ),
       );
     },
   };
@@ -178,7 +197,24 @@ export function createRedisAuditStore(options: RedisAuditStoreOptions): RedisAud
   const query = async (filter: AuditQuery = {}): Promise<AuditEvent[]> => {
     const limit = Math.max(1, Math.min(filter.limit ?? 100, 1_000));
     const desc = filter.order === 'desc';
-    const key = filter.registrationId ? registrationKey(filter.registrationId) : mainKey;
+    if (filter.registrationId) {
+      return queryStream(registrationKey(filter.registrationId), filter, limit, desc);
+    }
+    // Every partition's main stream, merged in time order.
+    const found = (
+      await Promise.all(mainKeys.map((key) => queryStream(key, filter, limit, desc)))
+    ).flat();
+    if (!desc) found.sort((a, b) => a.at.localeCompare(b.at));
+    else found.sort((a, b) => b.at.localeCompare(a.at));
+    return found.slice(0, limit);
+  };
+
+  const queryStream = async (
+    key: string,
+    filter: AuditQuery,
+    limit: number,
+    desc: boolean,
+  ): Promise<AuditEvent[]> => {
     // Stream ids are write times: an event is written shortly after its `at`, or up to
     // `tolerance` later when a sink retried through an outage (or earlier by clock skew).
     const low = filter.from ? String(Math.max(0, filter.from.getTime() - tolerance)) : '-';

@@ -6,6 +6,7 @@ import {
   type CreateLoggerOptions,
   type Logger,
   type ManagedAuditLog,
+  type RedisAuditStoreOptions,
 } from '@callback-gateway/audit';
 import { createNotifier, type ConditionName, type Notifier } from '@callback-gateway/notify';
 import { createOutboundPolicy, type OutboundPolicy } from '@callback-gateway/outbound';
@@ -60,6 +61,9 @@ export interface ProcessBasicsOptions {
    * @defaultValue the audit log's own default
    */
   auditFlushDelayMs?: number;
+  /** The store's partitions, for the audit streams (see `RedisAuditStoreOptions.partitions`).
+   * @defaultValue one: everything under `{cbgw}:audit` */
+  auditPartitions?: RedisAuditStoreOptions['partitions'];
   /** Where log lines go. @defaultValue stdout */
   logDestination?: CreateLoggerOptions['destination'];
   /** What to do when the Redis settings cannot work (see `connectRedis`). Every connection of
@@ -146,8 +150,11 @@ export function startProcessBasics(options: ProcessBasicsOptions): ProcessBasics
     actor: { kind: 'system', id: options.process },
     sinks: [
       logAuditSink(logger),
-      createRedisAuditStore({ redis: redis.client, maxLength: settings.AUDIT_STREAM_MAX_LENGTH })
-        .sink,
+      createRedisAuditStore({
+        redis: redis.client,
+        maxLength: settings.AUDIT_STREAM_MAX_LENGTH,
+        ...(options.auditPartitions && { partitions: options.auditPartitions }),
+      }).sink,
       ...(notifier ? [notifier.sink] : []),
     ],
     logger,

@@ -1,5 +1,13 @@
 import { parseClusterNode, type RedisSettingError, type RedisTarget } from './redis.js';
-import { SettingsError, checkHostOrCidr, envEnum, envInt, envList, envUrl } from './settings.js';
+import {
+  SettingsError,
+  checkHostOrCidr,
+  envEnum,
+  envInt,
+  envList,
+  envOptionalInt,
+  envUrl,
+} from './settings.js';
 
 /**
  * Settings both processes read, defined once (documented in the README's configuration table).
@@ -24,8 +32,19 @@ export const commonSettingsShape = {
   STORE_CALLBACK_RETENTION_S: envInt({ default: 14 * 86_400, min: 3_600, max: 365 * 86_400 }),
   /** Dedup keys: a repeat of a callback within it is answered as a duplicate. */
   STORE_DEDUP_RETENTION_S: envInt({ default: 7 * 86_400, min: 3_600, max: 365 * 86_400 }),
+  /** Partitions of the store (each its own hash tag, so its own slot on a cluster); unset:
+   * 1 on a single Redis, 16 on a cluster (see {@link storePartitionsOf}). */
+  STORE_PARTITIONS: envOptionalInt({ min: 1, max: 256 }),
   SHUTDOWN_DEADLINE_MS: envInt({ default: 10_000, min: 100, max: 600_000 }),
 };
+
+/** `STORE_PARTITIONS`, or its default: 1 on a single Redis, 16 on a Redis Cluster. */
+export function storePartitionsOf(settings: {
+  readonly STORE_PARTITIONS?: number | undefined;
+  readonly REDIS_CLUSTER_NODES: readonly string[];
+}): number {
+  return settings.STORE_PARTITIONS ?? (settings.REDIS_CLUSTER_NODES.length > 0 ? 16 : 1);
+}
 
 /**
  * Loads settings at process start: on a {@link SettingsError} prints one line per bad variable

@@ -52,4 +52,5 @@ export {
   exitOnSettingError,
   loadSettingsOrExit,
   redisTargetOf,
+  storePartitionsOf,
 } from './common-settings.js';

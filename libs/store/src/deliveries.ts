@@ -235,7 +235,7 @@ export interface DeliveryStoreOptions {
   now?: () => number;
 }
 
-const CALLBACK_ID = /^cb_[0-9a-f]{32}$/;
+const CALLBACK_ID = /^cb_[0-9a-f]{32}(\.p\d{1,3})?$/;
 
 /** Creates the delivery store on a borrowed connection. */
 export function createDeliveryStore(options: DeliveryStoreOptions): DeliveryStore {
@@ -251,23 +251,53 @@ export function createDeliveryStore(options: DeliveryStoreOptions): DeliveryStor
   if (typeof redis.cbgwDestinations !== 'function') {
     redis.defineCommand('cbgwDestinations', { numberOfKeys: 1, lua: DESTINATIONS_SCRIPT });
   }
+  // One pipeline per partition (on a cluster a pipeline goes to one node), in the ids' order.
   const summaries = async (ids: readonly string[]): Promise<Delivery[]> => {
     if (ids.length === 0) return [];
-    const pipeline = redis.pipeline();
-    for (const id of ids) pipeline.hmget(keys.delivery(id), ...DELIVERY_SUMMARY_FIELDS);
-    const results = (await pipeline.exec()) ?? [];
-    const out: Delivery[] = [];
-    for (const [error, values] of results) {
-      if (error || !Array.isArray(values)) continue;
-      const raw: Record<string, string | undefined> = {};
-      DELIVERY_SUMMARY_FIELDS.forEach((field, index) => {
-        const value = values[index] as string | null;
-        if (value !== null) raw[field] = value;
-      });
-      const delivery = deliveryFromHash(raw);
-      if (delivery) out.push(delivery);
+    const byPartition = new Map<number, string[]>();
+    for (const id of ids) {
+      const partition = keys.of(id).partition;
+      byPartition.set(partition, [...(byPartition.get(partition) ?? []), id]);
     }
-    return out;
+    const found = new Map<string, Delivery>();
+    await Promise.all(
+      [...byPartition.values()].map(async (group) => {
+        const pipeline = redis.pipeline();
+        for (const id of group) pipeline.hmget(keys.delivery(id), ...DELIVERY_SUMMARY_FIELDS);
+        const results = (await pipeline.exec()) ?? [];
+        results.forEach(([error, values], i) => {
+          if (error || !Array.isArray(values)) return;
+          const raw: Record<string, string | undefined> = {};
+          DELIVERY_SUMMARY_FIELDS.forEach((field, index) => {
+            const value = values[index] as string | null;
+            if (value !== null) raw[field] = value;
+          });
+          const delivery = deliveryFromHash(raw);
+          if (delivery) found.set(group[i] as string, delivery);
+        });
+      }),
+    );
+    return ids.flatMap((id) => found.get(id) ?? []);
+  };
+
+  /** The newest `limit` ids in a state, over every partition (each partition's index is
+   * scored by the time its deliveries entered the state). */
+  const newestInState = async (state: string, limit: number): Promise<string[]> => {
+    const lists = await Promise.all(
+      keys.all.map((own) =>
+        redis.zrevrange(own.deliveryState(state), 0, Math.max(0, limit - 1), 'WITHSCORES'),
+      ),
+    );
+    const scored: [id: string, score: number][] = [];
+    for (const flat of lists) {
+      for (let i = 0; i + 1 < flat.length; i += 2) {
+        scored.push([flat[i] as string, Number(flat[i + 1])]);
+      }
+    }
+    return scored
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, limit)
+      .map(([id]) => id);
   };
 
   return {
@@ -293,22 +323,37 @@ export function createDeliveryStore(options: DeliveryStoreOptions): DeliveryStor
       return summaries(ids);
     },
     async listByState(state, limit = 100) {
-      const ids = await redis.zrevrange(keys.deliveryState(state), 0, Math.max(0, limit - 1));
-      return summaries(ids);
+      return summaries(await newestInState(state, limit));
     },
-    countByState: (state) => redis.zcard(keys.deliveryState(state)),
-    async destinationsByState(state, limit) {
-      const flat = await redis.cbgwDestinations(
-        keys.deliveryState(state),
-        limit,
-        keys.delivery(''),
-        keys.registration(''),
+    async countByState(state) {
+      const counts = await Promise.all(
+        keys.all.map((own) => redis.zcard(own.deliveryState(state))),
       );
-      const out: { id: string; deliverTo: string | undefined }[] = [];
-      for (let i = 0; i + 1 < flat.length; i += 2) {
-        out.push({ id: flat[i] as string, deliverTo: flat[i + 1] || undefined });
-      }
-      return out;
+      return counts.reduce((sum, count) => sum + count, 0);
+    },
+    async destinationsByState(state, limit) {
+      // Up to `limit` from each partition, the newest `limit` of them in all.
+      const per = await Promise.all(
+        keys.all.map(async (own) => {
+          const flat = await redis.cbgwDestinations(
+            own.deliveryState(state),
+            limit,
+            `${own.tag}:dl:`,
+            `${own.tag}:reg:`,
+          );
+          const out: { id: string; deliverTo: string | undefined }[] = [];
+          for (let i = 0; i + 1 < flat.length; i += 2) {
+            out.push({ id: flat[i] as string, deliverTo: flat[i + 1] || undefined });
+          }
+          return out;
+        }),
+      );
+      if (per.length === 1) return per[0] ?? [];
+      const order = new Map((await newestInState(state, limit)).map((id, i) => [id, i]));
+      return per
+        .flat()
+        .filter((item) => order.has(item.id))
+        .sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0));
     },
     async attempts(id) {
       const entries = await redis.lrange(keys.deliveryAttempts(id), 0, -1);
@@ -325,7 +370,7 @@ export function createDeliveryStore(options: DeliveryStoreOptions): DeliveryStor
       const done = await redis.cbgwTransition(
         keys.delivery(delivery.id),
         keys.registration(delivery.registrationId),
-        keys.deliveryState(''),
+        keys.of(delivery.id).deliveryState(''),
         state,
         now(),
         ...pairs,
@@ -337,8 +382,8 @@ export function createDeliveryStore(options: DeliveryStoreOptions): DeliveryStor
       const round = await redis.cbgwRequeue(
         keys.callback(id),
         keys.delivery(id),
-        keys.deliveryState(''),
-        keys.ingest,
+        keys.of(id).deliveryState(''),
+        keys.of(id).ingest,
         now(),
       );
       return round === null ? undefined : Number(round);

@@ -149,8 +149,12 @@ export function createDeliveryBatches(options: DeliveryBatchesOptions): Delivery
     redis.defineCommand('cbgwCommit', { lua: COMMIT_SCRIPT });
   }
 
+  // A script call touches one partition: a batch (a job's deliveries, an ingest stream's
+  // entries) belongs to one; outcomes are grouped by theirs.
+  const partitionKeys = (callbackId: string | undefined) => keys.of(callbackId ?? '');
+
   const writeOutcomes = async (outcomes: AttemptOutcome[]) => {
-    const keyArgs = [keys.deliveryState('')];
+    const keyArgs = [partitionKeys(outcomes[0]?.callbackId).deliveryState('')];
     const argv = [String(now()), ttl];
     for (const o of outcomes) {
       keyArgs.push(
@@ -177,10 +181,13 @@ export function createDeliveryBatches(options: DeliveryBatchesOptions): Delivery
     return out as ('ok' | 'stale' | 'gone')[];
   };
 
+  // The pipeline has its answer by then: outcomes may wait a few ms to go in larger groups.
+  const commits = keys.all.map(() => groupCommit(writeOutcomes, { maxItems: 256, lingerMs: 10 }));
+
   return {
     async materialize(entries, jobId) {
       if (entries.length === 0) return [];
-      const keyArgs = [keys.deliveryState('queued')];
+      const keyArgs = [partitionKeys(entries[0]?.callbackId).deliveryState('queued')];
       const argv = [jobId, ttl, String(now())];
       for (const entry of entries) {
         const h = entry.header;
@@ -211,7 +218,7 @@ export function createDeliveryBatches(options: DeliveryBatchesOptions): Delivery
 
     async start(jobId, deliveries) {
       if (deliveries.length === 0) return [];
-      const keyArgs = [keys.deliveryState('')];
+      const keyArgs = [partitionKeys(deliveries[0]?.callbackId).deliveryState('')];
       const argv = [jobId, String(now())];
       for (const d of deliveries) {
         keyArgs.push(
@@ -262,7 +269,10 @@ export function createDeliveryBatches(options: DeliveryBatchesOptions): Delivery
       });
     },
 
-    // The pipeline has its answer by then: outcomes may wait a few ms to go in larger groups.
-    commit: groupCommit(writeOutcomes, { maxItems: 256, lingerMs: 10 }),
+    commit(outcome) {
+      const commit = commits[keys.of(outcome.callbackId).partition];
+      if (!commit) return Promise.reject(new Error(`${outcome.callbackId}: partition unknown`));
+      return commit(outcome);
+    },
   };
 }

@@ -333,22 +333,29 @@ export interface WaitingJobs {
 }
 
 /**
- * Age (s) of the oldest callback waiting to be delivered now: still in the ingest stream, or in
- * a job waiting (not delayed); 0 when none. The worker's `cbgw_delivery_oldest_waiting_seconds`
- * and the dashboard both read it here.
+ * Age (s) of the oldest callback waiting to be delivered now, over every partition: still in
+ * an ingest stream, or in a job waiting (not delayed); 0 when none. The worker's
+ * `cbgw_delivery_oldest_waiting_seconds` and the dashboard both read it here.
+ *
+ * @param queues Each partition's delivery queue, by partition.
  */
 export async function oldestWaitingSeconds(
-  queue: WaitingJobs,
+  queues: readonly WaitingJobs[],
   redis: Redis | Cluster,
   keys: StoreKeys,
   now = Date.now(),
 ): Promise<number> {
-  const [[oldest], [first]] = await Promise.all([
-    queue.getJobs(['waiting'], -1, -1, true),
-    redis.xrange(keys.ingest, '-', '+', 'COUNT', 1),
-  ]);
-  // A stream entry's id starts with the time it was added (ms).
-  const ingest = first ? Number(first[0].split('-')[0]) : Infinity;
-  const since = Math.min(oldest?.timestamp ?? Infinity, ingest);
+  const oldest = await Promise.all(
+    keys.all.map(async (own, partition) => {
+      const [[job], [first]] = await Promise.all([
+        queues[partition]?.getJobs(['waiting'], -1, -1, true) ?? [],
+        redis.xrange(own.ingest, '-', '+', 'COUNT', 1),
+      ]);
+      // A stream entry's id starts with the time it was added (ms).
+      const ingest = first ? Number(first[0].split('-')[0]) : Infinity;
+      return Math.min(job?.timestamp ?? Infinity, ingest);
+    }),
+  );
+  const since = Math.min(...oldest);
   return Number.isFinite(since) ? Math.max(0, (now - since) / 1000) : 0;
 }

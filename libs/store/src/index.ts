@@ -1,10 +1,23 @@
-export { QUEUES, storeKeys, type ParseSubmissionJob, type StoreKeys } from './keys.js';
+export {
+  MAX_PARTITIONS,
+  auditPartitionsOf,
+  QUEUES,
+  inPartition,
+  partitionOf,
+  partitionTag,
+  storeKeys,
+  withoutPartition,
+  type ParseSubmissionJob,
+  type StoreKeys,
+  type StoreKeysOptions,
+} from './keys.js';
 export {
   CALLBACK_TOKEN_LENGTH,
   PARSE_APIS,
   REGISTRATION_STATES,
   createRegistrationStore,
   hashToken,
+  isCallbackToken,
   newCallbackToken,
   newRegistrationId,
   type NewRegistration,
@@ -97,3 +110,4 @@ export {
   recordBreakerTransition,
   type BreakerRecord,
 } from './breakers.js';
+export { readAcrossPartitions } from './partitioned.js';

@@ -3,7 +3,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { encodeCallbackRecord } from './callback-record.js';
 import { groupCommit } from './group-commit.js';
 import { LUA_UNPACKER, packFields } from './pack.js';
-import type { StoreKeys } from './keys.js';
+import { inPartition, partitionOf, type StoreKeys } from './keys.js';
 
 /**
  * The atomic intake of a batch of callbacks (group commit: the callbacks that arrive while the
@@ -15,7 +15,8 @@ import type { StoreKeys } from './keys.js';
  * the worker takes it. A callback is wholly stored and queued or not at all: a 2xx can follow.
  *
  * KEYS: ingest stream, waiting set, overdue set, reconcile set. The other keys (all under the
- * same hash tag, so on one Redis Cluster slot, as a BullMQ queue's are) come in the batch.
+ * same hash tag, the partition's, so on one Redis Cluster slot, as a BullMQ queue's are) come
+ * in the batch: a batch holds the callbacks of one partition.
  * ARGV: dedup ttl s, record ttl s, the batch ({@link packFields}), its size. Per callback, the
  * batch holds its registration
  * key, token key ('' when not checked), dedup key, record key, final marker key, callback id,
@@ -212,13 +213,13 @@ export function createIntake(options: IntakeOptions): Intake {
     return out as string[];
   };
 
-  const write = async (batch: Prepared[]): Promise<IntakeResult[]> => {
+  const write = async (own: StoreKeys, batch: Prepared[]): Promise<IntakeResult[]> => {
     const fields: (string | Buffer | (string | Buffer)[])[] = [];
     for (const { callback, callbackId, header } of batch) {
       const dedupHash = hash('sha256', callback.dedupKey, 'hex');
       fields.push(
         keys.registration(callback.registrationId),
-        callback.tokenHash === undefined ? '' : keys.token(callback.tokenHash),
+        callback.tokenHash === undefined ? '' : own.token(callback.tokenHash),
         keys.dedup(callback.registrationId, dedupHash),
         keys.callback(callbackId),
         keys.final(callback.registrationId),
@@ -230,10 +231,10 @@ export function createIntake(options: IntakeOptions): Intake {
       );
     }
     const out = await run([
-      keys.ingest,
-      keys.waiting,
-      keys.overdue,
-      keys.reconcile,
+      own.ingest,
+      own.waiting,
+      own.overdue,
+      own.reconcile,
       dedupTtl,
       callbackTtl,
       packFields(fields),
@@ -247,17 +248,29 @@ export function createIntake(options: IntakeOptions): Intake {
       return { outcome: 'registration_gone' };
     });
   };
-  const commit = groupCommit(write, {
-    maxItems: options.maxBatchCallbacks ?? 256,
-    maxWeight: options.maxBatchChars ?? 4_194_304,
-    weight: (item) => item.header.length + item.callback.payloadJson.length,
-    lingerMs: options.lingerMs ?? 0,
-    lingerMaxItems: options.lingerMaxCallbacks ?? 16,
-  });
+  // One group commit per partition: a script call touches one partition's keys (one slot).
+  const commits = keys.all.map((own) =>
+    groupCommit((batch: Prepared[]) => write(own, batch), {
+      maxItems: options.maxBatchCallbacks ?? 256,
+      maxWeight: options.maxBatchChars ?? 4_194_304,
+      weight: (item) => item.header.length + item.callback.payloadJson.length,
+      lingerMs: options.lingerMs ?? 0,
+      lingerMaxItems: options.lingerMaxCallbacks ?? 16,
+    }),
+  );
 
   return {
     store(callback) {
-      const callbackId = `cb_${randomUUID().replaceAll('-', '')}`;
+      const partition = partitionOf(callback.registrationId);
+      const commit = commits[partition];
+      if (!commit) {
+        return Promise.reject(
+          new Error(
+            `registration ${callback.registrationId} is in partition ${partition}, past STORE_PARTITIONS (${keys.partitions}): never lower STORE_PARTITIONS`,
+          ),
+        );
+      }
+      const callbackId = inPartition(`cb_${randomUUID().replaceAll('-', '')}`, partition);
       const header = encodeCallbackRecord({
         id: callbackId,
         registrationId: callback.registrationId,

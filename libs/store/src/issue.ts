@@ -1,10 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import {
-  newCallbackToken,
-  type ParseApi,
-  type Registration,
-  type RegistrationStore,
-} from './registrations.js';
+import { type ParseApi, type Registration, type RegistrationStore } from './registrations.js';
 
 /** What a pipeline (or a parse submission) asks for. */
 export interface RegistrationRequest {
@@ -54,7 +49,7 @@ export async function issueRegistration(
     options.registrationTtlSeconds,
     request.expectCallbackWithinSeconds + 86_400,
   );
-  const token = newCallbackToken();
+  const token = store.newToken();
   const registration = await store.create(
     {
       source: request.source,

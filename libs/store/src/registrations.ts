@@ -1,7 +1,7 @@
-import { hash as cryptoHash, randomBytes, randomUUID } from 'node:crypto';
+import { hash as cryptoHash, randomBytes, randomInt, randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { z } from 'zod';
-import type { StoreKeys } from './keys.js';
+import { inPartition, partitionOf, type StoreKeys } from './keys.js';
 
 /** Where a registration stands (libs/client keeps a copy, held equal by a workspace test). */
 export const REGISTRATION_STATES = [
@@ -18,8 +18,17 @@ export type RegistrationState = (typeof REGISTRATION_STATES)[number];
 export const PARSE_APIS = ['v1', 'v2'] as const;
 export type ParseApi = (typeof PARSE_APIS)[number];
 
-/** The callback token's length in characters (32 random bytes, base64url). */
+/** The callback token's length in characters (32 random bytes, base64url), without the
+ * partition marker (`.p<p>`, up to 5 more) a token of partition 1 or more ends with. */
 export const CALLBACK_TOKEN_LENGTH = 43;
+
+const REGISTRATION_ID = /^reg_[0-9a-f]{32}(\.p\d{1,3})?$/;
+const TOKEN = /^[A-Za-z0-9_-]{43}(\.p\d{1,3})?$/;
+
+/** Whether a string is shaped like a callback token (its partition marker included). */
+export function isCallbackToken(token: string): boolean {
+  return TOKEN.test(token);
+}
 
 /** A pipeline's registration of one job it sends to a parser. */
 export interface Registration {
@@ -79,13 +88,13 @@ export function hashToken(token: string): string {
 }
 
 /** A new unguessable callback token: 256 random bits, base64url. */
-export function newCallbackToken(): string {
-  return randomBytes(32).toString('base64url');
+export function newCallbackToken(partition = 0): string {
+  return inPartition(randomBytes(32).toString('base64url'), partition);
 }
 
-/** A new registration id (`reg_` + 32 hex). */
-export function newRegistrationId(): string {
-  return `reg_${randomUUID().replaceAll('-', '')}`;
+/** A new registration id (`reg_` + 32 hex, and `.p<p>` past partition 0). */
+export function newRegistrationId(partition = 0): string {
+  return inPartition(`reg_${randomUUID().replaceAll('-', '')}`, partition);
 }
 
 /** What {@link RegistrationStore.create} needs. */
@@ -153,8 +162,11 @@ function fromHash(raw: Record<string, string>): Registration | undefined {
 
 /** Registrations and their callback tokens in Redis. */
 export interface RegistrationStore {
+  /** A new callback token, of a partition chosen at random (the registration created with it
+   * belongs to that partition). */
+  newToken(): string;
   /** Stores a registration and its token (both expire at `expiresAt`, plus a grace period for
-   * status queries). */
+   * status queries), in the token's partition. */
   create(registration: NewRegistration, token: string): Promise<Registration>;
   get(id: string): Promise<Registration | undefined>;
   /** The registration a parser job id was given to (at registration or attached later). */
@@ -210,14 +222,20 @@ export function createRegistrationStore(options: RegistrationStoreOptions): Regi
   const now = options.now ?? (() => Date.now());
 
   const get = async (id: string) => {
-    if (!/^reg_[0-9a-f]{32}$/.test(id)) return undefined;
+    if (!REGISTRATION_ID.test(id)) return undefined;
     const raw = await redis.hgetall(keys.registration(id));
     return Object.keys(raw).length === 0 ? undefined : fromHash(raw);
   };
 
   return {
+    newToken: () => newCallbackToken(randomInt(keys.partitions)),
     async create(input, token) {
-      const id = input.id ?? newRegistrationId();
+      const partition = partitionOf(token);
+      const id = input.id ?? newRegistrationId(partition);
+      if (partitionOf(id) !== partition) {
+        throw new Error(`registration ${id} is not in its token's partition (${partition})`);
+      }
+      const own = keys.of(id);
       const hash = toHash({ ...input, id });
       const expiresMs = Date.parse(input.expiresAt);
       const tokenTtl = Math.max(1, Math.ceil((expiresMs - now()) / 1000));
@@ -225,8 +243,8 @@ export function createRegistrationStore(options: RegistrationStoreOptions): Regi
         .multi()
         .hset(keys.registration(id), hash)
         .expire(keys.registration(id), tokenTtl + retain)
-        .set(keys.token(hashToken(token)), id, 'EX', tokenTtl)
-        .zadd(keys.waiting, Date.parse(input.expectCallbackBy), id)
+        .set(own.token(hashToken(token)), id, 'EX', tokenTtl)
+        .zadd(own.waiting, Date.parse(input.expectCallbackBy), id)
         .exec();
       if (input.parseJobId !== undefined) {
         await redis.set(keys.parseJob(input.parseJobId), id, 'EX', tokenTtl + retain);
@@ -239,12 +257,13 @@ export function createRegistrationStore(options: RegistrationStoreOptions): Regi
     },
     get,
     async findByToken(token) {
-      if (token.length !== CALLBACK_TOKEN_LENGTH || !/^[A-Za-z0-9_-]+$/.test(token))
-        return undefined;
-      // One round trip on the callback path: token to id to record, in one script.
+      if (!isCallbackToken(token)) return undefined;
+      // One round trip on the callback path: token to id to record, in one script (the
+      // token's partition holds both).
+      const own = keys.of(token);
       const flat = await (redis as TokenRedis).cbgwFindByToken(
-        keys.token(hashToken(token)),
-        keys.registration(''),
+        own.token(hashToken(token)),
+        `${own.tag}:reg:`,
       );
       if (!flat || flat.length === 0) return undefined;
       const raw: Record<string, string> = {};

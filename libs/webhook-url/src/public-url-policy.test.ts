@@ -118,7 +118,7 @@ describe('checkPublicBaseUrl', () => {
     const longest = MAX_CALLBACK_URL_LENGTH - 1 - CALLBACK_PATH_RESERVE;
     const base = (length: number) =>
       `https://example.com/${'a'.repeat(length - 'https://example.com/'.length)}`;
-    expect(CALLBACK_PATH_RESERVE).toBe(68);
+    expect(CALLBACK_PATH_RESERVE).toBe(73);
     expect(codeOf(base(longest))).toBe('ok');
     expect(codeOf(base(longest + 1))).toBe('WEBHOOK_URL_TOO_LONG');
     expect(checkPublicBaseUrl(base(100), { callbackPathReserve: 120 })).toMatchObject({

@@ -1,6 +1,7 @@
 import { startLlamaCloudFake, type LlamaCloudFake } from '@callback-gateway/llamacloud/testing';
 import { startProcess, startRedisCluster, type TestRedisCluster } from '@callback-gateway/testing';
 import { createGatewayClient } from '@callback-gateway/client';
+import { storeKeys } from '@callback-gateway/store';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Cluster } from 'ioredis';
@@ -16,6 +17,8 @@ import {
 } from './stack.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
+// The processes' layout: 16 partitions by default on a cluster.
+const keys = storeKeys('cbgw', { partitions: 16 });
 const auth = { authorization: `Bearer ${API_TOKEN}` };
 const envelope = (eventId: string, jobId = 'job-cluster') => ({
   event_id: eventId,
@@ -110,6 +113,46 @@ describe('gateway and worker on a Redis Cluster (3 masters, 1 replica each)', ()
     },
   );
 
+  it('runs the webhook-url CLI on the cluster (REDIS_CLUSTER_NODES): reads the URL cache there', async () => {
+    await store.set(
+      'cbgw:webhook-url:last',
+      JSON.stringify({
+        baseUrl: 'https://cli-cluster.example.com',
+        source: 'cloud_config',
+        verifiedBy: 'syntax',
+        insecure: false,
+        resolvedAt: new Date().toISOString(),
+      }),
+      'EX',
+      60,
+    );
+    const resolve = async (seeds: string) => {
+      const proc = startProcess({
+        args: [`${root}libs/webhook-url/dist/cli.js`, 'resolve'],
+        env: {
+          REDIS_CLUSTER_NODES: seeds,
+          WEBHOOK_URL_SOURCES: 'cache',
+          WEBHOOK_URL_VERIFY: 'syntax',
+        },
+      });
+      const code = await new Promise<number | null>((done) =>
+        proc.child.once('close', (exitCode) => done(exitCode)),
+      );
+      return { code, json: JSON.parse(proc.lines.join('\n')) as Record<string, unknown> };
+    };
+    const hit = await resolve(cluster.seeds);
+    expect(hit).toMatchObject({
+      code: 0,
+      json: { ok: true, baseUrl: 'https://cli-cluster.example.com', source: 'cache' },
+    });
+    const away = await resolve('127.0.0.1:1');
+    expect(away.code).toBe(2);
+    expect(away.json['reasons']).toEqual([
+      expect.objectContaining({ source: 'cache', code: 'WEBHOOK_URL_CACHE_UNAVAILABLE' }),
+    ]);
+    await store.del('cbgw:webhook-url:last');
+  });
+
   it('registers, takes a callback, answers a duplicate as such, and delivers once', async () => {
     const registration = await register('/docs');
     await client().attachJob(registration.id, 'job-cluster');
@@ -129,17 +172,19 @@ describe('gateway and worker on a Redis Cluster (3 masters, 1 replica each)', ()
     // Kept as long as STORE_CALLBACK_RETENTION_S and STORE_DEDUP_RETENTION_S say.
     const callbackId = (await client().status(registration.id)).deliveries[0]?.id ?? '';
     const ttl = async (key: string) => Number(await store.ttl(key));
-    expect(await ttl(`{cbgw}:cb:${callbackId}`)).toBeGreaterThan(7_100);
-    expect(await ttl(`{cbgw}:cb:${callbackId}`)).toBeLessThanOrEqual(7_200);
-    expect(await ttl(`{cbgw}:dl:${callbackId}`)).toBeGreaterThan(7_100);
-    expect(await ttl(`{cbgw}:dl:${callbackId}`)).toBeLessThanOrEqual(7_200);
-    // KEYS on the node of the store's slot (a cluster client sends it to any one node).
+    expect(await ttl(keys.callback(callbackId))).toBeGreaterThan(7_100);
+    expect(await ttl(keys.callback(callbackId))).toBeLessThanOrEqual(7_200);
+    expect(await ttl(keys.delivery(callbackId))).toBeGreaterThan(7_100);
+    expect(await ttl(keys.delivery(callbackId))).toBeLessThanOrEqual(7_200);
+    // KEYS on the node of the registration's partition's slot (a cluster client sends it to
+    // any one node).
     const [anyNode] = cluster.nodes;
     if (!anyNode) throw new Error('no node');
+    const own = keys.of(registration.id);
     const owner = await cluster.masterOfSlot(
-      Number(await cluster.command(anyNode, 'CLUSTER', 'KEYSLOT', '{cbgw}')),
+      Number(await cluster.command(anyNode, 'CLUSTER', 'KEYSLOT', own.tag)),
     );
-    const [dedupKey] = (await cluster.command(owner, 'KEYS', `{cbgw}:dedup:${registration.id}:*`))
+    const [dedupKey] = (await cluster.command(owner, 'KEYS', keys.dedup(registration.id, '*')))
       .split('\n')
       .filter(Boolean);
     expect(await ttl(dedupKey ?? '')).toBeGreaterThan(3_500);
@@ -206,7 +251,7 @@ describe('gateway and worker on a Redis Cluster (3 masters, 1 replica each)', ()
     });
     secrets.set(
       '/dropped',
-      (await store.hget(`{cbgw}:reg:${view.registration_id}`, 'delivery_secret')) ?? '',
+      (await store.hget(keys.registration(view.registration_id), 'delivery_secret')) ?? '',
     );
     dropped.add(view.parse_job_id);
     fake.complete(view.parse_job_id);
@@ -217,18 +262,83 @@ describe('gateway and worker on a Redis Cluster (3 masters, 1 replica each)', ()
     });
     // The worker stores the reconciled callback for STORE_CALLBACK_RETENTION_S.
     const webhookId = receipts('/dropped')[0]?.delivery.webhookId ?? '';
-    expect(Number(await store.ttl(`{cbgw}:cb:${webhookId}`))).toBeLessThanOrEqual(7_200);
-    expect(Number(await store.ttl(`{cbgw}:cb:${webhookId}`))).toBeGreaterThan(7_100);
+    expect(Number(await store.ttl(keys.callback(webhookId)))).toBeLessThanOrEqual(7_200);
+    expect(Number(await store.ttl(keys.callback(webhookId)))).toBeGreaterThan(7_100);
   });
+
+  it(
+    'spreads 1,000 registrations over the masters: keys and commands within 25 % of a third each',
+    { timeout: 120_000 },
+    async () => {
+      const { masters } = await cluster.roles();
+      expect(masters).toHaveLength(3);
+      const commands = async (node: (typeof masters)[number]) => {
+        const info = await cluster.command(node, 'INFO', 'commandstats');
+        let calls = 0;
+        for (const match of info.matchAll(/calls=(\d+)/g)) calls += Number(match[1]);
+        return calls;
+      };
+      const keyCount = async (node: (typeof masters)[number]) =>
+        Number(await cluster.command(node, 'DBSIZE'));
+      const [keysBefore, callsBefore] = await Promise.all([
+        Promise.all(masters.map(keyCount)),
+        Promise.all(masters.map(commands)),
+      ]);
+      // A path each: the pipeline checks each registration's own delivery secret.
+      const registrations: { id: string; callbackUrl: string }[] = [];
+      for (let from = 0; from < 1_000; from += 25) {
+        registrations.push(
+          ...(await Promise.all(
+            Array.from({ length: 25 }, (_, i) => register(`/spread/${from + i}`)),
+          )),
+        );
+      }
+      for (let from = 0; from < registrations.length; from += 25) {
+        await Promise.all(
+          registrations.slice(from, from + 25).map(async (registration, i) => {
+            const answer = await postCallback(stack, registration.callbackUrl, {
+              ...envelope(`evt-spread-${from + i}`, `job-spread-${from + i}`),
+              event_type: 'parse.running',
+            });
+            expect(answer.status).toBe(202);
+          }),
+        );
+      }
+      const spread = () =>
+        pipeline.receipts.filter((receipt) => receipt.path.startsWith('/spread/')).length;
+      await until(() => spread() === 1_000, 60_000);
+      expect(pipeline.rejected).toEqual([]);
+      const [keysAfter, callsAfter] = await Promise.all([
+        Promise.all(masters.map(keyCount)),
+        Promise.all(masters.map(commands)),
+      ]);
+      const shares = (before: number[], after: number[]) => {
+        const grown = after.map((value, i) => value - (before[i] ?? 0));
+        const total = grown.reduce((sum, value) => sum + value, 0);
+        return grown.map((value) => value / total);
+      };
+      const keyShares = shares(keysBefore, keysAfter);
+      const commandShares = shares(callsBefore, callsAfter);
+      for (const share of [...keyShares, ...commandShares]) {
+        expect(share).toBeGreaterThanOrEqual((1 / 3) * 0.75);
+        expect(share).toBeLessThanOrEqual((1 / 3) * 1.25);
+      }
+      process.stdout.write(
+        `spread over 3 masters: keys ${keyShares.map((share) => share.toFixed(3)).join(' ')}, commands ${commandShares.map((share) => share.toFixed(3)).join(' ')}\n`,
+      );
+    },
+  );
 
   // Last: it takes a replica away for a while.
   it('answers 503 not_replicated with Retry-After while the replica is away, then a duplicate', async () => {
     const [anyNode] = cluster.nodes;
     if (!anyNode) throw new Error('no node');
-    const slot = Number(await cluster.command(anyNode, 'CLUSTER', 'KEYSLOT', '{cbgw}:ingest'));
-    const replica = await cluster.replicaOf(await cluster.masterOfSlot(slot));
-    if (!replica) throw new Error('the store slot has no replica');
     const registration = await register('/replicated');
+    const slot = Number(
+      await cluster.command(anyNode, 'CLUSTER', 'KEYSLOT', keys.of(registration.id).ingest),
+    );
+    const replica = await cluster.replicaOf(await cluster.masterOfSlot(slot));
+    if (!replica) throw new Error('the partition slot has no replica');
     await replica.kill();
     const refused = await postCallback(stack, registration.callbackUrl, envelope('evt-r', 'job-r'));
     expect(refused.status).toBe(503);

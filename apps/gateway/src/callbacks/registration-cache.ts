@@ -1,5 +1,5 @@
 import {
-  CALLBACK_TOKEN_LENGTH,
+  isCallbackToken,
   hashToken,
   type Registration,
   type RegistrationStore,
@@ -34,8 +34,6 @@ export interface RegistrationCache {
   forget(tokenHash: string): void;
 }
 
-const TOKEN = /^[A-Za-z0-9_-]+$/;
-
 /**
  * A cache of registrations by callback token, so a callback costs no Redis round trip before
  * its intake. Safe because what it keeps never changes after a registration is created (its id,
@@ -68,7 +66,7 @@ export function createRegistrationCache(options: RegistrationCacheOptions): Regi
 
   return {
     async find(token) {
-      if (token.length !== CALLBACK_TOKEN_LENGTH || !TOKEN.test(token)) return undefined;
+      if (!isCallbackToken(token)) return undefined;
       const tokenHash = hashToken(token);
       const at = now();
       const cached = entries.get(tokenHash);

@@ -11,6 +11,7 @@ import {
   type BreakerRecord,
   type DeliveryState,
   type HistoryMinute,
+  readAcrossPartitions,
 } from '@callback-gateway/store';
 import type { GatewayContext } from '../context.js';
 import { STATUS_CONDITIONS, evaluateStatus, type StatusInputs } from './status.js';
@@ -82,8 +83,7 @@ export async function dashboardSummary(context: GatewayContext, now: number) {
   const [
     stateCounts,
     queueCounts,
-    overdueTotal,
-    overdueIds,
+    overdueSet,
     gateways,
     workers,
     oldest,
@@ -96,14 +96,24 @@ export async function dashboardSummary(context: GatewayContext, now: number) {
         async (state) => [state, await deliveries.countByState(state)] as const,
       ),
     ),
-    context.deliveryQueue
-      .getJobCounts('waiting', 'delayed', 'active', 'prioritized')
+    Promise.all(
+      context.deliveryQueues.map((queue) =>
+        queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized'),
+      ),
+    )
+      .then((each) => {
+        const sum: Record<string, number> = {};
+        for (const counts of each) {
+          for (const [state, count] of Object.entries(counts))
+            sum[state] = (sum[state] ?? 0) + count;
+        }
+        return sum;
+      })
       .catch(() => ({}) as Record<string, number>),
-    redis.zcard(keys.overdue),
-    redis.zrange(keys.overdue, 0, 19),
+    readAcrossPartitions(redis, keys, (own) => own.overdue, 20),
     redis.zcount(keys.gateways, now - ALIVE_WITHIN_MS, '+inf'),
     redis.zcount(keys.workers, now - ALIVE_WITHIN_MS, '+inf'),
-    oldestWaitingSeconds(context.deliveryQueue, redis, keys, now).catch(() => 0),
+    oldestWaitingSeconds(context.deliveryQueues, redis, keys, now).catch(() => 0),
     readBreakers(redis, keys),
     readHistory(redis, keys, now - 60 * 60_000, now),
     readRedisMemory(redis),
@@ -121,7 +131,7 @@ export async function dashboardSummary(context: GatewayContext, now: number) {
     liveGateways: gateways,
     breakersOpen: breakers.length,
     deadLetters: counts.dead_lettered,
-    overdue: overdueTotal,
+    overdue: overdueSet.total,
     oldestWaitingSeconds: oldest,
     attemptsOk: attempts.total((m) => m.counters.attempt_ok),
     attemptsFailed: attempts.total((m) => m.counters.attempt_failed),
@@ -131,7 +141,7 @@ export async function dashboardSummary(context: GatewayContext, now: number) {
     redisMemoryMax: fullest?.max ?? 0,
   };
   const overdue = (
-    await Promise.all(overdueIds.map((id) => context.registrations.get(id)))
+    await Promise.all(overdueSet.ids.map((id) => context.registrations.get(id)))
   ).flatMap((entry) =>
     entry
       ? [
@@ -170,7 +180,7 @@ export async function dashboardSummary(context: GatewayContext, now: number) {
       rejected: lastHour.rejected,
     },
     breakers: breakers.map(breakerJson),
-    overdue: { total: overdueTotal, registrations: overdue },
+    overdue: { total: overdueSet.total, registrations: overdue },
     dead_letters: {
       total: counts.dead_lettered,
       items: deadLetters.map((delivery) => ({

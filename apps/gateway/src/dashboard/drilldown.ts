@@ -1,5 +1,5 @@
 import { createRedisAuditStore, type RedisAuditStore } from '@callback-gateway/audit';
-import { destinationLabel, type Registration } from '@callback-gateway/store';
+import { auditPartitionsOf, destinationLabel, type Registration } from '@callback-gateway/store';
 import type { GatewayContext } from '../context.js';
 
 /** What an id typed into the search box turned out to be, and the registration it leads to. */
@@ -39,7 +39,8 @@ function auditOf(context: GatewayContext) {
   if (!store) {
     store = createRedisAuditStore({
       redis: context.redis,
-      prefix: `{${context.keys.prefix}}:audit`,
+      prefix: `${context.keys.tag}:audit`,
+      partitions: auditPartitionsOf(context.keys),
     });
     auditStores.set(context, store);
   }

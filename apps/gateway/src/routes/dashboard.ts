@@ -156,7 +156,14 @@ export async function dashboardRoutes(app: FastifyInstance, context: GatewayCont
     });
     const adapter = new FastifyAdapter();
     createBullBoard({
-      queues: [new BullMQAdapter(context.deliveryQueue), new BullMQAdapter(context.parseQueue)],
+      // One board entry per partition's delivery queue (`p<n>:deliveries` past the first).
+      queues: [
+        ...context.deliveryQueues.map(
+          (queue, partition) =>
+            new BullMQAdapter(queue, partition === 0 ? {} : { prefix: `p${partition}:` }),
+        ),
+        new BullMQAdapter(context.parseQueue),
+      ],
       serverAdapter: adapter,
       options: { uiConfig: { boardTitle: 'Callback Gateway queues' } },
     });

@@ -1,5 +1,10 @@
 import { OutboundRefusedError } from '@callback-gateway/outbound';
-import { issueRegistration, PARSE_APIS, type Registration } from '@callback-gateway/store';
+import {
+  issueRegistration,
+  PARSE_APIS,
+  readAcrossPartitions,
+  type Registration,
+} from '@callback-gateway/store';
 import { CALLBACK_PATH_PREFIX, isWebhookUrlError } from '@callback-gateway/webhook-url';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -284,9 +289,13 @@ export async function registrationRoutes(app: FastifyInstance, context: GatewayC
     async (request) => {
       client(request);
       const { state, limit } = request.query;
-      const key = state === 'overdue' ? context.keys.overdue : context.keys.waiting;
-      const [total, ids] = await storage(() =>
-        Promise.all([context.redis.zcard(key), context.redis.zrange(key, 0, limit - 1)]),
+      const { total, ids } = await storage(() =>
+        readAcrossPartitions(
+          context.redis,
+          context.keys,
+          (own) => (state === 'overdue' ? own.overdue : own.waiting),
+          limit,
+        ),
       );
       const found = await storage(() => Promise.all(ids.map((id) => registrations.get(id))));
       return {

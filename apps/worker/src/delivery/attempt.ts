@@ -22,7 +22,8 @@ import { sendDelivery, type DeliveryTimeouts, type SendResult } from './send.js'
 /** What one delivery's attempt needs. */
 export interface AttemptDeps {
   batches: DeliveryBatches;
-  queue: Queue<DeliveryJobData>;
+  /** The delivery queue of a delivery's partition (follow-up jobs go there). */
+  queueOf(callbackId: string): Queue<DeliveryJobData>;
   policy: OutboundPolicy;
   dispatcher: Dispatcher;
   /** The destinations' and origins' breakers, and the in-flight cap per origin. */
@@ -212,7 +213,7 @@ async function commitHold(
     nextAttemptAt: new Date(at).toISOString(),
   });
   if (!applied) return;
-  await addFollowUp(deps.queue, nextJobId, held, at);
+  await addFollowUp(deps.queueOf(held.callbackId), nextJobId, held, at);
   if (hold.sleepKey) {
     deps.guard.sleeping(hold.sleepKey, held.heldSince ?? 0, hold.holdOffsetMs, nextJobId);
   }
@@ -291,7 +292,7 @@ async function commitVerdict(deps: AttemptDeps, due: DueDelivery, verdict: Verdi
   if (!applied) return;
   deps.metrics.deliveries.inc({ outcome: 'retry' });
   deps.history.count('retried');
-  await addFollowUp(deps.queue, nextJobId, next, nextAtMs ?? Date.now());
+  await addFollowUp(deps.queueOf(next.callbackId), nextJobId, next, nextAtMs ?? Date.now());
 }
 
 /** Commit: dead-lettered (the delivery waits for an operator's replay). */

@@ -40,9 +40,14 @@ export const jobIds = {
   isBatch: (id: string) => id.startsWith('b-'),
 };
 
+/** The callback id in a retry or wait job id (its partition's queue holds the job). */
+export function callbackOfJobId(id: string): string | undefined {
+  return deliveryOfJobId(id, '')?.callbackId;
+}
+
 /** The delivery a retry or wait job id stands for (with its registration), or undefined. */
 export function deliveryOfJobId(id: string, registrationId: string): JobDelivery | undefined {
-  const match = /^[rw]-(cb_[0-9a-f]{32})-(\d+)-(\d+)(?:-\d+-(\d+))?$/.exec(id);
+  const match = /^[rw]-(cb_[0-9a-f]{32}(?:\.p\d{1,3})?)-(\d+)-(\d+)(?:-\d+-(\d+))?$/.exec(id);
   if (!match) return undefined;
   return {
     callbackId: match[1] as string,

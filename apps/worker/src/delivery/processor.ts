@@ -39,7 +39,7 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
         // This job handed the delivery on, then its run failed: make sure the follow-up exists.
         const next = deliveryOfJobId(step.jobId, delivery.registrationId);
         const due = step.nextAttemptAt === undefined ? Date.now() : Date.parse(step.nextAttemptAt);
-        return next ? addFollowUp(deps.queue, step.jobId, next, due) : undefined;
+        return next ? addFollowUp(deps.queueOf(next.callbackId), step.jobId, next, due) : undefined;
       }
       case 'deliver':
         return attemptDelivery(attemptDeps, {

@@ -16,7 +16,7 @@ import type { Registry } from 'prom-client';
 import { createWorkerMetrics, type WorkerGaugeSources } from '../metrics.js';
 import type { BreakerOptions } from './breaker.js';
 import { DestinationGuard } from './destination-guard.js';
-import { jobRunBackoffMs, type DeliveryJobData } from './jobs.js';
+import { callbackOfJobId, jobRunBackoffMs, type DeliveryJobData } from './jobs.js';
 import { createLimit } from './limit.js';
 import { createDeliveryProcessor } from './processor.js';
 import { startIngestPump, type IngestPump } from './pump.js';
@@ -27,8 +27,11 @@ import type { DeliveryTimeouts } from './send.js';
 export interface DeliveryServiceOptions {
   /** BullMQ connection options (it opens and owns its own connections). */
   connection: ConnectionOptions;
-  /** A connection for the pump (it blocks on it); borrowed. */
-  pumpRedis: RedisClient;
+  /** The partitions this worker consumes (`WORKER_PARTITIONS`). @defaultValue every one */
+  partitions?: readonly number[];
+  /** A connection for each partition's pump (it blocks on it), in `partitions` order;
+   * borrowed. */
+  pumpRedis: readonly RedisClient[];
   /** A connection for the store (fail-fast); borrowed. */
   storeRedis: RedisClient;
   keys: StoreKeys;
@@ -63,19 +66,26 @@ export interface DeliveryServiceOptions {
 
 /** The running delivery machinery. */
 export interface DeliveryService {
-  readonly queue: Queue<DeliveryJobData>;
-  readonly pump: IngestPump;
-  readonly worker: Worker<DeliveryJobData>;
+  /** Every partition's delivery queue, by partition. */
+  readonly queues: readonly Queue<DeliveryJobData>[];
+  /** The pumps and the queue workers of the partitions consumed, in `partitions` order. */
+  readonly pumps: readonly IngestPump[];
+  readonly workers: readonly Worker<DeliveryJobData>[];
   readonly guard: DestinationGuard;
   /** Stops taking jobs, lets in-flight deliveries finish within `deadlineMs` (the rest go back
    * to the queue when their lock expires), closes what it opened. Idempotent. */
   close(deadlineMs?: number): Promise<void>;
 }
 
-/** Starts the pump, the delivery queue and its worker. */
+/** Starts, for each partition consumed, its pump and its delivery queue's worker. */
 export function startDeliveryService(options: DeliveryServiceOptions): DeliveryService {
   const { keys, logger, audit } = options;
-  const prefix = `{${keys.prefix}}`;
+  const partitions = options.partitions ?? keys.all.map((own) => own.partition);
+  if (options.pumpRedis.length !== partitions.length) {
+    throw new Error(
+      `${partitions.length} partitions consumed, ${options.pumpRedis.length} pump connections`,
+    );
+  }
   const deliveries = createDeliveryStore({ redis: options.storeRedis, keys });
   const batches = createDeliveryBatches({
     redis: options.storeRedis,
@@ -89,11 +99,20 @@ export function startDeliveryService(options: DeliveryServiceOptions): DeliveryS
       emitter.on('error', (error) =>
         logger.debug({ err: error }, `queue ${name}: ${error.message}`),
       ));
-  const queue = new Queue<DeliveryJobData>(QUEUES.deliveries, {
-    connection: options.connection,
-    prefix,
+  // Every partition's queue (follow-ups, the gauges); each on the partition's hash tag.
+  const queues = keys.all.map((own) => {
+    const queue = new Queue<DeliveryJobData>(QUEUES.deliveries, {
+      connection: options.connection,
+      prefix: own.tag,
+    });
+    watchQueue(QUEUES.deliveries, queue);
+    return queue;
   });
-  watchQueue(QUEUES.deliveries, queue);
+  const queueOf = (callbackId: string): Queue<DeliveryJobData> => {
+    const queue = queues[keys.of(callbackId).partition];
+    if (!queue) throw new Error(`${callbackId}: past STORE_PARTITIONS (${keys.partitions})`);
+    return queue;
+  };
   // Filled once everything the gauges read exists.
   const gauges: { sources?: WorkerGaugeSources } = {};
   const metrics = createWorkerMetrics(options.registry, () => gauges.sources);
@@ -108,7 +127,9 @@ export function startDeliveryService(options: DeliveryServiceOptions): DeliveryS
           await Promise.all(
             jobIds.slice(from, from + 10).map(async (id) =>
               // Gone (replayed, expired) or already running: nothing to wake.
-              (await queue.getJob(id))?.promote().catch(() => undefined),
+              (await queueOf(callbackOfJobId(id) ?? '').getJob(id))
+                ?.promote()
+                .catch(() => undefined),
             ),
           );
         }
@@ -163,7 +184,7 @@ export function startDeliveryService(options: DeliveryServiceOptions): DeliveryS
   });
   const processor = createDeliveryProcessor({
     batches,
-    queue,
+    queueOf,
     limit: createLimit(concurrency),
     policy: options.policy,
     dispatcher,
@@ -177,47 +198,63 @@ export function startDeliveryService(options: DeliveryServiceOptions): DeliveryS
     ...(options.random !== undefined && { random: options.random }),
   });
   const lockDuration = options.lockDurationMs ?? options.timeouts.totalMs * 2 + 10_000;
-  const worker = new Worker<DeliveryJobData>(QUEUES.deliveries, processor, {
-    connection: options.connection,
-    prefix,
-    // Jobs at once: batches wait for the shared limit of deliveries in flight, so there are
-    // always jobs ready when a slot frees up; retries and waits are jobs of one delivery. Twice
-    // the limit: a slow origin's deliveries may wait a moment in the guard (its share, at most),
-    // and the jobs they keep must not be the ones a healthy origin needs.
-    concurrency: concurrency * 2,
-    lockDuration,
-    // Look for expired locks (a dead worker's jobs) as often as a lock lasts, not every 30 s.
-    stalledInterval: Math.min(30_000, lockDuration),
-    // A job whose worker died is run again, never failed for stalling.
-    maxStalledCount: 1_000,
-    settings: {
-      // A run that failed (Redis away): again after 0.5 s, doubling, at most 30 s.
-      backoffStrategy: (attemptsMade: number) => jobRunBackoffMs(attemptsMade),
-    },
+  const partitionKeys = (partition: number) => {
+    const own = keys.all[partition];
+    if (!own)
+      throw new Error(`partition ${partition} is past STORE_PARTITIONS (${keys.partitions})`);
+    return own;
+  };
+  // Each partition consumed: a queue worker, and a pump from its ingest stream. The limit of
+  // deliveries in flight is the process's, shared by every partition.
+  const workers = partitions.map((partition) => {
+    const worker = new Worker<DeliveryJobData>(QUEUES.deliveries, processor, {
+      connection: options.connection,
+      prefix: partitionKeys(partition).tag,
+      // Jobs at once: batches wait for the shared limit of deliveries in flight, so there are
+      // always jobs ready when a slot frees up; retries and waits are jobs of one delivery.
+      // Twice the limit: a slow origin's deliveries may wait a moment in the guard (its share,
+      // at most), and the jobs they keep must not be the ones a healthy origin needs.
+      concurrency: concurrency * 2,
+      lockDuration,
+      // Look for expired locks (a dead worker's jobs) as often as a lock lasts, not every 30 s.
+      stalledInterval: Math.min(30_000, lockDuration),
+      // A job whose worker died is run again, never failed for stalling.
+      maxStalledCount: 1_000,
+      settings: {
+        // A run that failed (Redis away): again after 0.5 s, doubling, at most 30 s.
+        backoffStrategy: (attemptsMade: number) => jobRunBackoffMs(attemptsMade),
+      },
+    });
+    watchQueue(QUEUES.deliveries, worker);
+    return worker;
   });
-  watchQueue(QUEUES.deliveries, worker);
-  const pump = startIngestPump({
-    redis: options.pumpRedis,
-    keys,
-    batches,
-    queue,
-    audit,
-    logger,
-    jobSize: concurrency,
-    // Entries a dead worker's pump read but never queued are taken over as soon as its locks
-    // would have expired.
-    claimIdleMs: Math.min(30_000, lockDuration),
-  });
+  const pumps = partitions.map((partition, i) =>
+    startIngestPump({
+      redis: options.pumpRedis[i] as RedisClient,
+      keys: partitionKeys(partition),
+      batches,
+      queue: queues[partition] as Queue<DeliveryJobData>,
+      audit,
+      logger,
+      jobSize: concurrency,
+      // Entries a dead worker's pump read but never queued are taken over as soon as its locks
+      // would have expired.
+      claimIdleMs: Math.min(30_000, lockDuration),
+    }),
+  );
   gauges.sources = {
-    queue,
+    queues,
     deliveries,
     guard,
-    ingestBacklog: () => options.storeRedis.xlen(keys.ingest),
-    oldestWaiting: () => oldestWaitingSeconds(queue, options.storeRedis, keys),
+    ingestBacklog: async () => {
+      const lengths = await Promise.all(keys.all.map((own) => options.storeRedis.xlen(own.ingest)));
+      return lengths.reduce((sum, length) => sum + length, 0);
+    },
+    oldestWaiting: () => oldestWaitingSeconds(queues, options.storeRedis, keys),
   };
   // The history's oldest-waiting chart: a sample every 15 s (each minute keeps its largest).
   const sampler = setInterval(() => {
-    void oldestWaitingSeconds(queue, options.storeRedis, keys)
+    void oldestWaitingSeconds(queues, options.storeRedis, keys)
       .then((seconds) => history.oldestWaiting(seconds))
       .catch(() => undefined);
   }, 15_000);
@@ -225,15 +262,15 @@ export function startDeliveryService(options: DeliveryServiceOptions): DeliveryS
 
   let closing: Promise<void> | undefined;
   return {
-    queue,
-    pump,
-    worker,
+    queues,
+    pumps,
+    workers,
     guard,
     close(deadlineMs = 10_000) {
       closing ??= (async () => {
         clearInterval(sampler);
-        await pump.close();
-        const graceful = worker.close();
+        await Promise.all(pumps.map((pump) => pump.close()));
+        const graceful = Promise.all(workers.map((worker) => worker.close()));
         const timer = new Promise<'late'>((resolve) =>
           setTimeout(() => resolve('late'), Math.max(0, deadlineMs - 1_000)).unref(),
         );
@@ -241,10 +278,10 @@ export function startDeliveryService(options: DeliveryServiceOptions): DeliveryS
           logger.warn(
             'deliveries still in flight at the shutdown deadline: they go back to the queue when their lock expires',
           );
-          await worker.close(true);
+          await Promise.all(workers.map((worker) => worker.close(true)));
         }
         await history.close();
-        await queue.close();
+        await Promise.all(queues.map((queue) => queue.close()));
         await dispatcher.close().catch(() => undefined);
       })();
       return closing;

@@ -91,7 +91,8 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
     registers,
     async collect() {
       try {
-        this.set(await redis.zcard(keys.overdue));
+        const sizes = await Promise.all(keys.all.map((own) => redis.zcard(own.overdue)));
+        this.set(sizes.reduce((sum, size) => sum + size, 0));
       } catch {
         // Redis away: keep the last value.
       }
@@ -101,14 +102,22 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
   let lastBaseCheck = 0;
   let lastBase: string | undefined;
 
-  const schedule = (id: string, at: number, onlyIfAbsent = true) =>
-    onlyIfAbsent ? redis.zadd(keys.reconcile, 'NX', at, id) : redis.zadd(keys.reconcile, at, id);
+  // Each sweep covers every partition (not only the ones this worker delivers): the claims
+  // (ZREM) make each registration's step run once, however many workers sweep.
+  const schedule = (id: string, at: number, onlyIfAbsent = true) => {
+    const key = keys.of(id).reconcile;
+    return onlyIfAbsent ? redis.zadd(key, 'NX', at, id) : redis.zadd(key, at, id);
+  };
 
   const markOverdue = async () => {
-    const due = await redis.zrangebyscore(keys.waiting, '-inf', now(), 'LIMIT', 0, BATCH);
+    for (const own of keys.all) await markOverdueIn(own);
+  };
+
+  const markOverdueIn = async (own: StoreKeys) => {
+    const due = await redis.zrangebyscore(own.waiting, '-inf', now(), 'LIMIT', 0, BATCH);
     for (const id of due) {
       // Claim it: with several workers, only the one whose ZREM removed it goes on.
-      if ((await redis.zrem(keys.waiting, id)) !== 1) continue;
+      if ((await redis.zrem(own.waiting, id)) !== 1) continue;
       const registration = await registrations.get(id);
       if (!registration || (await redis.exists(keys.final(id)))) continue;
       await redis
@@ -120,7 +129,7 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
             ? 'overdue'
             : registration.state,
         )
-        .zadd(keys.overdue, Date.parse(registration.expectCallbackBy), id)
+        .zadd(own.overdue, Date.parse(registration.expectCallbackBy), id)
         .exec();
       overdueTotal.inc();
       const waitedS = Math.max(0, (now() - Date.parse(registration.createdAt)) / 1000);
@@ -144,18 +153,21 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
     reason: string,
     keep: (registration: Pick<Registration, 'callbackBaseUrl'>) => boolean,
   ) => {
-    const pending = await redis.zrange(keys.waiting, 0, 999);
-    if (pending.length === 0) return 0;
-    const pipeline = redis.pipeline();
-    for (const id of pending)
-      pipeline.hmget(keys.registration(id), 'callback_base_url', 'parse_job_id');
-    const rows = (await pipeline.exec()) ?? [];
     let count = 0;
-    for (const [index, [error, values]] of rows.entries()) {
-      const id = pending[index];
-      const [baseUrl, jobId] = (values ?? []) as (string | null)[];
-      if (error || !id || !jobId || !keep({ callbackBaseUrl: baseUrl ?? '' })) continue;
-      if ((await schedule(id, now())) === 1) count++;
+    for (const own of keys.all) {
+      const pending = await redis.zrange(own.waiting, 0, 999);
+      if (pending.length === 0) continue;
+      // One pipeline per partition (on a cluster, a pipeline goes to one node).
+      const pipeline = redis.pipeline();
+      for (const id of pending)
+        pipeline.hmget(keys.registration(id), 'callback_base_url', 'parse_job_id');
+      const rows = (await pipeline.exec()) ?? [];
+      for (const [index, [error, values]] of rows.entries()) {
+        const id = pending[index];
+        const [baseUrl, jobId] = (values ?? []) as (string | null)[];
+        if (error || !id || !jobId || !keep({ callbackBaseUrl: baseUrl ?? '' })) continue;
+        if ((await schedule(id, now())) === 1) count++;
+      }
     }
     if (count > 0) logger.warn(`reconciling ${count} pending registrations early: ${reason}`);
     return count;
@@ -194,13 +206,19 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
   const reconcileDue = async () => {
     const client = options.llamaCloud;
     if (!client) return;
-    const due = await redis.zrangebyscore(keys.reconcile, '-inf', now(), 'LIMIT', 0, 50);
+    const due = (
+      await Promise.all(
+        keys.all.map((own) => redis.zrangebyscore(own.reconcile, '-inf', now(), 'LIMIT', 0, 50)),
+      )
+    )
+      .flat()
+      .slice(0, 50);
     await Promise.all(
       due.map(async (id) => {
-        if ((await redis.zrem(keys.reconcile, id)) !== 1) return;
+        if ((await redis.zrem(keys.of(id).reconcile, id)) !== 1) return;
         const registration = await registrations.get(id);
         if (!registration || (await redis.exists(keys.final(id)))) {
-          await redis.zrem(keys.overdue, id);
+          await redis.zrem(keys.of(id).overdue, id);
           return;
         }
         const attempt = await redis.hincrby(keys.registration(id), 'reconcile_attempts', 1);

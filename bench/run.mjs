@@ -4,6 +4,7 @@ import { commandsText } from './lib/redis-commands.mjs';
 import { markdownTable, profileText, textTable, writeResults } from './lib/report.mjs';
 import { describeAppEnv, parseSettings, usage } from './lib/settings.mjs';
 import { cleanup, log, machine, scoped } from './lib/util.mjs';
+import { cluster } from './scenarios/cluster.mjs';
 import { dashboard } from './scenarios/dashboard.mjs';
 import { delivery } from './scenarios/delivery.mjs';
 import { e2e } from './scenarios/e2e.mjs';
@@ -12,7 +13,7 @@ import { ingest } from './scenarios/ingest.mjs';
 import { memory } from './scenarios/memory.mjs';
 import { resolver } from './scenarios/resolver.mjs';
 
-const RUNNERS = { ingest, delivery, e2e, resolver, memory, floors, dashboard };
+const RUNNERS = { ingest, delivery, e2e, resolver, memory, floors, dashboard, cluster };
 
 let parsed;
 try {

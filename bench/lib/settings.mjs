@@ -3,6 +3,8 @@ import { maskUrlCredentials } from '@callback-gateway/runtime';
 import { cpuPlan } from './cpus.mjs';
 
 export const SCENARIOS = ['ingest', 'delivery', 'e2e', 'resolver', 'memory', 'floors', 'dashboard'];
+/** Run only when named (or with `--cluster`): not part of the default run. */
+export const EXTRA_SCENARIOS = ['cluster'];
 
 /** Full settings (the defaults) and the `--quick` preset. Every key is also a flag
  * (`--e2e-duration=20`) and an environment variable (`BENCH_E2E_DURATION=20`). */
@@ -66,8 +68,9 @@ export function usage() {
       (key in QUICK ? `, quick ${QUICK[key]}` : ''),
   );
   return [
-    'usage: npm run bench -- [scenario ...] [--quick] [--flag=value ...]',
-    `scenarios: ${SCENARIOS.join(', ')} (default: all)`,
+    'usage: npm run bench -- [scenario ...] [--quick] [--cluster] [--flag=value ...]',
+    `scenarios: ${SCENARIOS.join(', ')} (default: all of these); ${EXTRA_SCENARIOS.join(', ')} (only when named)`,
+    '  --cluster              ingest, delivery and e2e on one Redis and on a local Redis Cluster',
     'flags (or environment variables):',
     ...lines,
     '  --out=FILE             BENCH_OUT                    default bench/results/<date>.json',
@@ -77,6 +80,7 @@ export function usage() {
 /** Settings the harness gives the processes itself: `--app-env` may not change them. */
 const HARNESS_OWNED = [
   'REDIS_URL',
+  'REDIS_CLUSTER_NODES',
   'GATEWAY_HOST',
   'GATEWAY_PORT',
   'WORKER_HOST',
@@ -130,11 +134,16 @@ export function parseSettings(argv, env = process.env) {
     if (arg === '--help' || arg === '-h') return { help: true };
     const match = /^--([a-z0-9-]+)(?:=(.*))?$/.exec(arg);
     if (match) flags[match[1]] = match[2] ?? '';
-    else if (SCENARIOS.includes(arg)) scenarios.push(arg);
+    else if (SCENARIOS.includes(arg) || EXTRA_SCENARIOS.includes(arg)) scenarios.push(arg);
     else throw new Error(`unknown argument ${arg}\n${usage()}`);
   }
   const quick = 'quick' in flags || env['BENCH_QUICK'] === '1';
   delete flags['quick'];
+  // `--cluster`: the cluster scenario (one Redis and a Redis Cluster, side by side).
+  if ('cluster' in flags) {
+    if (!scenarios.includes('cluster')) scenarios.push('cluster');
+    delete flags['cluster'];
+  }
   const out = flags['out'] ?? env['BENCH_OUT'];
   delete flags['out'];
   const settings = { ...FULL, ...(quick ? QUICK : {}) };

@@ -1,5 +1,11 @@
 import { fileURLToPath } from 'node:url';
-import { freePort, startProcess, startRedis, waitForHttp } from '@callback-gateway/testing';
+import {
+  freePort,
+  startProcess,
+  startRedis,
+  startRedisCluster,
+  waitForHttp,
+} from '@callback-gateway/testing';
 import { pin, redisPid } from './cpus.mjs';
 import { onCleanup } from './util.mjs';
 
@@ -24,6 +30,21 @@ export async function startBenchRedis(settings) {
   return redis;
 }
 
+/**
+ * A throwaway Redis Cluster for one scenario (3 masters; replicas only when asked: the figures
+ * are the primaries' work), stopped by its cleanup. `pids` are the masters', for CPU meters.
+ */
+export async function startBenchCluster(settings, { replicasPerMaster = 0 } = {}) {
+  const args = AOF_ARGS[settings.aof];
+  if (!args) throw new Error(`--aof must be one of ${Object.keys(AOF_ARGS).join(', ')}`);
+  const cluster = await startRedisCluster({ masters: 3, replicasPerMaster, args });
+  onCleanup(() => cluster.close());
+  const { masters } = await cluster.roles();
+  const pids = masters.map((node) => redisPid(node.port));
+  for (const pid of pids) pin(pid, settings.cpus.servers);
+  return { cluster, seeds: cluster.seeds, masters, pids };
+}
+
 async function ready(proc, url) {
   try {
     await waitForHttp(url, (status) => status === 200, 30_000);
@@ -37,7 +58,7 @@ async function ready(proc, url) {
  * matter, then `--app-env` (which may change those), then what the harness owns (Redis, ports,
  * the API token), which nothing overrides.
  */
-export function appEnvironment({ redisUrl, gatewayPort, workerPort }, appEnv = {}) {
+export function appEnvironment({ redisUrl, clusterNodes, gatewayPort, workerPort }, appEnv = {}) {
   return {
     LOG_LEVEL: 'warn',
     PUBLIC_BASE_URL: 'https://hooks.example.com',
@@ -47,6 +68,7 @@ export function appEnvironment({ redisUrl, gatewayPort, workerPort }, appEnv = {
     SHUTDOWN_DEADLINE_MS: '5000',
     ...appEnv,
     REDIS_URL: redisUrl,
+    ...(clusterNodes && { REDIS_CLUSTER_NODES: clusterNodes }),
     GATEWAY_API_TOKENS: API_TOKEN,
     GATEWAY_HOST: '127.0.0.1',
     GATEWAY_PORT: String(gatewayPort),
@@ -69,8 +91,14 @@ export async function startApps(
   const workerPort = await freePort();
   const env = appEnvironment(
     {
-      // `--redis-socket`: Redis on the same host without TCP (REDIS_URL=unix:///...).
-      redisUrl: settings.redisSocket ? redis.socketUrl : redis.url,
+      // `--redis-socket`: Redis on the same host without TCP (REDIS_URL=unix:///...). A
+      // cluster (startBenchCluster) is reached through its seeds.
+      redisUrl: redis.seeds
+        ? 'redis://127.0.0.1:6379'
+        : settings.redisSocket
+          ? redis.socketUrl
+          : redis.url,
+      clusterNodes: redis.seeds,
       gatewayPort,
       workerPort,
     },

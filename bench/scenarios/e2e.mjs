@@ -10,9 +10,15 @@ import { epochMs, log, scoped, waitFor } from '../lib/util.mjs';
  * callback answered 202 must arrive (`lost` = acknowledged - received). The RSS of gateway,
  * worker and Redis is sampled from /proc meanwhile. A fresh Redis and stack per run.
  */
-export async function runPaced(settings, rate, durationS, label) {
+export async function runPaced(
+  settings,
+  rate,
+  durationS,
+  label,
+  { startStore = startBenchRedis } = {},
+) {
   return scoped(async () => {
-    const redis = await startBenchRedis(settings);
+    const redis = await startStore(settings);
     const apps = await startApps(redis, settings);
     const pipeline = await startHelper('pipeline-server', { cpus: settings.cpus.loadgen });
     const pipelineUrl = `http://127.0.0.1:${await pipeline.call('port')}`;
@@ -26,7 +32,7 @@ export async function runPaced(settings, rate, durationS, label) {
     const rss = sampleRss({
       gateway: apps.gateway.child.pid,
       worker: apps.worker.child.pid,
-      redis: redis.pid,
+      redis: redis.pid ?? redis.pids?.[0],
     });
     log(`${label}: ${rate}/s for ${settings.warmup} s warm-up + ${durationS} s`);
     const sent = await sender.call('run', {

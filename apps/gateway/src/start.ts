@@ -94,6 +94,11 @@ export async function startGateway(
   const parseQueue = new Queue<ParseSubmissionJob>(QUEUES.parseSubmissions, {
     connection: redis.client,
     prefix: keys.tag,
+    // Done jobs for bull-board's sake; failed ones (after 1,000 runs) as long as the submission.
+    defaultJobOptions: {
+      removeOnComplete: { age: config.STORE_JOB_RETENTION_S },
+      removeOnFail: { age: config.STORE_SUBMISSION_RETENTION_S },
+    },
   });
   watchQueue(QUEUES.parseSubmissions, parseQueue);
   // Each partition's delivery queue, read only (the dashboard, bull-board).
@@ -134,7 +139,11 @@ export async function startGateway(
     deliveries: createDeliveryStore({ redis: redis.client, keys }),
     keys,
     redis: redis.client,
-    submissions: createSubmissionStore({ redis: redis.client, keys }),
+    submissions: createSubmissionStore({
+      redis: redis.client,
+      keys,
+      ttlSeconds: config.STORE_SUBMISSION_RETENTION_S,
+    }),
     parseQueue,
     deliveryQueues,
     outbound: basics.outbound,

@@ -135,6 +135,11 @@ export function createWorkerMetrics(
       labelNames: ['to', 'level'],
       registers,
     }),
+    deliveriesRecovered: new Counter({
+      name: 'cbgw_deliveries_recovered_total',
+      help: 'Deliveries that had lost the job owning them (a Redis failover) and got it back.',
+      registers,
+    }),
   };
 }
 

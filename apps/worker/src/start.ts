@@ -177,6 +177,7 @@ export async function startWorker(
     storeRedis: storeRedis.client,
     keys,
     recordTtlSeconds: config.STORE_CALLBACK_RETENTION_S,
+    jobRetentionSeconds: config.STORE_JOB_RETENTION_S,
     policy: basics.outbound,
     retry: {
       scheduleSeconds: config.DELIVERY_RETRY_SCHEDULE,

@@ -27,6 +27,7 @@ export interface ProcessBasicsSettings {
   readonly REDIS_CLUSTER_NODES: readonly string[];
   readonly OUTBOUND_ALLOW: readonly string[];
   readonly AUDIT_STREAM_MAX_LENGTH: number;
+  readonly AUDIT_REGISTRATION_RETENTION_S: number;
   readonly NOTIFY_WEBHOOK_URLS: readonly string[];
   readonly NOTIFY_WEBHOOK_SECRET: string | undefined;
   readonly NOTIFY_SLACK_WEBHOOK_URLS: readonly string[];
@@ -153,6 +154,7 @@ export function startProcessBasics(options: ProcessBasicsOptions): ProcessBasics
       createRedisAuditStore({
         redis: redis.client,
         maxLength: settings.AUDIT_STREAM_MAX_LENGTH,
+        perRegistrationTtlSeconds: settings.AUDIT_REGISTRATION_RETENTION_S,
         ...(options.auditPartitions && { partitions: options.auditPartitions }),
       }).sink,
       ...(notifier ? [notifier.sink] : []),

@@ -32,6 +32,16 @@ export const commonSettingsShape = {
   STORE_CALLBACK_RETENTION_S: envInt({ default: 14 * 86_400, min: 3_600, max: 365 * 86_400 }),
   /** Dedup keys: a repeat of a callback within it is answered as a duplicate. */
   STORE_DEDUP_RETENTION_S: envInt({ default: 7 * 86_400, min: 3_600, max: 365 * 86_400 }),
+  /** Parse submissions and their uploaded files. */
+  STORE_SUBMISSION_RETENTION_S: envInt({ default: 14 * 86_400, min: 3_600, max: 365 * 86_400 }),
+  /** Completed jobs of both queues (bull-board shows them; nothing else reads them). */
+  STORE_JOB_RETENTION_S: envInt({ default: 3_600, min: 60, max: 30 * 86_400 }),
+  /** A registration's own audit stream, after its last event. */
+  AUDIT_REGISTRATION_RETENTION_S: envInt({
+    default: 30 * 86_400,
+    min: 3_600,
+    max: 365 * 86_400,
+  }),
   /** Partitions of the store (each its own hash tag, so its own slot on a cluster); unset:
    * 1 on a single Redis, 16 on a cluster (see {@link storePartitionsOf}). */
   STORE_PARTITIONS: envOptionalInt({ min: 1, max: 256 }),

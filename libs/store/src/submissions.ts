@@ -65,7 +65,7 @@ export interface SubmissionStore {
   ): Promise<void>;
 }
 
-const TTL_SECONDS = 14 * 86_400;
+const DEFAULT_TTL_SECONDS = 14 * 86_400;
 
 function fromHash(raw: Record<string, string>): Submission | undefined {
   if (!raw['id'] || !raw['deliver_to']) return undefined;
@@ -104,9 +104,13 @@ function fromHash(raw: Record<string, string>): Submission | undefined {
 export function createSubmissionStore(options: {
   redis: Redis | Cluster;
   keys: StoreKeys;
+  /** How long a submission and its file are kept (`STORE_SUBMISSION_RETENTION_S`).
+   * @defaultValue 1_209_600 (14 days) */
+  ttlSeconds?: number;
   now?: () => Date;
 }): SubmissionStore {
   const { redis, keys } = options;
+  const ttlSeconds = options.ttlSeconds ?? DEFAULT_TTL_SECONDS;
   const now = options.now ?? (() => new Date());
   const key = (id: string) => `{${keys.prefix}}:sub:${id}`;
   const fileKey = (id: string) => `{${keys.prefix}}:sub:${id}:file`;
@@ -140,9 +144,9 @@ export function createSubmissionStore(options: {
           size: input.file.content.length,
           contentType: input.file.contentType,
         });
-        multi.set(fileKey(id), input.file.content, 'EX', TTL_SECONDS);
+        multi.set(fileKey(id), input.file.content, 'EX', ttlSeconds);
       }
-      multi.hset(key(id), hash).expire(key(id), TTL_SECONDS);
+      multi.hset(key(id), hash).expire(key(id), ttlSeconds);
       const results = await multi.exec();
       const failed = results?.find(([error]) => error);
       if (!results || failed) throw failed?.[0] ?? new Error('submission was not stored');

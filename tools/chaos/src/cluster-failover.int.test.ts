@@ -3,13 +3,8 @@ import { clusterFailover } from './scenarios-cluster.js';
 
 // The short size; `npm run chaos -- cluster-failover cluster-failover-no-wait` runs the full one
 // and, without the replica wait, reports how many acknowledged callbacks a failover lost.
-// Skipped in CI while a defect it found is open (docs/reliability.md, findings): in some runs a
-// few acknowledged callbacks stay `queued` after the failover (stored, never delivered: the
-// worker's delivery jobs are not replica-waited before it acknowledges the ingest stream).
-// Run it by hand: `npx vitest run src/cluster-failover.int.test.ts` after removing `.skip`, or
-// `npm run chaos -- cluster-failover`.
 describe('Redis Cluster failover under load, short size', () => {
-  it.skip(
+  it(
     'loses no acknowledged callback with GATEWAY_ACK_REPLICAS=1 through a forced failover and a master SIGKILL',
     { timeout: 240_000 },
     async () => {

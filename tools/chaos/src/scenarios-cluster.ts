@@ -1,3 +1,6 @@
+import { QUEUES, storeKeys, type StoreKeys } from '@callback-gateway/store';
+import { Queue } from 'bullmq';
+import { Cluster } from 'ioredis';
 import { startAppStack, startRedisCluster } from '@callback-gateway/testing';
 import { drain, type ScenarioResult, type ScenarioSize } from './harness.js';
 import { Ledger } from './ledger.js';
@@ -8,10 +11,11 @@ import { CHAOS_DEFAULTS, gatewayApi, register, sleep, until, type Registration }
 const pick = <T>(size: ScenarioSize, short: T, full: T): T => (size === 'short' ? short : full);
 
 /**
- * Failover under load on a Redis Cluster (3 masters, 1 replica each): `CLUSTER FAILOVER FORCE`
- * on the replica of the master holding the store's slot, then a SIGKILL of the master holding it
- * (its replica takes over after the node timeout). With `GATEWAY_ACK_REPLICAS=1` no acknowledged
- * callback is lost; with `0` the result says how many were (`lost`, `acknowledgedThenLost`).
+ * Failover under load on a Redis Cluster (3 masters, 1 replica each, the store in 16
+ * partitions): `CLUSTER FAILOVER FORCE` on the replica of the master holding the busiest
+ * partitions (the most registrations), then a SIGKILL of the master holding them (its replica
+ * takes over after the node timeout). With `GATEWAY_ACK_REPLICAS=1` no acknowledged callback is
+ * lost; with `0` the result says how many were (`lost`, `acknowledgedThenLost`).
  */
 export function clusterFailover(ackReplicas: 0 | 1) {
   return async (size: ScenarioSize): Promise<ScenarioResult> => {
@@ -46,21 +50,37 @@ export function clusterFailover(ackReplicas: 0 | 1) {
     });
     try {
       const registrations: Registration[] = [];
-      for (let i = 0; i < 8; i++) {
+      for (let i = 0; i < 16; i++) {
         const registration = await register(stack, pipeline.url(`/cluster/${i}`));
         secrets.set(registration.path, registration.deliverySecret);
         registrations.push(registration);
       }
       const [anyNode] = cluster.nodes;
       if (!anyNode) throw new Error('the cluster has no node');
-      const slot = Number(await cluster.command(anyNode, 'CLUSTER', 'KEYSLOT', '{cbgw}'));
+      // The slot of the partition with the most registrations stands for the busiest master's.
+      const keys = storeKeys('cbgw', { partitions: 16 });
+      const perPartition = new Map<string, number>();
+      for (const registration of registrations) {
+        const tag = keys.of(registration.id).tag;
+        perPartition.set(tag, (perPartition.get(tag) ?? 0) + 1);
+      }
+      const perMaster = new Map<number, { slot: number; count: number }>();
+      for (const [tag, count] of perPartition) {
+        const slot = Number(await cluster.command(anyNode, 'CLUSTER', 'KEYSLOT', tag));
+        const master = (await cluster.masterOfSlot(slot)).port;
+        const seen = perMaster.get(master);
+        perMaster.set(master, { slot: seen?.slot ?? slot, count: (seen?.count ?? 0) + count });
+      }
+      const [busiest] = [...perMaster.values()].sort((a, b) => b.count - a.count);
+      if (!busiest) throw new Error('no registration');
+      const { slot } = busiest;
       const loadStarted = Date.now();
       const traffic = startLoad(stack.gatewayUrl, registrations, ledger, load);
 
       await sleep(loadStarted + load.durationMs / 3 - Date.now());
       const first = await cluster.masterOfSlot(slot);
       const replica = await cluster.replicaOf(first);
-      if (!replica) throw new Error('the store slot has no replica');
+      if (!replica) throw new Error('the busiest master has no replica');
       await cluster.command(replica, 'CLUSTER', 'FAILOVER', 'FORCE');
       await cluster.waitUntilOk(15_000);
       // The old master follows the new one before the second fault.
@@ -85,12 +105,19 @@ export function clusterFailover(ackReplicas: 0 | 1) {
       );
       // Jobs a killed master held come back through BullMQ's stalled-job check (30 s, twice).
       const { accounting, unresolvedStates, drainMs } = await drain({ stack, ledger }, 150_000);
+      const unresolvedJobs = await describeUnresolved(cluster.seeds, keys, ledger.unresolved());
       return {
         name: `cluster failover, GATEWAY_ACK_REPLICAS=${ackReplicas}`,
         load: describeLoad(load),
-        fault: 'CLUSTER FAILOVER FORCE on the store slot replica, then SIGKILL of its master',
+        fault:
+          "CLUSTER FAILOVER FORCE on the busiest master's replica, then SIGKILL of the new master",
         accounting,
-        observations: { drainMs, rejectedSignatures: pipeline.rejected.length },
+        observations: {
+          drainMs,
+          rejectedSignatures: pipeline.rejected.length,
+          busiestMasterRegistrations: busiest.count,
+          ...(unresolvedJobs && { unresolvedJobs }),
+        },
         unresolvedStates,
         durationMs: Date.now() - started,
       };
@@ -100,4 +127,31 @@ export function clusterFailover(ackReplicas: 0 | 1) {
       await cluster.close();
     }
   };
+}
+
+/** What became of unresolved deliveries: their state and the job that owns them (up to 5). */
+async function describeUnresolved(
+  seeds: string,
+  keys: StoreKeys,
+  ids: readonly string[],
+): Promise<string | undefined> {
+  if (ids.length === 0) return undefined;
+  const store = new Cluster(
+    seeds.split(',').map((seed) => ({ host: '127.0.0.1', port: Number(seed.split(':')[1]) })),
+  );
+  store.on('error', () => undefined);
+  try {
+    const lines: string[] = [];
+    for (const id of ids.slice(0, 5)) {
+      const [state, job] = await store.hmget(keys.delivery(id), 'delivery_state', 'job');
+      const queue = new Queue(QUEUES.deliveries, { connection: store, prefix: keys.of(id).tag });
+      queue.on('error', () => undefined);
+      const jobState = job ? await queue.getJobState(job) : 'none';
+      await queue.close();
+      lines.push(`${id}: ${state ?? 'no record'}, job ${job ?? '-'} ${jobState}`);
+    }
+    return lines.join('; ');
+  } finally {
+    store.disconnect();
+  }
 }

@@ -210,8 +210,6 @@ export async function parseRoutes(app: FastifyInstance, context: GatewayContext)
             jobId: created.id,
             attempts: 1_000,
             backoff: { type: 'submission' },
-            removeOnComplete: { age: 86_400 },
-            removeOnFail: { age: 14 * 86_400 },
           },
         );
         return created;

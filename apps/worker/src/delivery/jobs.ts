@@ -59,13 +59,25 @@ export function deliveryOfJobId(id: string, registrationId: string): JobDelivery
 }
 
 /** Job options shared by every delivery job. A job whose run failed (Redis away, a bug) runs
- * again later: every step of a run can be repeated without doing its work twice. */
+ * again later: every step of a run can be repeated without doing its work twice. How long
+ * finished jobs are kept is the queue's (see {@link deliveryQueueJobDefaults}). */
 export const DELIVERY_JOB_OPTIONS: JobsOptions = {
   attempts: 1_000_000,
   backoff: { type: 'delivery-job' },
-  removeOnComplete: { age: 3_600, count: 10_000 },
-  removeOnFail: { age: 14 * 86_400 },
 };
+
+/** What a delivery queue keeps of its finished jobs: done ones `STORE_JOB_RETENTION_S` (at most
+ * 10,000 a queue), failed ones (none fail: a run that fails runs again) as long as the
+ * callbacks (`STORE_CALLBACK_RETENTION_S`). */
+export function deliveryQueueJobDefaults(retention: {
+  jobSeconds: number;
+  callbackSeconds: number;
+}): JobsOptions {
+  return {
+    removeOnComplete: { age: retention.jobSeconds, count: 10_000 },
+    removeOnFail: { age: retention.callbackSeconds },
+  };
+}
 
 /** Backoff of a job whose run failed: 0.5 s, doubling, at most 30 s. */
 export function jobRunBackoffMs(attemptsMade: number): number {

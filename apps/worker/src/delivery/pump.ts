@@ -244,7 +244,7 @@ async function readNewOnce(
 async function handOver(pump: Pump, read: Entries): Promise<number> {
   const { ids, entries } = parseEntries(read);
   if (ids.length === 0) return 0;
-  const jobs = await assignOwners(pump, entries);
+  const { jobs, checks } = await assignOwners(pump, entries);
   if (jobs.size > 0) {
     await pump.queue.addBulk(
       [...jobs].map(([jobId, deliveries]) => ({
@@ -254,14 +254,69 @@ async function handOver(pump: Pump, read: Entries): Promise<number> {
       })),
     );
   }
-  await pump.redis
-    .multi()
-    .xack(pump.keys.ingest, PUMP_GROUP, ...ids)
-    .xdel(pump.keys.ingest, ...ids)
-    .exec();
+  await acknowledgeConfirmed(pump, ids, checks);
   let moved = 0;
   for (const list of jobs.values()) moved += list.length;
   return moved;
+}
+
+/**
+ * KEYS: the ingest stream. ARGV: the group, then per entry: its id, the delivery hash key and
+ * the job key it needs ('' when none). Acknowledges and deletes the entries whose delivery record
+ * and owning job are on this Redis; returns how many were not.
+ */
+const ACK_CONFIRMED_SCRIPT = `
+local missing = 0
+for i = 2, #ARGV, 3 do
+  local id, dl, job = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  if (dl ~= '' and redis.call('EXISTS', dl) == 0) or (job ~= '' and redis.call('EXISTS', job) == 0) then
+    missing = missing + 1
+  else
+    redis.call('XACK', KEYS[1], ARGV[1], id)
+    redis.call('XDEL', KEYS[1], id)
+  end
+end
+return missing
+`;
+
+type AckRedis = RedisClient & {
+  cbgwAckConfirmed(stream: string, group: string, ...args: string[]): Promise<number>;
+};
+
+/** Entries a hand-over could not confirm on the Redis it acknowledges on (a failover). */
+export class HandOverNotConfirmedError extends Error {
+  constructor(readonly missing: number) {
+    super(
+      `${missing} callbacks handed to the delivery queue are not on the current Redis primary (a failover lost them): handing them over again`,
+    );
+    this.name = 'HandOverNotConfirmedError';
+  }
+}
+
+/**
+ * Acknowledges (and deletes) the entries handed over, each only if its delivery record and the
+ * job that owns it are on the Redis that takes the acknowledgement, in one script. The steps of
+ * a hand-over run on different connections; in a failover the record and the job can land on
+ * the old primary (and be lost with it) while the acknowledgement lands on the new one, which
+ * would lose the callback's delivery. Checked where it is acknowledged, an entry whose effects
+ * are missing stays pending and is handed over again (the error makes the pump start over).
+ */
+async function acknowledgeConfirmed(
+  pump: Pump,
+  ids: readonly string[],
+  checks: ReadonlyMap<string, { dl: string; job: string }>,
+): Promise<void> {
+  const redis = pump.redis as AckRedis;
+  if (typeof redis.cbgwAckConfirmed !== 'function') {
+    redis.defineCommand('cbgwAckConfirmed', { numberOfKeys: 1, lua: ACK_CONFIRMED_SCRIPT });
+  }
+  const args: string[] = [];
+  for (const id of ids) {
+    const check = checks.get(id);
+    args.push(id, check?.dl ?? '', check?.job ?? '');
+  }
+  const missing = await redis.cbgwAckConfirmed(pump.keys.ingest, PUMP_GROUP, ...args);
+  if (missing > 0) throw new HandOverNotConfirmedError(missing);
 }
 
 function field(fields: string[], name: string): string | undefined {
@@ -301,8 +356,13 @@ function parseEntries(read: Entries): { ids: string[]; entries: IngestEntry[] } 
 async function assignOwners(
   pump: Pump,
   entries: readonly IngestEntry[],
-): Promise<Map<string, JobDelivery[]>> {
+): Promise<{
+  jobs: Map<string, JobDelivery[]>;
+  /** Per entry id: the delivery record and job key its acknowledgement needs. */
+  checks: Map<string, { dl: string; job: string }>;
+}> {
   const jobs = new Map<string, JobDelivery[]>();
+  const checks = new Map<string, { dl: string; job: string }>();
   for (let from = 0; from < entries.length; from += pump.jobSize) {
     const chunk = entries.slice(from, from + pump.jobSize);
     const jobId = jobIds.batch((chunk[0] as IngestEntry).entryId);
@@ -310,6 +370,12 @@ async function assignOwners(
     owners.forEach((owner, i) => {
       const entry = chunk[i] as IngestEntry;
       if (owner.outcome !== 'owned') return;
+      const dl = pump.keys.delivery(entry.callbackId);
+      // A follow-up job (retry, wait) is the business of the job that handed it on.
+      checks.set(entry.entryId, {
+        dl,
+        job: jobIds.isBatch(owner.jobId) ? pump.queue.toKey(owner.jobId) : '',
+      });
       if (owner.isNew) recordReceived(pump, entry);
       if (!jobIds.isBatch(owner.jobId)) return;
       const list = jobs.get(owner.jobId) ?? [];
@@ -322,7 +388,7 @@ async function assignOwners(
       jobs.set(owner.jobId, list);
     });
   }
-  return jobs;
+  return { jobs, checks };
 }
 
 /** Audits a callback's receipt (at the time the gateway stored it), once: not replays, and not

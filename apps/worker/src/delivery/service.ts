@@ -16,10 +16,16 @@ import type { Registry } from 'prom-client';
 import { createWorkerMetrics, type WorkerGaugeSources } from '../metrics.js';
 import type { BreakerOptions } from './breaker.js';
 import { DestinationGuard } from './destination-guard.js';
-import { callbackOfJobId, jobRunBackoffMs, type DeliveryJobData } from './jobs.js';
+import {
+  callbackOfJobId,
+  deliveryQueueJobDefaults,
+  jobRunBackoffMs,
+  type DeliveryJobData,
+} from './jobs.js';
 import { createLimit } from './limit.js';
 import { createDeliveryProcessor } from './processor.js';
 import { startIngestPump, type IngestPump } from './pump.js';
+import { startStrandedSweep, type StrandedSweep } from './stranded.js';
 import type { RetryPolicy } from './schedule.js';
 import type { DeliveryTimeouts } from './send.js';
 
@@ -37,6 +43,8 @@ export interface DeliveryServiceOptions {
   keys: StoreKeys;
   /** How long delivery records are kept (`STORE_CALLBACK_RETENTION_S`). @defaultValue the store's */
   recordTtlSeconds?: number;
+  /** How long done jobs are kept (`STORE_JOB_RETENTION_S`). @defaultValue 3_600 */
+  jobRetentionSeconds?: number;
   policy: OutboundPolicy;
   retry: RetryPolicy;
   timeouts: DeliveryTimeouts;
@@ -72,6 +80,8 @@ export interface DeliveryService {
   readonly pumps: readonly IngestPump[];
   readonly workers: readonly Worker<DeliveryJobData>[];
   readonly guard: DestinationGuard;
+  /** Gives deliveries whose job vanished their job back (see `startStrandedSweep`). */
+  readonly stranded: StrandedSweep;
   /** Stops taking jobs, lets in-flight deliveries finish within `deadlineMs` (the rest go back
    * to the queue when their lock expires), closes what it opened. Idempotent. */
   close(deadlineMs?: number): Promise<void>;
@@ -104,6 +114,10 @@ export function startDeliveryService(options: DeliveryServiceOptions): DeliveryS
     const queue = new Queue<DeliveryJobData>(QUEUES.deliveries, {
       connection: options.connection,
       prefix: own.tag,
+      defaultJobOptions: deliveryQueueJobDefaults({
+        jobSeconds: options.jobRetentionSeconds ?? 3_600,
+        callbackSeconds: options.recordTtlSeconds ?? 14 * 86_400,
+      }),
     });
     watchQueue(QUEUES.deliveries, queue);
     return queue;
@@ -242,6 +256,18 @@ export function startDeliveryService(options: DeliveryServiceOptions): DeliveryS
       claimIdleMs: Math.min(30_000, lockDuration),
     }),
   );
+  // Deliveries whose job vanished (a failover lost it) get it back.
+  const stranded = startStrandedSweep({
+    redis: options.storeRedis,
+    partitions: partitions.map((partition) => ({
+      keys: partitionKeys(partition),
+      queue: queues[partition] as Queue<DeliveryJobData>,
+    })),
+    olderThanMs: Math.max(10_000, lockDuration),
+    intervalMs: Math.max(5_000, Math.min(30_000, lockDuration)),
+    logger,
+    onRecovered: (count) => metrics.deliveriesRecovered.inc(count),
+  });
   gauges.sources = {
     queues,
     deliveries,
@@ -266,9 +292,11 @@ export function startDeliveryService(options: DeliveryServiceOptions): DeliveryS
     pumps,
     workers,
     guard,
+    stranded,
     close(deadlineMs = 10_000) {
       closing ??= (async () => {
         clearInterval(sampler);
+        stranded.close();
         await Promise.all(pumps.map((pump) => pump.close()));
         const graceful = Promise.all(workers.map((worker) => worker.close()));
         const timer = new Promise<'late'>((resolve) =>

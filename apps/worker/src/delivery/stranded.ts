@@ -1,0 +1,172 @@
+import type { Logger } from '@callback-gateway/audit';
+import type { JobDelivery, StoreKeys } from '@callback-gateway/store';
+import type { RedisClient } from '@callback-gateway/runtime';
+import type { Queue } from 'bullmq';
+import {
+  DELIVERY_JOB,
+  DELIVERY_JOB_OPTIONS,
+  addFollowUp,
+  deliveryOfJobId,
+  jobIds,
+  type DeliveryJobData,
+} from './jobs.js';
+
+/** The states in which a delivery must have a job that owns it. */
+const OWNED_STATES = ['queued', 'delivering', 'retrying'] as const;
+
+/** Most deliveries one sweep looks at per partition and state. */
+const SWEEP_BATCH = 200;
+
+/** Options for {@link startStrandedSweep}. */
+export interface StrandedSweepOptions {
+  redis: RedisClient;
+  /** The partitions to sweep, with their delivery queues. */
+  partitions: readonly { keys: StoreKeys; queue: Queue<DeliveryJobData> }[];
+  /** A delivery is looked at once it has been in its state this long. */
+  olderThanMs: number;
+  /** How often to sweep. */
+  intervalMs: number;
+  logger: Logger;
+  /** Called with the number of jobs given back. */
+  onRecovered?: (count: number) => void;
+}
+
+/** A running sweep. */
+export interface StrandedSweep {
+  /** One sweep now; resolves to the deliveries given a job again. */
+  sweep(): Promise<number>;
+  close(): void;
+}
+
+/**
+ * Gives a job back to deliveries that lost theirs. A delivery waiting (`queued`), in flight
+ * (`delivering`) or due again (`retrying`) is owned by one job, named in its record; BullMQ runs
+ * the job, and a job of a dead worker comes back through BullMQ's stalled check. But in a Redis
+ * Cluster failover the steps of a hand-over can land on different primaries: a job can vanish
+ * while its delivery's record stays, or run (and finish, having found no record to deliver)
+ * before the record reached the new primary. Jobs removed by hand do the same. Such a delivery
+ * would wait forever. The sweep finds them (past `olderThanMs` in their state, so never one
+ * whose job is being added) and adds the job again under the same id (a finished one is removed
+ * first): what the job should have done happens, once (a job that reappears meanwhile makes the
+ * add a no-op).
+ */
+export function startStrandedSweep(options: StrandedSweepOptions): StrandedSweep {
+  const { redis, logger } = options;
+
+  const sweepPartition = async (keys: StoreKeys, queue: Queue<DeliveryJobData>) => {
+    const before = Date.now() - options.olderThanMs;
+    const ids = (
+      await Promise.all(
+        OWNED_STATES.map((state) =>
+          redis.zrangebyscore(keys.deliveryState(state), '-inf', before, 'LIMIT', 0, SWEEP_BATCH),
+        ),
+      )
+    ).flat();
+    if (ids.length === 0) return 0;
+    const pipeline = redis.pipeline();
+    for (const id of ids) {
+      pipeline.hmget(
+        keys.delivery(id),
+        'job',
+        'registration_id',
+        'replays',
+        'delivery_state',
+        'next_attempt_at',
+      );
+    }
+    const rows = (await pipeline.exec()) ?? [];
+    // Batch jobs regrouped (a batch's deliveries share its id), follow-ups one by one.
+    const batches = new Map<string, JobDelivery[]>();
+    const followUps: { jobId: string; delivery: JobDelivery; atMs: number }[] = [];
+    const owners = new Set<string>();
+    rows.forEach(([error, values], i) => {
+      const [job, registrationId, replays, state, nextAt] = (values ?? []) as (string | null)[];
+      const callbackId = ids[i];
+      if (error || !callbackId || !job || !registrationId || !state) return;
+      if (!(OWNED_STATES as readonly string[]).includes(state)) return;
+      owners.add(job);
+      if (jobIds.isBatch(job)) {
+        const list = batches.get(job) ?? [];
+        list.push({ callbackId, registrationId, replay: Number(replays ?? '0'), attempt: 1 });
+        batches.set(job, list);
+        return;
+      }
+      const delivery = deliveryOfJobId(job, registrationId);
+      if (delivery) {
+        followUps.push({ jobId: job, delivery, atMs: nextAt ? Date.parse(nextAt) : Date.now() });
+      }
+    });
+    // Per owning job, in one round trip: does it exist, and did it finish? A job that
+    // finished while a delivery it owns is still waiting never had it (it ran before the
+    // delivery's record reached this Redis, in a failover): it is run again.
+    const jobs = [...owners];
+    const probe = redis.pipeline();
+    for (const jobId of jobs) {
+      probe.exists(queue.toKey(jobId));
+      probe.zscore(queue.toKey('completed'), jobId);
+      probe.zscore(queue.toKey('failed'), jobId);
+    }
+    const answers = (await probe.exec()) ?? [];
+    const missing = new Set<string>();
+    const finished: string[] = [];
+    jobs.forEach((jobId, i) => {
+      const [exists, completed, failed] = [0, 1, 2].map((k) => answers[i * 3 + k]?.[1]);
+      if (Number(exists) === 0) missing.add(jobId);
+      else if (completed !== null || failed !== null) finished.push(jobId);
+    });
+    for (const jobId of finished) {
+      await queue.remove(jobId);
+      missing.add(jobId);
+    }
+    if (missing.size === 0) return 0;
+    let recovered = 0;
+    const lostBatches = [...batches].filter(([jobId]) => missing.has(jobId));
+    if (lostBatches.length > 0) {
+      await queue.addBulk(
+        lostBatches.map(([jobId, deliveries]) => ({
+          name: DELIVERY_JOB,
+          data: { deliveries },
+          opts: { ...DELIVERY_JOB_OPTIONS, jobId },
+        })),
+      );
+      for (const [, deliveries] of lostBatches) recovered += deliveries.length;
+    }
+    for (const followUp of followUps) {
+      if (!missing.has(followUp.jobId)) continue;
+      await addFollowUp(queue, followUp.jobId, followUp.delivery, followUp.atMs);
+      recovered++;
+    }
+    logger.warn(
+      { partition: keys.partition, jobs: [...missing].slice(0, 20) },
+      `${recovered} deliveries had lost the job that owns them (a Redis failover keeps later writes and can lose earlier ones): their jobs are queued again`,
+    );
+    return recovered;
+  };
+
+  const sweep = async () => {
+    let recovered = 0;
+    for (const { keys, queue } of options.partitions) {
+      recovered += await sweepPartition(keys, queue);
+    }
+    if (recovered > 0) options.onRecovered?.(recovered);
+    return recovered;
+  };
+
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    sweep()
+      .catch((error: unknown) =>
+        logger.debug({ err: error }, 'stranded delivery sweep failed: trying again later'),
+      )
+      .finally(() => {
+        running = false;
+      });
+  }, options.intervalMs);
+  timer.unref();
+  return {
+    sweep,
+    close: () => clearInterval(timer),
+  };
+}

@@ -1,0 +1,120 @@
+import { Writable } from 'node:stream';
+import { createLogger } from '@callback-gateway/audit';
+import {
+  createDeliveryBatches,
+  parseCallbackHeader,
+  type IngestEntry,
+} from '@callback-gateway/store';
+import { startRedis, type TestRedis } from '@callback-gateway/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startStrandedSweep } from '../src/delivery/stranded.js';
+import {
+  startDeliveryHarness,
+  startPipeline,
+  type DeliveryHarness,
+  type Pipeline,
+} from './harness.js';
+
+describe('deliveries whose job vanished (a failover lost it)', () => {
+  let redis: TestRedis;
+  let pipeline: Pipeline;
+  let harness: DeliveryHarness;
+  beforeAll(async () => {
+    redis = await startRedis();
+    pipeline = await startPipeline();
+    harness = await startDeliveryHarness(redis);
+    // The test plays the pump: it gives deliveries owners whose jobs it never adds.
+    await Promise.all(harness.service.pumps.map((pump) => pump.close()));
+  });
+  afterAll(async () => {
+    await harness.close();
+    await pipeline.close();
+    await redis.close();
+  });
+
+  const entryOf = async (callbackId: string): Promise<IngestEntry> => {
+    for (const [entryId, fields] of await harness.redis.xrange(harness.keys.ingest, '-', '+')) {
+      if (fields[1] !== callbackId) continue;
+      return {
+        entryId,
+        callbackId,
+        registrationId: fields[3] ?? '',
+        replay: 0,
+        header: parseCallbackHeader(fields[5] ?? ''),
+      };
+    }
+    throw new Error(`${callbackId} is not in the ingest stream`);
+  };
+
+  it('gives deliveries whose job vanished or ran without them their jobs back, each delivered once', async () => {
+    const [queue] = harness.service.queues;
+    if (!queue) throw new Error('no queue');
+    const waiting = await harness.register(pipeline.url('/lost-batch'));
+    const retrying = await harness.register(pipeline.url('/lost-retry'));
+    const early = await harness.register(pipeline.url('/ran-early'));
+    const a = await harness.callback(waiting, 'lost-a', 'parse.running');
+    const b = await harness.callback(retrying, 'lost-b', 'parse.running');
+    const c = await harness.callback(early, 'early-c', 'parse.running');
+    const batches = createDeliveryBatches({ redis: harness.redis, keys: harness.keys });
+    // C: its job ran (and finished) before its record existed on this Redis.
+    await queue.add('deliver', { deliveries: [] }, { jobId: 'b-ran-early' });
+    await harness.until(async () => (await queue.getJobState('b-ran-early')) === 'completed');
+    await batches.materialize([await entryOf(c)], 'b-ran-early');
+    // A: owned by a batch job that was never added (lost with the old primary).
+    await batches.materialize([await entryOf(a)], 'b-lost-1');
+    // B: its first attempt failed; the retry it was handed to is gone.
+    await batches.materialize([await entryOf(b)], 'b-lost-2');
+    expect((await batches.start('b-lost-2', [deliveryOf(b, retrying.id)]))[0]?.action).toBe(
+      'deliver',
+    );
+    const retryJob = `r-${b}-0-2`;
+    expect(
+      await batches.commit({
+        callbackId: b,
+        registrationId: retrying.id,
+        jobId: 'b-lost-2',
+        replay: 0,
+        state: 'retrying',
+        attempts: 1,
+        nextJobId: retryJob,
+        nextAttemptAt: new Date().toISOString(),
+        lastStatus: '503',
+        lastError: 'HTTP 503',
+        attemptJson: undefined,
+      }),
+    ).toBe('ok');
+    expect((await harness.deliveries.get(a))?.state).toBe('queued');
+    expect((await harness.deliveries.get(b))?.state).toBe('retrying');
+    expect((await harness.deliveries.get(c))?.state).toBe('queued');
+
+    const sweep = startStrandedSweep({
+      redis: harness.redis,
+      partitions: [{ keys: harness.keys, queue }],
+      olderThanMs: 0,
+      intervalMs: 60_000,
+      logger: createLogger({
+        name: 'stranded-test',
+        level: 'silent',
+        destination: new Writable({ write: (_chunk, _encoding, done) => done() }),
+      }),
+    });
+    try {
+      expect(await sweep.sweep()).toBe(3);
+      await harness.until(async () => {
+        const states = await Promise.all([a, b, c].map((id) => harness.deliveries.get(id)));
+        return states.every((delivery) => delivery?.state === 'delivered');
+      });
+      expect(pipeline.received.filter((request) => request.path === '/lost-batch')).toHaveLength(1);
+      expect(pipeline.received.filter((request) => request.path === '/lost-retry')).toHaveLength(1);
+      expect(pipeline.received.filter((request) => request.path === '/ran-early')).toHaveLength(1);
+      // Nothing left without its job.
+      expect(await sweep.sweep()).toBe(0);
+    } finally {
+      sweep.close();
+    }
+  });
+});
+
+function deliveryOf(callbackId: string, registrationId: string) {
+  return { callbackId, registrationId, replay: 0, attempt: 1 };
+}

@@ -60,6 +60,11 @@ describe('deliveries whose job vanished (a failover lost it)', () => {
     await queue.add('deliver', { deliveries: [] }, { jobId: 'b-ran-early' });
     await harness.until(async () => (await queue.getJobState('b-ran-early')) === 'completed');
     await batches.materialize([await entryOf(c)], 'b-ran-early');
+    // D: its job is lost and so is its callback (nothing to deliver: left to expire).
+    const gone = await harness.register(pipeline.url('/gone'));
+    const d = await harness.callback(gone, 'gone-d', 'parse.running');
+    await batches.materialize([await entryOf(d)], 'b-lost-d');
+    await harness.redis.del(harness.keys.callback(d));
     // A: owned by a batch job that was never added (lost with the old primary).
     await batches.materialize([await entryOf(a)], 'b-lost-1');
     // B: its first attempt failed; the retry it was handed to is gone.
@@ -107,6 +112,7 @@ describe('deliveries whose job vanished (a failover lost it)', () => {
       expect(pipeline.received.filter((request) => request.path === '/lost-batch')).toHaveLength(1);
       expect(pipeline.received.filter((request) => request.path === '/lost-retry')).toHaveLength(1);
       expect(pipeline.received.filter((request) => request.path === '/ran-early')).toHaveLength(1);
+      expect(pipeline.received.filter((request) => request.path === '/gone')).toHaveLength(0);
       // Nothing left without its job.
       expect(await sweep.sweep()).toBe(0);
     } finally {

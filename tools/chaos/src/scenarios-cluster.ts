@@ -1,5 +1,4 @@
 import { QUEUES, storeKeys, type StoreKeys } from '@callback-gateway/store';
-import { Queue } from 'bullmq';
 import { Cluster } from 'ioredis';
 import { startAppStack, startRedisCluster } from '@callback-gateway/testing';
 import { drain, type ScenarioResult, type ScenarioSize } from './harness.js';
@@ -144,10 +143,33 @@ async function describeUnresolved(
     const lines: string[] = [];
     for (const id of ids.slice(0, 5)) {
       const [state, job] = await store.hmget(keys.delivery(id), 'delivery_state', 'job');
-      const queue = new Queue(QUEUES.deliveries, { connection: store, prefix: keys.of(id).tag });
-      queue.on('error', () => undefined);
-      const jobState = job ? await queue.getJobState(job) : 'none';
-      await queue.close();
+      // The job's BullMQ state, read from its keys (a Queue here would outlive this client).
+      const queue = (type: string) => `${keys.of(id).tag}:${QUEUES.deliveries}:${type}`;
+      let jobState = 'none';
+      if (job) {
+        const [exists, completed, failed, delayed, waiting, active] = await Promise.all([
+          store.exists(queue(job)),
+          store.zscore(queue('completed'), job),
+          store.zscore(queue('failed'), job),
+          store.zscore(queue('delayed'), job),
+          store.lpos(queue('wait'), job),
+          store.lpos(queue('active'), job),
+        ]);
+        jobState =
+          exists === 0
+            ? 'missing'
+            : completed !== null
+              ? 'completed'
+              : failed !== null
+                ? 'failed'
+                : delayed !== null
+                  ? 'delayed'
+                  : waiting !== null
+                    ? 'waiting'
+                    : active !== null
+                      ? 'active'
+                      : 'elsewhere';
+      }
       lines.push(`${id}: ${state ?? 'no record'}, job ${job ?? '-'} ${jobState}`);
     }
     return lines.join('; ');

@@ -73,8 +73,14 @@ export function startStrandedSweep(options: StrandedSweepOptions): StrandedSweep
         'delivery_state',
         'next_attempt_at',
       );
+      pipeline.exists(keys.callback(id));
     }
-    const rows = (await pipeline.exec()) ?? [];
+    const read = (await pipeline.exec()) ?? [];
+    // A delivery whose callback is gone (expired, or lost with a primary that had not passed
+    // it on) has nothing to deliver: a job would only skip it again.
+    const rows = ids.map((_, i): [Error | null, unknown] =>
+      Number(read[i * 2 + 1]?.[1]) === 1 ? (read[i * 2] ?? [null, null]) : [null, null],
+    );
     // Batch jobs regrouped (a batch's deliveries share its id), follow-ups one by one.
     const batches = new Map<string, JobDelivery[]>();
     const followUps: { jobId: string; delivery: JobDelivery; atMs: number }[] = [];

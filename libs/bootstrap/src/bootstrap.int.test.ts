@@ -34,6 +34,7 @@ function settings(redisUrl: string, extra: Partial<ProcessBasicsSettings> = {}) 
     REDIS_CLUSTER_NODES: [],
     OUTBOUND_ALLOW: [],
     AUDIT_STREAM_MAX_LENGTH: 1_000,
+    AUDIT_REGISTRATION_RETENTION_S: 86_400,
     NOTIFY_WEBHOOK_URLS: [],
     NOTIFY_WEBHOOK_SECRET: undefined,
     NOTIFY_SLACK_WEBHOOK_URLS: [],

@@ -131,6 +131,40 @@ describe('deliveries in batches (materialize, start, commit)', () => {
     expect(await deliveries.countByState('queued')).toBeGreaterThanOrEqual(3);
   });
 
+  it('caps a registration list at 100 and an attempt log at 50, both expiring', async () => {
+    const batches = createDeliveryBatches({ redis, keys, ttlSeconds: 7_200 });
+    const { registration, entries } = await setUp(103);
+    await batches.materialize(entries, 'b-many');
+    const list = keys.registrationCallbacks(registration.id);
+    expect(await redis.llen(list)).toBe(100);
+    expect(await redis.lrange(list, 0, 0)).toEqual([entries[3]?.callbackId]);
+    expect(await redis.ttl(list)).toBeGreaterThan(7_100);
+    // 53 attempts of one delivery, each handing it to the next retry.
+    const [entry] = entries;
+    if (!entry) throw new Error('no entry');
+    await batches.start('b-many', [{ ...entry, attempt: 1 }]);
+    let job = 'b-many';
+    for (let attempt = 1; attempt <= 53; attempt++) {
+      const next = `r-${entry.callbackId}-0-${attempt + 1}`;
+      expect(
+        await batches.commit(
+          outcome(entry, job, {
+            state: 'retrying',
+            attempts: attempt,
+            nextJobId: next,
+            attemptJson: JSON.stringify({ attempt, outcome: 'failed', status: 503 }),
+            deliveredAt: undefined,
+          }),
+        ),
+      ).toBe('ok');
+      job = next;
+    }
+    const log = keys.deliveryAttempts(entry.callbackId);
+    expect(await redis.llen(log)).toBe(50);
+    expect(JSON.parse((await redis.lindex(log, 0)) ?? '{}')).toMatchObject({ attempt: 4 });
+    expect(await redis.ttl(log)).toBeGreaterThan(7_100);
+  });
+
   it('lets only the owning job attempt a delivery, with its record and destination', async () => {
     const batches = createDeliveryBatches({ redis, keys });
     const deliveries = createDeliveryStore({ redis, keys });

@@ -31,8 +31,8 @@ for i = 0, items - 1 do
       'replays', '0', 'attempts', '0', 'job', ARGV[1])
     redis.call('EXPIRE', dl, tonumber(ARGV[2]))
     redis.call('ZADD', KEYS[1], tonumber(ARGV[3]), id)
-    redis.call('RPUSH', list, id)
-    redis.call('LTRIM', list, -100, -1)
+    -- Trimmed only once past its cap; kept as long as its newest callback.
+    if redis.call('RPUSH', list, id) > 100 then redis.call('LTRIM', list, -100, -1) end
     redis.call('EXPIRE', list, tonumber(ARGV[2]))
     out[#out + 1] = ARGV[1]
   else
@@ -65,17 +65,16 @@ for i = 0, items - 1 do
     if not record then
       out[#out + 1] = {'skip', 'expired'}
     else
+      local r = redis.call('HMGET', reg, 'deliver_to', 'delivery_secret', 'parse_job_id',
+        'metadata', 'delivery_stopped', 'state')
       if d[3] ~= 'delivering' then
         redis.call('ZREM', KEYS[1] .. d[3], id)
         redis.call('ZADD', KEYS[1] .. 'delivering', tonumber(ARGV[2]), id)
         redis.call('HSET', dl, 'delivery_state', 'delivering')
-        local regState = redis.call('HGET', reg, 'state')
-        if regState and regState ~= 'delivering' then
+        if r[6] and r[6] ~= 'delivering' then
           redis.call('HSET', reg, 'state', 'delivering')
         end
       end
-      local r = redis.call('HMGET', reg, 'deliver_to', 'delivery_secret', 'parse_job_id',
-        'metadata', 'delivery_stopped')
       out[#out + 1] = {'deliver', record, r[1] or '', r[2] or '', r[3] or '', r[4] or '',
         r[5] or ''}
     end
@@ -108,9 +107,13 @@ for i = 0, items - 1 do
     out[#out + 1] = 'gone'
   else
     if ARGV[a + 6] ~= '' then
-      redis.call('RPUSH', log, ARGV[a + 6])
-      redis.call('LTRIM', log, -50, -1)
-      redis.call('EXPIRE', log, tonumber(ARGV[2]))
+      -- The attempt log's TTL is set with its first attempt, as the delivery hash's was.
+      local length = redis.call('RPUSH', log, ARGV[a + 6])
+      if length == 1 then
+        redis.call('EXPIRE', log, tonumber(ARGV[2]))
+      elseif length > 50 then
+        redis.call('LTRIM', log, -50, -1)
+      end
     end
     if tonumber(d[1] or '0') ~= tonumber(ARGV[a + 3]) or d[2] ~= job then
       out[#out + 1] = 'stale'
@@ -122,8 +125,10 @@ for i = 0, items - 1 do
       if d[3] ~= state then
         redis.call('ZREM', KEYS[1] .. d[3], id)
         redis.call('ZADD', KEYS[1] .. state, tonumber(ARGV[1]), id)
-        -- The delivered index keeps the newest 10,000 (trimmed in steps of 100).
-        if state == 'delivered' and redis.call('ZCARD', KEYS[1] .. 'delivered') > 10100 then
+        -- The delivered index keeps the newest 10,000 (trimmed in steps of 100), checked on
+        -- one delivery in 16 (by its id's last hex digit before any partition marker).
+        if state == 'delivered' and string.sub(string.match(id, '^[^.]*'), -1) == '0'
+          and redis.call('ZCARD', KEYS[1] .. 'delivered') > 10100 then
           redis.call('ZREMRANGEBYRANK', KEYS[1] .. 'delivered', 0, -10001)
         end
       end

@@ -6,8 +6,6 @@ import {
   createHistoryRecorder,
   createDeliveryBatches,
   createDeliveryStore,
-  parseCallbackHeader,
-  type IngestEntry,
 } from '@callback-gateway/store';
 import { startRedis, type TestRedis } from '@callback-gateway/testing';
 import { Queue, type Job } from 'bullmq';
@@ -129,17 +127,7 @@ describe('a delivery job run again after a crash', () => {
     const delivered = await harness.callback(ok, 'crash-ok', 'parse.running');
     const retried = await harness.callback(flaky, 'crash-flaky', 'parse.running');
     // What the pump does: the deliveries get their hash and one job owns both.
-    const entries: IngestEntry[] = [];
-    for (const [entryId, fields] of await harness.redis.xrange(harness.keys.ingest, '-', '+')) {
-      if (fields[1] !== delivered && fields[1] !== retried) continue;
-      entries.push({
-        entryId,
-        callbackId: fields[1] ?? '',
-        registrationId: fields[3] ?? '',
-        replay: 0,
-        header: parseCallbackHeader(fields[5] ?? ''),
-      });
-    }
+    const entries = await Promise.all([delivered, retried].map((id) => harness.ingestEntry(id)));
     const batches = createDeliveryBatches({ redis: harness.redis, keys: harness.keys });
     await batches.materialize(entries, 'b-crash');
     const logger = createLogger({

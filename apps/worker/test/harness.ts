@@ -9,6 +9,10 @@ import {
   createIntake,
   createRegistrationStore,
   storeKeys,
+  parseCallbackHeader,
+  type IncomingCallback,
+  type IngestEntry,
+  type NewRegistration,
   type Registration,
 } from '@callback-gateway/store';
 import type { TestRedis } from '@callback-gateway/testing';
@@ -102,7 +106,55 @@ export interface DeliveryHarness {
   callback(registration: Registration, eventId: string, eventType?: string): Promise<string>;
   /** Resolves once `check()` holds (polling), or fails after `timeoutMs`. */
   until(check: () => Promise<boolean> | boolean, timeoutMs?: number): Promise<void>;
+  /** A stored callback's entry in its partition's ingest stream, as the pump reads it. */
+  ingestEntry(callbackId: string): Promise<IngestEntry>;
   close(): Promise<void>;
+}
+
+/** What a pipeline registers in these tests (the harness's `register`), delivering to `deliverTo`. */
+export function newRegistration(deliverTo: string): NewRegistration {
+  const now = Date.now();
+  return {
+    source: 'llamaparse',
+    deliverTo,
+    parseJobId: 'job-1',
+    metadata: { document: 'a.pdf' },
+    signingSecret: 'signing-secret-0123456789',
+    deliverySecret: DELIVERY_SECRET,
+    requireSignature: false,
+    callbackBaseUrl: 'https://hooks.example.com',
+    callbackUrlSource: 'cloud_config',
+    apiClient: 'token#1',
+    createdAt: new Date(now).toISOString(),
+    expiresAt: new Date(now + 86_400_000).toISOString(),
+    expectCallbackBy: new Date(now + 3_600_000).toISOString(),
+  };
+}
+
+/** A non-final event callback of job-1 as the gateway stores it (the harness's `callback`). */
+export function newCallback(
+  registrationId: string,
+  eventId: string,
+  eventType = 'parse.success',
+): IncomingCallback {
+  return {
+    registrationId,
+    format: 'event',
+    payloadJson: JSON.stringify({
+      event_id: eventId,
+      event_type: eventType,
+      data: { job_id: 'job-1' },
+    }),
+    contentType: 'application/json',
+    receivedAt: new Date().toISOString(),
+    dedupKey: `event:${eventId}`,
+    eventType,
+    eventId,
+    jobId: 'job-1',
+    stringEncoded: false,
+    signature: 'absent',
+    final: false,
+  };
 }
 
 export async function startDeliveryHarness(
@@ -176,48 +228,26 @@ export async function startDeliveryHarness(
     keys,
     registrations,
     deliveries,
-    async register(deliverTo) {
-      const now = Date.now();
-      return registrations.create(
-        {
-          source: 'llamaparse',
-          deliverTo,
-          parseJobId: 'job-1',
-          metadata: { document: 'a.pdf' },
-          signingSecret: 'signing-secret-0123456789',
-          deliverySecret: DELIVERY_SECRET,
-          requireSignature: false,
-          callbackBaseUrl: 'https://hooks.example.com',
-          callbackUrlSource: 'cloud_config',
-          apiClient: 'token#1',
-          createdAt: new Date(now).toISOString(),
-          expiresAt: new Date(now + 86_400_000).toISOString(),
-          expectCallbackBy: new Date(now + 3_600_000).toISOString(),
-        },
-        registrations.newToken(),
-      );
-    },
+    register: (deliverTo) =>
+      registrations.create(newRegistration(deliverTo), registrations.newToken()),
     async callback(registration, eventId, eventType = 'parse.success') {
-      const result = await intake.store({
-        registrationId: registration.id,
-        format: 'event',
-        payloadJson: JSON.stringify({
-          event_id: eventId,
-          event_type: eventType,
-          data: { job_id: 'job-1' },
-        }),
-        contentType: 'application/json',
-        receivedAt: new Date().toISOString(),
-        dedupKey: `event:${eventId}`,
-        eventType,
-        eventId,
-        jobId: 'job-1',
-        stringEncoded: false,
-        signature: 'absent',
-        final: false,
-      });
+      const result = await intake.store(newCallback(registration.id, eventId, eventType));
       if (result.outcome !== 'stored') throw new Error(`callback not stored: ${result.outcome}`);
       return result.callbackId;
+    },
+    async ingestEntry(callbackId) {
+      const stream = keys.of(callbackId).ingest;
+      for (const [entryId, fields] of await feeder.xrange(stream, '-', '+')) {
+        if (fields[1] !== callbackId) continue;
+        return {
+          entryId,
+          callbackId,
+          registrationId: fields[3] ?? '',
+          replay: 0,
+          header: parseCallbackHeader(fields[5] ?? ''),
+        };
+      }
+      throw new Error(`${callbackId} is not in the ingest stream`);
     },
     async until(check, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;

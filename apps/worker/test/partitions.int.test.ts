@@ -8,7 +8,8 @@ import {
 import { startRedis, type TestRedis } from '@callback-gateway/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  DELIVERY_SECRET,
+  newCallback,
+  newRegistration,
   startDeliveryHarness,
   startPipeline,
   type DeliveryHarness,
@@ -75,39 +76,14 @@ describe('a store in four partitions', () => {
     // Written as a gateway without partitions did: unmarked ids, the {prefix} tag.
     const before = storeKeys(harness.keys.prefix);
     const registrations = createRegistrationStore({ redis: harness.redis, keys: before });
-    const now = Date.now();
     const registration = await registrations.create(
-      {
-        source: 'llamaparse',
-        deliverTo: pipeline.url('/upgraded'),
-        parseJobId: 'job-old',
-        metadata: undefined,
-        signingSecret: 'signing-secret-0123456789',
-        deliverySecret: DELIVERY_SECRET,
-        requireSignature: false,
-        callbackBaseUrl: 'https://hooks.example.com',
-        callbackUrlSource: 'cloud_config',
-        apiClient: 'token#1',
-        createdAt: new Date(now).toISOString(),
-        expiresAt: new Date(now + 86_400_000).toISOString(),
-        expectCallbackBy: new Date(now + 3_600_000).toISOString(),
-      },
+      newRegistration(pipeline.url('/upgraded')),
       newCallbackToken(),
     );
     expect(registration.id).toMatch(/^reg_[0-9a-f]{32}$/);
-    const stored = await createIntake({ redis: harness.redis, keys: before }).store({
-      registrationId: registration.id,
-      format: 'event',
-      payloadJson: JSON.stringify({ event_id: 'old-1', event_type: 'parse.running' }),
-      contentType: 'application/json',
-      receivedAt: new Date().toISOString(),
-      dedupKey: 'event:old-1',
-      eventType: 'parse.running',
-      eventId: 'old-1',
-      stringEncoded: false,
-      signature: 'absent',
-      final: false,
-    });
+    const stored = await createIntake({ redis: harness.redis, keys: before }).store(
+      newCallback(registration.id, 'old-1', 'parse.running'),
+    );
     if (stored.outcome !== 'stored') throw new Error(stored.outcome);
     expect(stored.callbackId).toMatch(/^cb_[0-9a-f]{32}$/);
     // The four-partition worker takes it from partition 0, which is that layout.

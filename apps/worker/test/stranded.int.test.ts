@@ -1,10 +1,6 @@
 import { Writable } from 'node:stream';
 import { createLogger } from '@callback-gateway/audit';
-import {
-  createDeliveryBatches,
-  parseCallbackHeader,
-  type IngestEntry,
-} from '@callback-gateway/store';
+import { createDeliveryBatches } from '@callback-gateway/store';
 import { startRedis, type TestRedis } from '@callback-gateway/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStrandedSweep } from '../src/delivery/stranded.js';
@@ -32,20 +28,6 @@ describe('deliveries whose job vanished (a failover lost it)', () => {
     await redis.close();
   });
 
-  const entryOf = async (callbackId: string): Promise<IngestEntry> => {
-    for (const [entryId, fields] of await harness.redis.xrange(harness.keys.ingest, '-', '+')) {
-      if (fields[1] !== callbackId) continue;
-      return {
-        entryId,
-        callbackId,
-        registrationId: fields[3] ?? '',
-        replay: 0,
-        header: parseCallbackHeader(fields[5] ?? ''),
-      };
-    }
-    throw new Error(`${callbackId} is not in the ingest stream`);
-  };
-
   it('gives deliveries whose job vanished or ran without them their jobs back, each delivered once', async () => {
     const [queue] = harness.service.queues;
     if (!queue) throw new Error('no queue');
@@ -59,16 +41,16 @@ describe('deliveries whose job vanished (a failover lost it)', () => {
     // C: its job ran (and finished) before its record existed on this Redis.
     await queue.add('deliver', { deliveries: [] }, { jobId: 'b-ran-early' });
     await harness.until(async () => (await queue.getJobState('b-ran-early')) === 'completed');
-    await batches.materialize([await entryOf(c)], 'b-ran-early');
+    await batches.materialize([await harness.ingestEntry(c)], 'b-ran-early');
     // D: its job is lost and so is its callback (nothing to deliver: left to expire).
     const gone = await harness.register(pipeline.url('/gone'));
     const d = await harness.callback(gone, 'gone-d', 'parse.running');
-    await batches.materialize([await entryOf(d)], 'b-lost-d');
+    await batches.materialize([await harness.ingestEntry(d)], 'b-lost-d');
     await harness.redis.del(harness.keys.callback(d));
     // A: owned by a batch job that was never added (lost with the old primary).
-    await batches.materialize([await entryOf(a)], 'b-lost-1');
+    await batches.materialize([await harness.ingestEntry(a)], 'b-lost-1');
     // B: its first attempt failed; the retry it was handed to is gone.
-    await batches.materialize([await entryOf(b)], 'b-lost-2');
+    await batches.materialize([await harness.ingestEntry(b)], 'b-lost-2');
     expect((await batches.start('b-lost-2', [deliveryOf(b, retrying.id)]))[0]?.action).toBe(
       'deliver',
     );

@@ -1,4 +1,4 @@
-import { startLlamaCloudFake, type LlamaCloudFake } from '@callback-gateway/llamacloud/testing';
+import type { LlamaCloudFake } from '@callback-gateway/llamacloud/testing';
 import { startProcess, startRedisCluster, type TestRedisCluster } from '@callback-gateway/testing';
 import { createGatewayClient } from '@callback-gateway/client';
 import { storeKeys } from '@callback-gateway/store';
@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   API_TOKEN,
   postCallback,
-  startStack,
+  startStackWithLlamaCloud,
   startTestPipeline,
   until,
   type Stack,
@@ -44,25 +44,16 @@ describe('gateway and worker on a Redis Cluster (3 masters, 1 replica each)', ()
       { lazyConnect: true },
     );
     pipeline = await startTestPipeline((path) => secrets.get(path) ?? 'whsec_missing');
-    const gatewayAt: { url?: string } = {};
-    fake = await startLlamaCloudFake({
-      rewriteCallbackUrl: (url) => `${gatewayAt.url}${new URL(url).pathname}`,
-      dropCallbacks: (jobId) => dropped.has(jobId),
-      retryDelaysMs: [100, 200],
-    });
-    stack = await startStack(cluster, {
-      LLAMA_CLOUD_BASE_URL: fake.baseUrl,
-      LLAMA_CLOUD_API_KEY: fake.apiKey,
-      RECONCILE_INTERVAL_MS: '200',
-      RECONCILE_FIRST_POLL_DELAY_MS: '300',
-      RECONCILE_MAX_POLL_DELAY_MS: '1000',
-      // Every 202 of this suite waited for a replica.
-      GATEWAY_ACK_REPLICAS: '1',
-      GATEWAY_ACK_REPLICAS_TIMEOUT_MS: '300',
-      STORE_CALLBACK_RETENTION_S: '7200',
-      STORE_DEDUP_RETENTION_S: '3600',
-    });
-    gatewayAt.url = stack.gatewayUrl;
+    ({ stack, fake } = await startStackWithLlamaCloud(cluster, {
+      dropped,
+      env: {
+        // Every 202 of this suite waited for a replica.
+        GATEWAY_ACK_REPLICAS: '1',
+        GATEWAY_ACK_REPLICAS_TIMEOUT_MS: '300',
+        STORE_CALLBACK_RETENTION_S: '7200',
+        STORE_DEDUP_RETENTION_S: '3600',
+      },
+    }));
   }, 60_000);
   afterAll(async () => {
     await stack?.stop();

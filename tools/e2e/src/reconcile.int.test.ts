@@ -1,11 +1,11 @@
 import { createHmac } from 'node:crypto';
-import { startLlamaCloudFake, type LlamaCloudFake } from '@callback-gateway/llamacloud/testing';
+import type { LlamaCloudFake } from '@callback-gateway/llamacloud/testing';
 import { startRedis, type TestRedis } from '@callback-gateway/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   API_TOKEN,
-  startStack,
+  startStackWithLlamaCloud,
   startTestPipeline,
   until,
   type Stack,
@@ -26,21 +26,12 @@ describe('expected callbacks: overdue and reconciliation against the LlamaCloud 
     redis = await startRedis({ persistent: true });
     store = new Redis(redis.url);
     pipeline = await startTestPipeline((path) => secretsByPath.get(path) ?? '');
-    const gatewayAt: { url?: string } = {};
-    fake = await startLlamaCloudFake({
-      rewriteCallbackUrl: (url) => `${gatewayAt.url}${new URL(url).pathname}`,
-      dropCallbacks: (jobId) => dropped.has(jobId),
-      retryDelaysMs: [100, 200],
-    });
-    stack = await startStack(redis, {
-      LLAMA_CLOUD_BASE_URL: fake.baseUrl,
-      LLAMA_CLOUD_API_KEY: fake.apiKey,
-      RECONCILE_INTERVAL_MS: '200',
-      RECONCILE_FIRST_POLL_DELAY_MS: '300',
-      RECONCILE_MAX_POLL_DELAY_MS: '1000',
-      RECONCILE_GATEWAY_SILENCE_MS: '1500',
-    });
-    gatewayAt.url = stack.gatewayUrl;
+    ({ stack, fake } = await startStackWithLlamaCloud(redis, {
+      dropped,
+      env: {
+        RECONCILE_GATEWAY_SILENCE_MS: '1500',
+      },
+    }));
   });
   afterAll(async () => {
     await stack?.stop();

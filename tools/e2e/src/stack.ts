@@ -15,6 +15,7 @@ import {
   type TestRedis,
   type TestRedisCluster,
 } from '@callback-gateway/testing';
+import { startLlamaCloudFake, type LlamaCloudFake } from '@callback-gateway/llamacloud/testing';
 import { afterAll, beforeAll } from 'vitest';
 
 export const API_TOKEN = 'e2e-api-token-0123456789abcdef';
@@ -34,6 +35,38 @@ const STACK_DEFAULTS: Record<string, string> = {
   DELIVERY_BREAKER_FAILURES: '1000',
   SHUTDOWN_DEADLINE_MS: '3000',
 };
+
+/**
+ * The LlamaCloud fake and the stack started against it, reconciling fast: the fake's callbacks
+ * go to the stack's gateway (except for the jobs in `dropped`), and the worker polls it within
+ * a second. `env` adds to (or overrides) those settings.
+ */
+export async function startStackWithLlamaCloud(
+  redis: TestRedis | TestRedisCluster,
+  options: { dropped: ReadonlySet<string>; env?: Record<string, string> },
+): Promise<{ stack: Stack; fake: LlamaCloudFake }> {
+  const gatewayAt: { url?: string } = {};
+  const fake = await startLlamaCloudFake({
+    rewriteCallbackUrl: (url) => `${gatewayAt.url}${new URL(url).pathname}`,
+    dropCallbacks: (jobId) => options.dropped.has(jobId),
+    retryDelaysMs: [100, 200],
+  });
+  try {
+    const stack = await startStack(redis, {
+      LLAMA_CLOUD_BASE_URL: fake.baseUrl,
+      LLAMA_CLOUD_API_KEY: fake.apiKey,
+      RECONCILE_INTERVAL_MS: '200',
+      RECONCILE_FIRST_POLL_DELAY_MS: '300',
+      RECONCILE_MAX_POLL_DELAY_MS: '1000',
+      ...options.env,
+    });
+    gatewayAt.url = stack.gatewayUrl;
+    return { stack, fake };
+  } catch (error) {
+    await fake.close();
+    throw error;
+  }
+}
 
 /** Starts gateway and worker (on a Redis or a Redis Cluster) with `env` added to test defaults, and waits until both are ready. */
 export function startStack(

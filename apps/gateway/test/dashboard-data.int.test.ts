@@ -97,3 +97,31 @@ describe("the dashboard's data routes", () => {
     expect(runbook.body).toContain('id="cbgwprocessnotscraped"');
   });
 });
+
+describe('the status banner in local-only mode', () => {
+  it('does not report a missing public URL when the gateway issues loopback URLs on purpose', async () => {
+    const redis = await startRedis();
+    const summary = async (options: { localOnlyBaseUrl?: string }) => {
+      const gateway = await startGateway({ redis, publicBaseUrl: null, ...options });
+      try {
+        const response = await gateway.app.inject({
+          url: '/v1/dashboard/summary',
+          headers: { authorization: `Bearer ${API_TOKEN}` },
+        });
+        return response.json<{ status: { conditions: { id: string }[] } }>();
+      } finally {
+        await gateway.close();
+      }
+    };
+    try {
+      const ids = (body: { status: { conditions: { id: string }[] } }) =>
+        body.status.conditions.map((condition) => condition.id);
+      expect(ids(await summary({}))).toContain('public_url_unavailable');
+      expect(ids(await summary({ localOnlyBaseUrl: 'http://127.0.0.1:8080' }))).not.toContain(
+        'public_url_unavailable',
+      );
+    } finally {
+      await redis.close();
+    }
+  });
+});

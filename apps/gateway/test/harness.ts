@@ -32,6 +32,8 @@ export interface TestGatewayOptions {
   callbackInflightBytes?: number;
   /** Store partitions. @defaultValue 1 */
   partitions?: number;
+  /** Local-only mode (`GATEWAY_LOCAL_ONLY`): the loopback base URL it issues. */
+  localOnlyBaseUrl?: string;
   uploadLimitBytes?: number;
   requestTimeoutMs?: number;
   outboundAllow?: string[];
@@ -131,6 +133,9 @@ export async function startGateway(options: TestGatewayOptions): Promise<TestGat
       },
     }),
     webhookUrl: () => resolver,
+    ...(options.localOnlyBaseUrl !== undefined && {
+      localOnlyBaseUrl: () => options.localOnlyBaseUrl,
+    }),
     ...(options.requestTimeoutMs !== undefined && { requestTimeoutMs: options.requestTimeoutMs }),
     ...(options.trustedProxies && { trustedProxies: options.trustedProxies }),
     probeKey: () => 'probe-key-0123456789abcdef',

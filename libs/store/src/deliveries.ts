@@ -257,7 +257,9 @@ export function createDeliveryStore(options: DeliveryStoreOptions): DeliveryStor
     const byPartition = new Map<number, string[]>();
     for (const id of ids) {
       const partition = keys.of(id).partition;
-      byPartition.set(partition, [...(byPartition.get(partition) ?? []), id]);
+      const group = byPartition.get(partition);
+      if (group) group.push(id);
+      else byPartition.set(partition, [id]);
     }
     const found = new Map<string, Delivery>();
     await Promise.all(

@@ -11,6 +11,7 @@ import {
   type BreakerRecord,
   type DeliveryState,
   type HistoryMinute,
+  DELIVERY_STATES,
   readAcrossPartitions,
 } from '@callback-gateway/store';
 import type { GatewayContext } from '../context.js';
@@ -59,7 +60,8 @@ export async function dashboardSummary(context: GatewayContext, now: number) {
     redisReachable: reachable,
     liveWorkers: 0,
     liveGateways: 0,
-    publicUrlVerified: publicUrl.base_url !== null,
+    // Local-only mode issues loopback URLs on purpose: not a missing public URL.
+    publicUrlVerified: publicUrl.base_url !== null || context.localOnlyBaseUrl?.() !== undefined,
     tunnel: publicUrl.tunnel,
     breakersOpen: 0,
     deadLetters: 0,
@@ -92,9 +94,7 @@ export async function dashboardSummary(context: GatewayContext, now: number) {
     memory,
   ] = await Promise.all([
     Promise.all(
-      (['queued', 'delivering', 'retrying', 'delivered', 'dead_lettered'] as const).map(
-        async (state) => [state, await deliveries.countByState(state)] as const,
-      ),
+      DELIVERY_STATES.map(async (state) => [state, await deliveries.countByState(state)] as const),
     ),
     Promise.all(
       context.deliveryQueues.map((queue) =>
@@ -205,24 +205,33 @@ const breakerJson = (breaker: BreakerRecord) => ({
   reason: breaker.reason,
 });
 
-/** Each registration's destination label (`deliver_to` without its query), in one pipeline. */
+/** Each registration's destination label (`deliver_to` without its query), in one pipeline
+ * per partition (on a Redis Cluster a pipeline goes to one node). */
 async function destinationsByRegistration(context: GatewayContext, ids: readonly string[]) {
-  const unique = [...new Set(ids)];
+  const byPartition = new Map<number, string[]>();
+  for (const id of new Set(ids)) {
+    const partition = context.keys.of(id).partition;
+    const group = byPartition.get(partition);
+    if (group) group.push(id);
+    else byPartition.set(partition, [id]);
+  }
   const out = new Map<string, string>();
-  if (unique.length === 0) return out;
-  const pipeline = context.redis.pipeline();
-  for (const id of unique) pipeline.hget(context.keys.registration(id), 'deliver_to');
-  const results = (await pipeline.exec()) ?? [];
-  unique.forEach((id, i) => {
-    const url = results[i]?.[1];
-    if (typeof url === 'string') {
-      try {
-        out.set(id, destinationLabel(url));
-      } catch {
-        // Not a URL: not shown under a destination.
-      }
-    }
-  });
+  await Promise.all(
+    [...byPartition.values()].map(async (group) => {
+      const pipeline = context.redis.pipeline();
+      for (const id of group) pipeline.hget(context.keys.registration(id), 'deliver_to');
+      const results = (await pipeline.exec()) ?? [];
+      group.forEach((id, i) => {
+        const url = results[i]?.[1];
+        if (typeof url !== 'string') return;
+        try {
+          out.set(id, destinationLabel(url));
+        } catch {
+          // Not a URL: not shown under a destination.
+        }
+      });
+    }),
+  );
   return out;
 }
 

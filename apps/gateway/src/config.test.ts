@@ -59,3 +59,19 @@ describe('GATEWAY_LOCAL_ONLY', () => {
     expect(loadGatewayConfig({ GATEWAY_LOCAL_ONLY: 'true' }).GATEWAY_LOCAL_ONLY).toBe(true);
   });
 });
+
+describe('PUBLIC_BASE_URL and the partitions', () => {
+  // The longest base URL whose callback URLs stay under 200 characters: 199 - 68 on one
+  // partition; 4 fewer with 16 (tokens of partition 15 end with `.p15`).
+  const base = (length: number) =>
+    `https://example.com/${'a'.repeat(length - 'https://example.com/'.length)}`;
+  it('keeps room for the partition marker only when there are partitions', () => {
+    expect(() => loadGatewayConfig({ PUBLIC_BASE_URL: base(131) })).not.toThrow();
+    expect(() => loadGatewayConfig({ PUBLIC_BASE_URL: base(131), STORE_PARTITIONS: '16' })).toThrow(
+      /PUBLIC_BASE_URL/,
+    );
+    expect(() =>
+      loadGatewayConfig({ PUBLIC_BASE_URL: base(127), STORE_PARTITIONS: '16' }),
+    ).not.toThrow();
+  });
+});

@@ -7,9 +7,14 @@ import {
   envInt,
   envList,
   parseSettings,
+  storePartitionsOf,
 } from '@callback-gateway/runtime';
 import { checkNotifySettings, notifyEnvShape } from '@callback-gateway/notify';
-import { checkWebhookUrlEnv, webhookUrlEnvSchema } from '@callback-gateway/webhook-url';
+import {
+  callbackPathReserveFor,
+  checkWebhookUrlEnv,
+  webhookUrlEnvSchema,
+} from '@callback-gateway/webhook-url';
 import { z } from 'zod';
 
 /** One `GATEWAY_TRUSTED_PROXIES` entry: an IP address or a CIDR block (Fastify's `trustProxy`
@@ -71,7 +76,9 @@ export function loadGatewayConfig(
     ownedPrefixes: OWNED_PREFIXES,
     alsoKnown: SETTING_NAMES,
     check: (settings: z.output<typeof gatewaySettingsSchema>) => [
-      ...checkWebhookUrlEnv(settings),
+      ...checkWebhookUrlEnv(settings, {
+        callbackPathReserve: callbackPathReserveFor(storePartitionsOf(settings)),
+      }),
       ...checkNotifySettings(settings),
       ...(settings.GATEWAY_LOCAL_ONLY && (settings.PUBLIC_BASE_URL || settings.NGROK_AUTHTOKEN)
         ? [

@@ -13,7 +13,7 @@ import {
   storePartitionsOf,
   type RedisSettingError,
 } from '@callback-gateway/runtime';
-import type { WebhookUrlEnvDeps } from '@callback-gateway/webhook-url';
+import { callbackPathReserveFor, type WebhookUrlEnvDeps } from '@callback-gateway/webhook-url';
 import {
   QUEUES,
   createDeliveryStore,
@@ -206,7 +206,8 @@ export async function startGateway(
     audit,
     logger,
     registry,
-    ...(deps.webhookUrl && { deps: deps.webhookUrl }),
+    // Tokens of partitions past the first are longer: the URL policy keeps room for them.
+    deps: { ...deps.webhookUrl, callbackPathReserve: callbackPathReserveFor(keys.partitions) },
     async onCreated(resolver) {
       // A tunnel back after a reconnect (often under a new URL): verify it now, so readiness,
       // the cached URL (the worker's reconciler compares pending registrations with it) and the

@@ -17,6 +17,9 @@ describe('loadWorkerConfig', () => {
     expect(() => loadWorkerConfig({ STORE_PARTITIONS: '4', WORKER_PARTITIONS: '2-4' })).toThrow(
       /WORKER_PARTITIONS: 2-4 past the 4 partitions \(0-3\) of STORE_PARTITIONS/,
     );
+    expect(() => loadWorkerConfig({ STORE_PARTITIONS: '4', WORKER_PARTITIONS: '3-1' })).toThrow(
+      /WORKER_PARTITIONS: 3-1 is a range from high to low/,
+    );
     expect(() => loadWorkerConfig({ STORE_PARTITIONS: '4', WORKER_PARTITIONS: 'odd' })).toThrow(
       /WORKER_PARTITIONS/,
     );

@@ -13,7 +13,11 @@ import {
 } from '@callback-gateway/runtime';
 import { checkParseTier, checkParseVersion } from '@callback-gateway/llamacloud';
 import { checkNotifySettings, notifyEnvShape } from '@callback-gateway/notify';
-import { checkWebhookUrlEnv, webhookUrlEnvSchema } from '@callback-gateway/webhook-url';
+import {
+  callbackPathReserveFor,
+  checkWebhookUrlEnv,
+  webhookUrlEnvSchema,
+} from '@callback-gateway/webhook-url';
 import { z } from 'zod';
 import type { BreakerOptions } from './delivery/breaker.js';
 
@@ -78,7 +82,9 @@ export function loadWorkerConfig(env: Readonly<Record<string, string | undefined
     ownedPrefixes: OWNED_PREFIXES,
     alsoKnown: SETTING_NAMES,
     check: (settings: z.output<typeof workerSettingsSchema>) => [
-      ...checkWebhookUrlEnv(settings),
+      ...checkWebhookUrlEnv(settings, {
+        callbackPathReserve: callbackPathReserveFor(storePartitionsOf(settings)),
+      }),
       ...checkNotifySettings(settings),
       ...checkWorkerPartitions(settings),
       ...(settings.DELIVERY_BREAKER_MAX_OPEN_MS !== undefined &&
@@ -91,6 +97,12 @@ export function loadWorkerConfig(env: Readonly<Record<string, string | undefined
   });
 }
 
+/** A `WORKER_PARTITIONS` item (`7` or `0-7`) as its first and last partition. */
+function partitionRange(item: string): [from: number, to: number] {
+  const [from = 0, to = from] = item.split('-').map(Number);
+  return [from, to];
+}
+
 /** The partitions a worker consumes: `WORKER_PARTITIONS`, or every one. */
 export function workerPartitionsOf(
   config: Pick<WorkerConfig, 'WORKER_PARTITIONS' | 'STORE_PARTITIONS' | 'REDIS_CLUSTER_NODES'>,
@@ -99,7 +111,7 @@ export function workerPartitionsOf(
   if (config.WORKER_PARTITIONS.length === 0) return [...Array(count).keys()];
   const chosen = new Set<number>();
   for (const item of config.WORKER_PARTITIONS) {
-    const [from = 0, to = from] = item.split('-').map(Number);
+    const [from, to] = partitionRange(item);
     for (let partition = from; partition <= to; partition++) chosen.add(partition);
   }
   return [...chosen].sort((a, b) => a - b);
@@ -109,15 +121,17 @@ function checkWorkerPartitions(
   config: Pick<WorkerConfig, 'WORKER_PARTITIONS' | 'STORE_PARTITIONS' | 'REDIS_CLUSTER_NODES'>,
 ): string[] {
   const count = storePartitionsOf(config);
-  const bad = config.WORKER_PARTITIONS.filter((item) => {
-    const [from = 0, to = from] = item.split('-').map(Number);
-    return from > to || to >= count;
-  });
-  return bad.length === 0
-    ? []
-    : [
-        `WORKER_PARTITIONS: ${bad.join(', ')} past the ${count} partitions (0-${count - 1}) of STORE_PARTITIONS`,
-      ];
+  const problems: string[] = [];
+  for (const item of config.WORKER_PARTITIONS) {
+    const [from, to] = partitionRange(item);
+    if (from > to) problems.push(`WORKER_PARTITIONS: ${item} is a range from high to low`);
+    else if (to >= count) {
+      problems.push(
+        `WORKER_PARTITIONS: ${item} past the ${count} partitions (0-${count - 1}) of STORE_PARTITIONS`,
+      );
+    }
+  }
+  return problems;
 }
 
 /** The circuit breakers' settings (`DELIVERY_BREAKER_*`). */

@@ -22,6 +22,7 @@ import {
   readCachedResolution,
   type UrlSourceName,
   type WebhookUrlEnvDeps,
+  callbackPathReserveFor,
 } from '@callback-gateway/webhook-url';
 import { buildApp } from './app.js';
 import { breakerOptions, workerPartitionsOf, type WorkerConfig } from './config.js';
@@ -253,7 +254,8 @@ export async function startWorker(
     audit,
     logger,
     registry,
-    ...(deps.webhookUrl && { deps: deps.webhookUrl }),
+    // Tokens of partitions past the first are longer: the URL policy keeps room for them.
+    deps: { ...deps.webhookUrl, callbackPathReserve: callbackPathReserveFor(keys.partitions) },
   });
   parts.submissions = startSubmissionService({
     connection: queueRedis.client,

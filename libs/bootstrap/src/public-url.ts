@@ -20,7 +20,7 @@ export interface PublicUrlResolverOptions {
   logger: Logger;
   registry: Registry;
   /** The resolver's outside world (the ngrok SDK, DNS, the probes' dispatcher). */
-  deps?: Pick<WebhookUrlEnvDeps, 'ngrok' | 'lookup' | 'dispatcher'>;
+  deps?: Pick<WebhookUrlEnvDeps, 'ngrok' | 'lookup' | 'dispatcher' | 'callbackPathReserve'>;
   /** Called once, when the resolver exists (before any resolution). */
   onCreated?: (resolver: WebhookUrlResolver) => void | Promise<void>;
 }

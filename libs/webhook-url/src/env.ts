@@ -158,10 +158,14 @@ export type WebhookUrlEnvDeps = Omit<
  */
 export function checkWebhookUrlEnv(
   env: Pick<WebhookUrlEnv, 'PUBLIC_BASE_URL' | 'WEBHOOK_URL_ALLOW_INSECURE_HTTP'>,
+  options: { callbackPathReserve?: number } = {},
 ): string[] {
   if (!env.PUBLIC_BASE_URL) return [];
   const checked = checkPublicBaseUrl(env.PUBLIC_BASE_URL, {
     allowInsecureHttp: env.WEBHOOK_URL_ALLOW_INSECURE_HTTP,
+    ...(options.callbackPathReserve !== undefined && {
+      callbackPathReserve: options.callbackPathReserve,
+    }),
   });
   return checked.ok ? [] : [`PUBLIC_BASE_URL: ${checked.reason} (${checked.code})`];
 }

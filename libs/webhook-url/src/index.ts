@@ -12,6 +12,7 @@ export { classifyAddress, isPublicAddress, type AddressCategory } from './ip-add
 export {
   CALLBACK_PATH_PREFIX,
   CALLBACK_PATH_RESERVE,
+  callbackPathReserveFor,
   CALLBACK_TOKEN_LENGTH,
   MAX_CALLBACK_URL_LENGTH,
   RESERVED_NAME_SUFFIXES,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   CALLBACK_PATH_RESERVE,
+  callbackPathReserveFor,
   MAX_CALLBACK_URL_LENGTH,
   assertPublicBaseUrl,
   checkPublicBaseUrl,
@@ -118,7 +119,11 @@ describe('checkPublicBaseUrl', () => {
     const longest = MAX_CALLBACK_URL_LENGTH - 1 - CALLBACK_PATH_RESERVE;
     const base = (length: number) =>
       `https://example.com/${'a'.repeat(length - 'https://example.com/'.length)}`;
-    expect(CALLBACK_PATH_RESERVE).toBe(73);
+    expect(CALLBACK_PATH_RESERVE).toBe(68);
+    // Tokens of partitions past the first carry `.p<n>`: 16 partitions reserve 4 more.
+    expect(callbackPathReserveFor(1)).toBe(68);
+    expect(callbackPathReserveFor(16)).toBe(72);
+    expect(callbackPathReserveFor(256)).toBe(73);
     expect(codeOf(base(longest))).toBe('ok');
     expect(codeOf(base(longest + 1))).toBe('WEBHOOK_URL_TOO_LONG');
     expect(checkPublicBaseUrl(base(100), { callbackPathReserve: 120 })).toMatchObject({

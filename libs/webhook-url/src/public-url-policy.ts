@@ -7,15 +7,17 @@ export const CALLBACK_PATH_PREFIX = '/v1/callbacks/llamaparse/';
 /** Length of a callback token: 32 random bytes in base64url. */
 export const CALLBACK_TOKEN_LENGTH = 43;
 
-/** Most characters a token's partition marker adds (`.p255`). */
-export const CALLBACK_TOKEN_PARTITION_RESERVE = 5;
-
 /**
- * Characters the gateway appends to a base URL when it issues a callback URL
- * (`/v1/callbacks/llamaparse/` + a 43-character token + up to 5 of partition = 73).
+ * Characters the gateway appends to a base URL when it issues a callback URL on a store of one
+ * partition (`/v1/callbacks/llamaparse/` + a 43-character token = 68).
  */
-export const CALLBACK_PATH_RESERVE =
-  CALLBACK_PATH_PREFIX.length + CALLBACK_TOKEN_LENGTH + CALLBACK_TOKEN_PARTITION_RESERVE;
+export const CALLBACK_PATH_RESERVE = CALLBACK_PATH_PREFIX.length + CALLBACK_TOKEN_LENGTH;
+
+/** {@link CALLBACK_PATH_RESERVE} for a store of `partitions` partitions: the tokens of
+ * partitions past the first end with `.p<n>` (`.p15` with 16: 4 more characters). */
+export function callbackPathReserveFor(partitions: number): number {
+  return CALLBACK_PATH_RESERVE + (partitions > 1 ? `.p${partitions - 1}`.length : 0);
+}
 
 /** LlamaCloud refuses callback URLs of this length or longer. */
 export const MAX_CALLBACK_URL_LENGTH = 200;
@@ -51,7 +53,7 @@ export interface PublicUrlPolicyOptions {
   /**
    * Characters appended to the base URL when callback URLs are issued; base + reserve must stay
    * under {@link MAX_CALLBACK_URL_LENGTH}.
-   * @defaultValue {@link CALLBACK_PATH_RESERVE} (73)
+   * @defaultValue {@link CALLBACK_PATH_RESERVE} (68)
    */
   callbackPathReserve?: number;
 }

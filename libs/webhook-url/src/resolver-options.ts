@@ -84,7 +84,7 @@ export interface WebhookUrlResolverOptions {
    * @defaultValue false
    */
   allowInsecureHttp?: boolean;
-  /** @defaultValue `CALLBACK_PATH_RESERVE` (73) */
+  /** @defaultValue `CALLBACK_PATH_RESERVE` (68) */
   callbackPathReserve?: number;
   /** Shared key of the probe protocol (`WEBHOOK_URL_PROBE_KEY`). Never logged. */
   probeKey?: string | undefined;

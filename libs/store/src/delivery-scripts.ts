@@ -125,10 +125,8 @@ for i = 0, items - 1 do
       if d[3] ~= state then
         redis.call('ZREM', KEYS[1] .. d[3], id)
         redis.call('ZADD', KEYS[1] .. state, tonumber(ARGV[1]), id)
-        -- The delivered index keeps the newest 10,000 (trimmed in steps of 100), checked on
-        -- one delivery in 16 (by its id's last hex digit before any partition marker).
-        if state == 'delivered' and string.sub(string.match(id, '^[^.]*'), -1) == '0'
-          and redis.call('ZCARD', KEYS[1] .. 'delivered') > 10100 then
+        -- The delivered index keeps the newest 10,000 (trimmed in steps of 100).
+        if state == 'delivered' and redis.call('ZCARD', KEYS[1] .. 'delivered') > 10100 then
           redis.call('ZREMRANGEBYRANK', KEYS[1] .. 'delivered', 0, -10001)
         end
       end

@@ -84,6 +84,19 @@ export function jobRunBackoffMs(attemptsMade: number): number {
   return Math.min(30_000, 500 * 2 ** Math.min(10, Math.max(0, attemptsMade - 1)));
 }
 
+/** Adds batch jobs of first attempts, by job id (`b-...`); an existing job is left as it is. */
+export async function addBatches(
+  queue: Queue<DeliveryJobData>,
+  batches: Iterable<[jobId: string, deliveries: JobDelivery[]]>,
+): Promise<void> {
+  const jobs = [...batches].map(([jobId, deliveries]) => ({
+    name: DELIVERY_JOB,
+    data: { deliveries },
+    opts: { ...DELIVERY_JOB_OPTIONS, jobId },
+  }));
+  if (jobs.length > 0) await queue.addBulk(jobs);
+}
+
 /** Adds a one-delivery follow-up job (retry or wait), due at `atMs`; a no-op if it exists. */
 export async function addFollowUp(
   queue: Queue<DeliveryJobData>,

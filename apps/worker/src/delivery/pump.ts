@@ -9,7 +9,7 @@ import {
 } from '@callback-gateway/store';
 import type { Queue } from 'bullmq';
 import type { RedisClient } from '@callback-gateway/runtime';
-import { DELIVERY_JOB, DELIVERY_JOB_OPTIONS, jobIds, type DeliveryJobData } from './jobs.js';
+import { addBatches, jobIds, type DeliveryJobData } from './jobs.js';
 
 /** Options for {@link startIngestPump}. */
 export interface IngestPumpOptions {
@@ -245,15 +245,7 @@ async function handOver(pump: Pump, read: Entries): Promise<number> {
   const { ids, entries } = parseEntries(read);
   if (ids.length === 0) return 0;
   const { jobs, checks } = await assignOwners(pump, entries);
-  if (jobs.size > 0) {
-    await pump.queue.addBulk(
-      [...jobs].map(([jobId, deliveries]) => ({
-        name: DELIVERY_JOB,
-        data: { deliveries },
-        opts: { ...DELIVERY_JOB_OPTIONS, jobId },
-      })),
-    );
-  }
+  await addBatches(pump.queue, jobs);
   await acknowledgeConfirmed(pump, ids, checks);
   let moved = 0;
   for (const list of jobs.values()) moved += list.length;

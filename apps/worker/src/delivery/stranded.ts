@@ -3,8 +3,7 @@ import type { JobDelivery, StoreKeys } from '@callback-gateway/store';
 import type { RedisClient } from '@callback-gateway/runtime';
 import type { Queue } from 'bullmq';
 import {
-  DELIVERY_JOB,
-  DELIVERY_JOB_OPTIONS,
+  addBatches,
   addFollowUp,
   deliveryOfJobId,
   jobIds,
@@ -53,14 +52,32 @@ export interface StrandedSweep {
 export function startStrandedSweep(options: StrandedSweepOptions): StrandedSweep {
   const { redis, logger } = options;
 
+  // Where each partition's sweep of each state goes on from (the score after the last one
+  // looked at): a long index is walked a batch per sweep, not its oldest batch every time.
+  const cursors = new Map<string, string>();
+  const readState = async (key: string, before: number): Promise<string[]> => {
+    const flat = await redis.zrangebyscore(
+      key,
+      cursors.get(key) ?? '-inf',
+      before,
+      'WITHSCORES',
+      'LIMIT',
+      0,
+      SWEEP_BATCH,
+    );
+    const ids: string[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) ids.push(flat[i] as string);
+    // A full batch: on from its last score next time (ties at it are read again); else again
+    // from the start.
+    if (ids.length === SWEEP_BATCH) cursors.set(key, flat[flat.length - 1] as string);
+    else cursors.delete(key);
+    return ids;
+  };
+
   const sweepPartition = async (keys: StoreKeys, queue: Queue<DeliveryJobData>) => {
     const before = Date.now() - options.olderThanMs;
     const ids = (
-      await Promise.all(
-        OWNED_STATES.map((state) =>
-          redis.zrangebyscore(keys.deliveryState(state), '-inf', before, 'LIMIT', 0, SWEEP_BATCH),
-        ),
-      )
+      await Promise.all(OWNED_STATES.map((state) => readState(keys.deliveryState(state), before)))
     ).flat();
     if (ids.length === 0) return 0;
     const pipeline = redis.pipeline();
@@ -127,16 +144,8 @@ export function startStrandedSweep(options: StrandedSweepOptions): StrandedSweep
     if (missing.size === 0) return 0;
     let recovered = 0;
     const lostBatches = [...batches].filter(([jobId]) => missing.has(jobId));
-    if (lostBatches.length > 0) {
-      await queue.addBulk(
-        lostBatches.map(([jobId, deliveries]) => ({
-          name: DELIVERY_JOB,
-          data: { deliveries },
-          opts: { ...DELIVERY_JOB_OPTIONS, jobId },
-        })),
-      );
-      for (const [, deliveries] of lostBatches) recovered += deliveries.length;
-    }
+    await addBatches(queue, lostBatches);
+    for (const [, deliveries] of lostBatches) recovered += deliveries.length;
     for (const followUp of followUps) {
       if (!missing.has(followUp.jobId)) continue;
       await addFollowUp(queue, followUp.jobId, followUp.delivery, followUp.atMs);
@@ -149,10 +158,27 @@ export function startStrandedSweep(options: StrandedSweepOptions): StrandedSweep
     return recovered;
   };
 
+  // A partition whose sweep fails (Redis away, a failover under way) does not hold the others
+  // back; the first failure of a run of them is a warning, the recovery an info line.
+  const failing = new Set<number>();
   const sweep = async () => {
     let recovered = 0;
     for (const { keys, queue } of options.partitions) {
-      recovered += await sweepPartition(keys, queue);
+      try {
+        recovered += await sweepPartition(keys, queue);
+        if (failing.delete(keys.partition)) {
+          logger.info({ partition: keys.partition }, 'stranded delivery sweep works again');
+        }
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        if (!failing.has(keys.partition)) {
+          failing.add(keys.partition);
+          logger.warn(
+            { partition: keys.partition, reason: message },
+            `stranded delivery sweep of partition ${keys.partition} failed (${message}); trying again every ${Math.round(options.intervalMs / 1000)} s`,
+          );
+        }
+      }
     }
     if (recovered > 0) options.onRecovered?.(recovered);
     return recovered;
@@ -162,13 +188,9 @@ export function startStrandedSweep(options: StrandedSweepOptions): StrandedSweep
   const timer = setInterval(() => {
     if (running) return;
     running = true;
-    sweep()
-      .catch((error: unknown) =>
-        logger.debug({ err: error }, 'stranded delivery sweep failed: trying again later'),
-      )
-      .finally(() => {
-        running = false;
-      });
+    void sweep().finally(() => {
+      running = false;
+    });
   }, options.intervalMs);
   timer.unref();
   return {

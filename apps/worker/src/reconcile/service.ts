@@ -4,6 +4,7 @@ import {
   createIntake,
   createRegistrationStore,
   type Registration,
+  readAcrossPartitions,
   type StoreKeys,
 } from '@callback-gateway/store';
 import type { RedisClient } from '@callback-gateway/runtime';
@@ -91,8 +92,7 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
     registers,
     async collect() {
       try {
-        const sizes = await Promise.all(keys.all.map((own) => redis.zcard(own.overdue)));
-        this.set(sizes.reduce((sum, size) => sum + size, 0));
+        this.set((await readAcrossPartitions(redis, keys, (own) => own.overdue, 0)).total);
       } catch {
         // Redis away: keep the last value.
       }
@@ -206,13 +206,31 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
   const reconcileDue = async () => {
     const client = options.llamaCloud;
     if (!client) return;
+    // The 50 most overdue polls over every partition (earliest first): none is starved.
     const due = (
       await Promise.all(
-        keys.all.map((own) => redis.zrangebyscore(own.reconcile, '-inf', now(), 'LIMIT', 0, 50)),
+        keys.all.map(async (own) => {
+          const flat = await redis.zrangebyscore(
+            own.reconcile,
+            '-inf',
+            now(),
+            'WITHSCORES',
+            'LIMIT',
+            0,
+            50,
+          );
+          const scored: [string, number][] = [];
+          for (let i = 0; i + 1 < flat.length; i += 2) {
+            scored.push([flat[i] as string, Number(flat[i + 1])]);
+          }
+          return scored;
+        }),
       )
     )
       .flat()
-      .slice(0, 50);
+      .sort((a, b) => a[1] - b[1])
+      .slice(0, 50)
+      .map(([id]) => id);
     await Promise.all(
       due.map(async (id) => {
         if ((await redis.zrem(keys.of(id).reconcile, id)) !== 1) return;

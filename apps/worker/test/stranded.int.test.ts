@@ -101,6 +101,44 @@ describe('deliveries whose job vanished (a failover lost it)', () => {
       sweep.close();
     }
   });
+
+  it('walks a long index a batch per sweep, so one behind 250 others is found too', async () => {
+    const [queue] = harness.service.queues;
+    if (!queue) throw new Error('no queue');
+    const late = await harness.register(pipeline.url('/behind'));
+    const id = await harness.callback(late, 'behind-1', 'parse.running');
+    const batches = createDeliveryBatches({ redis: harness.redis, keys: harness.keys });
+    await batches.materialize([await harness.ingestEntry(id)], 'b-behind');
+    // 250 older queued deliveries whose records are gone (nothing to recover), then this one.
+    const index = harness.keys.deliveryState('queued');
+    const old = Date.now() - 3_600_000;
+    await harness.redis.zadd(
+      index,
+      ...Array.from({ length: 250 }, (_, i) => [
+        old + i,
+        `cb_${String(i).padStart(32, '0')}`,
+      ]).flat(),
+    );
+    await harness.redis.zadd(index, old + 1_000, id);
+    const sweep = startStrandedSweep({
+      redis: harness.redis,
+      partitions: [{ keys: harness.keys, queue }],
+      olderThanMs: 0,
+      intervalMs: 60_000,
+      logger: createLogger({
+        name: 'stranded-test',
+        level: 'silent',
+        destination: new Writable({ write: (_chunk, _encoding, done) => done() }),
+      }),
+    });
+    try {
+      expect(await sweep.sweep()).toBe(0); // the first 200
+      expect(await sweep.sweep()).toBe(1); // the rest: this one's job is back
+      await harness.until(async () => (await harness.deliveries.get(id))?.state === 'delivered');
+    } finally {
+      sweep.close();
+    }
+  });
 });
 
 function deliveryOf(callbackId: string, registrationId: string) {

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { setTimeout as delay } from 'node:timers/promises';
-import { startRedis, type TestRedis } from './redis.js';
+import { freePort, startRedis, type TestRedis } from './redis.js';
 
 const run = promisify(execFile);
 
@@ -97,9 +97,14 @@ export async function startRedisCluster(
     String(options.nodeTimeoutMs ?? 2_000),
     ...(options.args ?? []),
   ];
+  // Each node's cluster bus port is a free port too (by default it is its port + 10000: a
+  // port nobody checked, which another test's process may have just been given).
   const started = await Promise.allSettled(
-    Array.from({ length: masters * (1 + replicas) }, () =>
-      startRedis({ args: nodeArgs, persistent: options.persistent ?? false }),
+    Array.from({ length: masters * (1 + replicas) }, async () =>
+      startRedis({
+        args: [...nodeArgs, '--cluster-port', String(await freePort())],
+        persistent: options.persistent ?? false,
+      }),
     ),
   );
   const nodes = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));

@@ -2,13 +2,7 @@ import type { Logger } from '@callback-gateway/audit';
 import type { JobDelivery, StoreKeys } from '@callback-gateway/store';
 import type { RedisClient } from '@callback-gateway/runtime';
 import type { Queue } from 'bullmq';
-import {
-  addBatches,
-  addFollowUp,
-  deliveryOfJobId,
-  jobIds,
-  type DeliveryJobData,
-} from './jobs.js';
+import { addBatches, addFollowUp, deliveryOfJobId, jobIds, type DeliveryJobData } from './jobs.js';
 
 /** The states in which a delivery must have a job that owns it. */
 const OWNED_STATES = ['queued', 'delivering', 'retrying'] as const;

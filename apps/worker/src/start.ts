@@ -179,6 +179,7 @@ export async function startWorker(
     keys,
     recordTtlSeconds: config.STORE_CALLBACK_RETENTION_S,
     jobRetentionSeconds: config.STORE_JOB_RETENTION_S,
+    auditRetentionSeconds: config.AUDIT_REGISTRATION_RETENTION_S,
     policy: basics.outbound,
     retry: {
       scheduleSeconds: config.DELIVERY_RETRY_SCHEDULE,

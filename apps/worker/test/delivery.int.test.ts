@@ -1,3 +1,5 @@
+import { createRedisAuditStore } from '@callback-gateway/audit';
+import { auditPartitionsOf } from '@callback-gateway/store';
 import { promtoolCheckMetrics, startRedis, type TestRedis } from '@callback-gateway/testing';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -57,6 +59,29 @@ describe('delivery to pipelines', () => {
         .map((event) => event.type);
     await harness.until(() => events().length >= 2);
     expect(events()).toEqual(['delivery.attempted', 'delivery.succeeded']);
+    // In Redis, written by the state changes' scripts: the registration's stream has its whole
+    // story, read back as the on-call page reads it; the capped main stream has none of it.
+    const store = createRedisAuditStore({
+      redis: harness.redis,
+      prefix: `${harness.keys.tag}:audit`,
+      partitions: auditPartitionsOf(harness.keys),
+    });
+    const stored = await store.query({ registrationId: registration.id });
+    expect(stored.map((event) => event.type)).toEqual([
+      'callback.received',
+      'delivery.attempted',
+      'delivery.succeeded',
+    ]);
+    expect(stored.map((event) => event.id)).toEqual([
+      harness.audit.find(
+        (event) => event.type === 'callback.received' && event.correlation.callback_id === id,
+      )?.id,
+      ...harness.audit
+        .filter((event) => event.correlation.delivery_id === id)
+        .map((event) => event.id),
+    ]);
+    expect(stored[2]?.data).toMatchObject({ attempt: 1, status: 200 });
+    expect(await harness.redis.xlen(`${harness.keys.tag}:audit:events`)).toBe(0);
   });
 
   it('retries 5xx on the schedule with the same webhook-id, then delivers', async () => {

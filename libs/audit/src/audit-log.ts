@@ -17,6 +17,9 @@ export interface AuditSink {
   readonly name: string;
   /** Writes a batch. Rejects when nothing of the batch was written. */
   write(events: readonly AuditEvent[]): Promise<void> | void;
+  /** The durable store (Redis): skipped by {@link AuditLog.publish}, for events a store script
+   * wrote there itself. */
+  readonly store?: boolean;
 }
 
 /** Records audit events. `record()` never throws and never waits. */
@@ -24,6 +27,16 @@ export interface AuditLog {
   /** Validates, redacts and hands the event to every sink. Returns the recorded event, or
    * `undefined` when the input was invalid (counted and logged, never thrown). */
   record<T extends AuditEventType>(input: AuditEventInput<T>): AuditEvent<T> | undefined;
+  /**
+   * Validates and redacts an event without recording it, for a store script that writes it to
+   * Redis in the same call as the state change it describes (one round trip, one record). Hand
+   * it to {@link publish} once that call wrote it; a prepared event never published is not
+   * recorded anywhere. `undefined` when the input was invalid (counted and logged).
+   */
+  prepare<T extends AuditEventType>(input: AuditEventInput<T>): AuditEvent<T> | undefined;
+  /** Records a prepared event whose Redis copy a store script wrote: counted, and handed to
+   * every sink but the store (the log, the notifier). */
+  publish(event: AuditEvent): void;
 }
 
 /** Options for {@link createAuditLog}. */
@@ -215,7 +228,7 @@ export function createAuditLog(options: CreateAuditLogOptions): ManagedAuditLog 
     else setImmediate(run);
   };
 
-  const record = <T extends AuditEventType>(
+  const build = <T extends AuditEventType>(
     input: AuditEventInput<T>,
   ): AuditEvent<T> | undefined => {
     try {
@@ -245,24 +258,43 @@ export function createAuditLog(options: CreateAuditLogOptions): ManagedAuditLog 
         }
         return undefined;
       }
-      const event = parsed.data as AuditEvent<T>;
-      recordedOf(event.type).inc();
-      if (closed) return event;
-      for (const state of states) {
-        state.buffer.push(event);
-        if (state.buffer.length > maxBuffered) {
-          const excess = state.buffer.length - maxBuffered;
-          state.buffer.splice(0, excess);
-          state.droppedInBurst += excess;
-          m.dropped.inc({ sink: state.sink.name }, excess);
-        }
-      }
-      schedule();
-      return event;
+      return parsed.data as AuditEvent<T>;
     } catch {
       // Recording must never break the operation it describes.
       m.invalid.inc();
       return undefined;
+    }
+  };
+
+  const enqueue = (event: AuditEvent, storeWritten: boolean): void => {
+    recordedOf(event.type).inc();
+    if (closed) return;
+    for (const state of states) {
+      if (storeWritten && state.sink.store) continue;
+      state.buffer.push(event);
+      if (state.buffer.length > maxBuffered) {
+        const excess = state.buffer.length - maxBuffered;
+        state.buffer.splice(0, excess);
+        state.droppedInBurst += excess;
+        m.dropped.inc({ sink: state.sink.name }, excess);
+      }
+    }
+    schedule();
+  };
+
+  const record = <T extends AuditEventType>(
+    input: AuditEventInput<T>,
+  ): AuditEvent<T> | undefined => {
+    const event = build(input);
+    if (event) enqueue(event, false);
+    return event;
+  };
+
+  const publish = (event: AuditEvent): void => {
+    try {
+      enqueue(event, true);
+    } catch {
+      // As record(): never breaks the operation it describes.
     }
   };
 
@@ -290,5 +322,5 @@ export function createAuditLog(options: CreateAuditLogOptions): ManagedAuditLog 
     return closing;
   };
 
-  return { record, flush, close };
+  return { record, prepare: build, publish, flush, close };
 }

@@ -217,6 +217,48 @@ describe('audit trail in Redis Streams', () => {
     redis.disconnect();
   });
 
+  it('publishes a prepared event to every sink but the store, and nothing before that', async () => {
+    const redis = client(server);
+    await waitFor(() => redis.status === 'ready');
+    const registry = new Registry();
+    const store = createRedisAuditStore({ redis, prefix: 'prep' });
+    const { lines, logger } = captureLogger();
+    const audit = createAuditLog({
+      actor: { kind: 'system', id: 'worker' },
+      sinks: [logAuditSink(logger), store.sink],
+      logger,
+      registry,
+      knownSecrets: ['s3cret-value-0123456789'],
+    });
+    const prepared = audit.prepare({
+      type: 'delivery.attempted',
+      correlation: { registration_id: 'reg_prep', delivery_id: 'cb_1' },
+      data: { attempt: 1, destination_origin: 'https://x.example/s3cret-value-0123456789' },
+    });
+    // Validated and redacted like a recorded one.
+    expect(prepared?.data.destination_origin).not.toContain('s3cret-value');
+    expect(
+      audit.prepare({ type: 'delivery.attempted', data: { attempt: 0 } } as never),
+    ).toBeUndefined();
+    await audit.flush(1_000);
+    expect(lines.filter((line) => line.includes('audit delivery.attempted'))).toHaveLength(0);
+    const counted = async () =>
+      (await registry.getSingleMetric('cbgw_audit_events_total')?.get())?.values.find(
+        (value) => value.labels['type'] === 'delivery.attempted',
+      )?.value ?? 0;
+    expect(await counted()).toBe(0);
+
+    audit.publish(prepared as NonNullable<typeof prepared>);
+    await audit.flush(1_000);
+    expect(lines.filter((line) => line.includes('audit delivery.attempted'))).toHaveLength(1);
+    expect(await counted()).toBe(1);
+    // The store's copy is the script's to write: the sink does not write a second one.
+    expect(await store.query({ registrationId: 'reg_prep' })).toEqual([]);
+    expect(await store.query({})).toEqual([]);
+    await audit.close();
+    redis.disconnect();
+  });
+
   it('drops the oldest events past the buffer bound and counts them', async () => {
     const registry = new Registry();
     const { logger } = captureLogger();

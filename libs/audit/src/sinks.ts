@@ -153,6 +153,7 @@ export function createRedisAuditStore(options: RedisAuditStoreOptions): RedisAud
 
   const sink: AuditSink = {
     name: 'redis',
+    store: true,
     async write(events) {
       // One script call per batch and partition (not three commands per event): the audit
       // trail must stay cheap at callback rates.

@@ -131,6 +131,60 @@ describe('deliveries in batches (materialize, start, commit)', () => {
     expect(await deliveries.countByState('queued')).toBeGreaterThanOrEqual(3);
   });
 
+  it("writes each state change's audit record to the registration's stream in the same call", async () => {
+    const batches = createDeliveryBatches({
+      redis,
+      keys,
+      registrationAudit: { maxLength: 1_000, ttlSeconds: 600 },
+    });
+    const { registration, entries } = await setUp(2);
+    const [first, second] = entries as [IngestEntry, IngestEntry];
+    const stream = keys.registrationAudit(registration.id);
+    const records = async () =>
+      (await redis.xrange(stream, '-', '+')).map(([, fields]) => fields[1]);
+    const received = (entry: IngestEntry) =>
+      `{"type":"callback.received","id":"${entry.callbackId}"}`;
+    await batches.materialize(
+      entries.map((entry) => ({ ...entry, auditRecord: received(entry) })),
+      'b-audit',
+    );
+    expect(await records()).toEqual([received(first), received(second)]);
+    const ttl = await redis.ttl(stream);
+    expect(ttl).toBeGreaterThan(590);
+    expect(ttl).toBeLessThanOrEqual(600);
+    // Read again (the pump died before acknowledging): the delivery exists, nothing written.
+    await batches.materialize([{ ...first, auditRecord: received(first) }], 'b-again');
+    expect(await records()).toHaveLength(2);
+
+    // Applied: the attempt's record and the outcome's, in that order.
+    expect(
+      await batches.commit(
+        outcome(first, 'b-audit', { attemptRecord: '{"a":1}', outcomeRecord: '{"o":1}' }),
+      ),
+    ).toBe('ok');
+    // Stale (another job owns it): the attempt happened and is recorded; its outcome is not.
+    expect(
+      await batches.commit(
+        outcome(second, 'not-the-owner', { attemptRecord: '{"a":2}', outcomeRecord: '{"o":2}' }),
+      ),
+    ).toBe('stale');
+    expect((await records()).slice(2)).toEqual(['{"a":1}', '{"o":1}', '{"a":2}']);
+
+    // The stream expired meanwhile (a delivery outlived it): written again, with its TTL.
+    await redis.del(stream);
+    expect(
+      await batches.commit(
+        outcome(second, 'b-audit', {
+          state: 'retrying',
+          nextJobId: 'r-1',
+          attemptRecord: '{"a":3}',
+        }),
+      ),
+    ).toBe('ok');
+    expect(await records()).toEqual(['{"a":3}']);
+    expect(await redis.ttl(stream)).toBeGreaterThan(590);
+  });
+
   it('caps a registration list at 100 and an attempt log at 50, both expiring', async () => {
     const batches = createDeliveryBatches({ redis, keys, ttlSeconds: 7_200 });
     const { registration, entries } = await setUp(103);

@@ -15,6 +15,8 @@ import { groupCommit } from './group-commit.js';
  * 1. materialize: the worker's pump took entries from the ingest stream; each delivery gets its
  *    hash (state `queued`) and the id of the queue job that owns its next attempt. An entry
  *    read again (the pump died before acknowledging it) keeps the owner it got the first time.
+ *    A new delivery's `callback.received` audit record goes to its registration's audit stream
+ *    in the same call.
  * 2. start: a job begins; of its deliveries it attempts those it still owns (state `delivering`,
  *    with the record and the registration's delivery fields in the answer), skips the others
  *    (done, replayed since, or owned by another job) and names the follow-up jobs it handed its
@@ -22,7 +24,8 @@ import { groupCommit } from './group-commit.js';
  * 3. commit: an attempt's outcome (group commit over the attempts that ended in one turn of the
  *    event loop): the attempt is logged, the state and indexes move, the owner becomes the
  *    follow-up job (a retry, or a wait while the destination's breaker is open), or none once
- *    delivered or dead-lettered.
+ *    delivered or dead-lettered. The attempt's and the outcome's audit records go to the
+ *    registration's audit stream in the same call: one round trip, one record per change.
  */
 
 /** An entry of the ingest stream, as the pump read it. */
@@ -35,6 +38,9 @@ export interface IngestEntry {
   replay: number;
   /** The record's header (first delivery only). */
   header: CallbackHeader | undefined;
+  /** Its `callback.received` audit record (JSON), written to the registration's audit stream
+   * when the delivery's hash is created (once per callback). */
+  auditRecord?: string | undefined;
 }
 
 /** What became of an entry the pump materialized. */
@@ -96,6 +102,11 @@ export interface AttemptOutcome {
   deliveredAt?: string | undefined;
   /** Set on the registration: deliveries to it stop (its pipeline answered 410). */
   stopDeliveries?: string | undefined;
+  /** The attempt's audit record (JSON), written with its attempt log entry (while the delivery
+   * exists, applied or stale). */
+  attemptRecord?: string | undefined;
+  /** The outcome's audit record (JSON), written when the outcome applies (`ok`). */
+  outcomeRecord?: string | undefined;
 }
 
 type BatchRedis = (Redis | Cluster) & {
@@ -123,6 +134,12 @@ export interface DeliveryBatchesOptions {
   ttlSeconds?: number;
   /** @defaultValue `() => Date.now()` */
   now?: () => number;
+  /**
+   * The registrations' audit streams the scripts append to (`keys.registrationAudit`): their
+   * cap (`MAXLEN ~`) and how long one is kept after its newest callback.
+   * @defaultValue `{ maxLength: 1_000, ttlSeconds: 2_592_000 }` (the audit store's)
+   */
+  registrationAudit?: { maxLength?: number; ttlSeconds?: number };
 }
 
 function parseMetadata(text: string): Record<string, unknown> | undefined {
@@ -143,6 +160,8 @@ export function createDeliveryBatches(options: DeliveryBatchesOptions): Delivery
   const { keys } = options;
   const ttl = String(options.ttlSeconds ?? 1_209_600);
   const now = options.now ?? (() => Date.now());
+  const auditCap = String(options.registrationAudit?.maxLength ?? 1_000);
+  const auditTtl = String(options.registrationAudit?.ttlSeconds ?? 2_592_000);
   if (typeof redis.cbgwMaterialize !== 'function') {
     redis.defineCommand('cbgwMaterialize', { lua: MATERIALIZE_SCRIPT });
     redis.defineCommand('cbgwStart', { lua: START_SCRIPT });
@@ -155,12 +174,13 @@ export function createDeliveryBatches(options: DeliveryBatchesOptions): Delivery
 
   const writeOutcomes = async (outcomes: AttemptOutcome[]) => {
     const keyArgs = [partitionKeys(outcomes[0]?.callbackId).deliveryState('')];
-    const argv = [String(now()), ttl];
+    const argv = [String(now()), ttl, auditCap, auditTtl];
     for (const o of outcomes) {
       keyArgs.push(
         keys.delivery(o.callbackId),
         keys.deliveryAttempts(o.callbackId),
         keys.registration(o.registrationId),
+        keys.registrationAudit(o.registrationId),
       );
       argv.push(
         o.callbackId,
@@ -175,6 +195,8 @@ export function createDeliveryBatches(options: DeliveryBatchesOptions): Delivery
         o.nextAttemptAt ?? '',
         o.deliveredAt ?? '',
         o.stopDeliveries ?? '',
+        o.attemptRecord ?? '',
+        o.outcomeRecord ?? '',
       );
     }
     const out = await redis.cbgwCommit(String(keyArgs.length), ...keyArgs, ...argv);
@@ -188,12 +210,13 @@ export function createDeliveryBatches(options: DeliveryBatchesOptions): Delivery
     async materialize(entries, jobId) {
       if (entries.length === 0) return [];
       const keyArgs = [partitionKeys(entries[0]?.callbackId).deliveryState('queued')];
-      const argv = [jobId, ttl, String(now())];
+      const argv = [jobId, ttl, String(now()), auditCap, auditTtl];
       for (const entry of entries) {
         const h = entry.header;
         keyArgs.push(
           keys.delivery(entry.callbackId),
           keys.registrationCallbacks(entry.registrationId),
+          keys.registrationAudit(entry.registrationId),
         );
         argv.push(
           entry.callbackId,
@@ -206,6 +229,7 @@ export function createDeliveryBatches(options: DeliveryBatchesOptions): Delivery
           h?.job_id ?? '',
           h?.received_at ?? '',
           h?.reconciled === 1 ? '1' : '0',
+          entry.auditRecord ?? '',
         );
       }
       const out = await redis.cbgwMaterialize(String(keyArgs.length), ...keyArgs, ...argv);

@@ -1,17 +1,35 @@
 // The Lua of the batched delivery steps (see `delivery-batches.ts`); each runs atomically.
 
 /**
- * KEYS: queued index, then per entry: delivery hash, registration's callback list.
- * ARGV: job id, ttl s, now ms, then per entry (stride 9): callback id, registration id,
- *       replay, has header ('1'/'0'), format, event type, event id, job id, received at
- *       (plus reconciled as the 10th: stride 10).
- * Returns per entry: the owning job id, or '' when there is nothing to do.
+ * Appends an audit record (JSON) to a registration's audit stream, as the audit store's sink
+ * would (field `e`, capped at ARGV[cap]), and gives the stream its TTL when this record created
+ * it (it had expired: a stream lives on from the TTL its newest callback gave it).
+ */
+const AUDIT_APPEND = (cap: string, ttl: string) => `
+local function audit(key, json)
+  if json == '' then return end
+  if not redis.call('XADD', key, 'NOMKSTREAM', 'MAXLEN', '~', ${cap}, '*', 'e', json) then
+    redis.call('XADD', key, 'MAXLEN', '~', ${cap}, '*', 'e', json)
+    redis.call('EXPIRE', key, tonumber(${ttl}))
+  end
+end
+`;
+
+/**
+ * KEYS: queued index, then per entry: delivery hash, registration's callback list, its audit
+ *       stream.
+ * ARGV: job id, ttl s, now ms, audit stream cap, audit stream ttl s, then per entry (stride 11):
+ *       callback id, registration id, replay, has header ('1'/'0'), format, event type,
+ *       event id, job id, received at, reconciled, the `callback.received` audit record (JSON,
+ *       or '' for none).
+ * Returns per entry: the owning job id, or '' when there is nothing to do. The audit record is
+ * written when the delivery's hash is created (once per callback), with the stream's TTL.
  */
 export const MATERIALIZE_SCRIPT = `
 local out = {}
-local items = (#KEYS - 1) / 2
+local items = (#KEYS - 1) / 3
 for i = 0, items - 1 do
-  local dl, list, a = KEYS[2 + i * 2], KEYS[3 + i * 2], 3 + i * 10
+  local dl, list, stream, a = KEYS[2 + i * 3], KEYS[3 + i * 3], KEYS[4 + i * 3], 5 + i * 11
   local id, replay = ARGV[a + 1], tonumber(ARGV[a + 3])
   local cur = redis.call('HMGET', dl, 'replays', 'job', 'delivery_state')
   if cur[3] then
@@ -34,6 +52,10 @@ for i = 0, items - 1 do
     -- Trimmed only once past its cap; kept as long as its newest callback.
     if redis.call('RPUSH', list, id) > 100 then redis.call('LTRIM', list, -100, -1) end
     redis.call('EXPIRE', list, tonumber(ARGV[2]))
+    if ARGV[a + 11] ~= '' then
+      redis.call('XADD', stream, 'MAXLEN', '~', ARGV[4], '*', 'e', ARGV[a + 11])
+      redis.call('EXPIRE', stream, tonumber(ARGV[5]))
+    end
     out[#out + 1] = ARGV[1]
   else
     out[#out + 1] = ''
@@ -88,19 +110,23 @@ return out
 `;
 
 /**
- * KEYS: state index prefix, then per outcome: delivery hash, attempt log, registration.
- * ARGV: now ms, ttl s, then per outcome (stride 12): callback id, job id, replay, state,
- *       attempts, attempt json, next job id, last status, last error, next attempt at,
- *       delivered at, stop deliveries reason.
+ * KEYS: state index prefix, then per outcome: delivery hash, attempt log, registration, its
+ *       audit stream.
+ * ARGV: now ms, ttl s, audit stream cap, audit stream ttl s, then per outcome (stride 14):
+ *       callback id, job id, replay, state, attempts, attempt json, next job id, last status,
+ *       last error, next attempt at, delivered at, stop deliveries reason, the attempt's audit
+ *       record (JSON or ''; written with the attempt log entry), the outcome's audit record
+ *       (JSON or ''; written when the outcome applies).
  * Returns per outcome: 'ok', 'stale' (no longer owned: logged only) or 'gone'.
  */
-export const COMMIT_SCRIPT = `
+export const COMMIT_SCRIPT = `${AUDIT_APPEND('ARGV[3]', 'ARGV[4]')}
 local out = {}
-local items = (#KEYS - 1) / 3
+local items = (#KEYS - 1) / 4
 local regStates = {delivered = 'delivered', dead_lettered = 'dead_lettered',
   retrying = 'delivering'}
 for i = 0, items - 1 do
-  local dl, log, reg, a = KEYS[2 + i * 3], KEYS[3 + i * 3], KEYS[4 + i * 3], 2 + i * 12
+  local dl, log, reg, stream = KEYS[2 + i * 4], KEYS[3 + i * 4], KEYS[4 + i * 4], KEYS[5 + i * 4]
+  local a = 4 + i * 14
   local id, job, state = ARGV[a + 1], ARGV[a + 2], ARGV[a + 4]
   local d = redis.call('HMGET', dl, 'replays', 'job', 'delivery_state')
   if not d[3] then
@@ -115,6 +141,7 @@ for i = 0, items - 1 do
         redis.call('LTRIM', log, -50, -1)
       end
     end
+    audit(stream, ARGV[a + 13])
     if tonumber(d[1] or '0') ~= tonumber(ARGV[a + 3]) or d[2] ~= job then
       out[#out + 1] = 'stale'
     else
@@ -135,6 +162,7 @@ for i = 0, items - 1 do
         if regState ~= regStates[state] then redis.call('HSET', reg, 'state', regStates[state]) end
         if ARGV[a + 12] ~= '' then redis.call('HSET', reg, 'delivery_stopped', ARGV[a + 12]) end
       end
+      audit(stream, ARGV[a + 14])
       out[#out + 1] = 'ok'
     end
   end

@@ -43,6 +43,10 @@ export interface StoreKeys {
   deliveryState(state: string): string;
   /** List: a delivery's attempts (JSON), oldest first (capped). */
   deliveryAttempts(id: string): string;
+  /** Stream: a registration's audit records, as `createRedisAuditStore` of
+   * `@callback-gateway/audit` reads them with {@link auditPartitionsOf} (the delivery scripts
+   * write theirs there in the same call as the state change). */
+  registrationAudit(registrationId: string): string;
   /** Stream: callbacks stored and waiting to be handed to the delivery queue (each entry: the
    * callback id, its registration id, its record's header line; or a replay round). */
   readonly ingest: string;
@@ -170,6 +174,7 @@ export function storeKeys(prefix = 'cbgw', options: StoreKeysOptions = {}): Stor
         `${tagOf(registrationId)}:dedup:${registrationId}:${dedupHash}`,
       deliveryState: (state) => `${p}:state:${state}`,
       deliveryAttempts: (id) => `${tagOf(id)}:dl:${id}:attempts`,
+      registrationAudit: (id) => `${tagOf(id)}:audit:reg:${id}`,
       ingest: `${p}:ingest`,
       waiting: `${p}:waiting`,
       final: (registrationId) => `${tagOf(registrationId)}:final:${registrationId}`,

@@ -1,12 +1,13 @@
+import { storeKeys } from '@callback-gateway/store';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { until, useE2eWorld } from './stack.js';
 
-/** Audit records of one type, parsed, from the main audit stream. */
-async function auditRecords(redisUrl: string, type: string) {
+/** A registration's audit records of one type, parsed, from its audit stream. */
+async function auditRecords(redisUrl: string, registrationId: string, type: string) {
   const store = new Redis(redisUrl);
   try {
-    const entries = await store.xrange('{cbgw}:audit:events', '-', '+');
+    const entries = await store.xrange(storeKeys().registrationAudit(registrationId), '-', '+');
     return entries
       .map(([, fields]) => JSON.parse(fields[fields.indexOf('e') + 1] ?? 'null') as unknown)
       .filter(
@@ -58,9 +59,9 @@ describe('numeric event ids, end to end', () => {
     expect(new Set(receipts().map((receipt) => receipt.delivery.webhookId))).toEqual(
       new Set(callbackIds),
     );
-    await until(async () => (await auditRecords(world.redis.url, 'callback.received')).length >= 2);
-    const received = await auditRecords(world.redis.url, 'callback.received');
-    expect(received.map((event) => event.data['event_id']).sort()).toEqual(ids);
+    const received = () => auditRecords(world.redis.url, registration.id, 'callback.received');
+    await until(async () => (await received()).length >= 2);
+    expect((await received()).map((event) => event.data['event_id']).sort()).toEqual(ids);
     expect(world.pipeline.rejected).toEqual([]);
   });
 });

@@ -77,7 +77,12 @@ describe('no secret in any log line or audit record', () => {
 
     const store = new Redis(redis.url);
     const probeKey = (await store.get('cbgw:webhook-url:probe-key')) ?? '';
-    const audit = JSON.stringify(await store.xrange('{cbgw}:audit:events', '-', '+'));
+    // Every audit stream: the main one and each registration's.
+    const auditKeys = await store.keys('*audit*');
+    expect(auditKeys).toContain(`{cbgw}:audit:reg:${registration.id}`);
+    const audit = JSON.stringify(
+      await Promise.all(auditKeys.map((key) => store.xrange(key, '-', '+'))),
+    );
     store.disconnect();
     const output = [...stack.gateway.lines, ...stack.worker.lines].join('\n');
     expect(output.length).toBeGreaterThan(1_000);

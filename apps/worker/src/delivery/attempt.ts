@@ -1,4 +1,4 @@
-import type { AuditLog, Logger } from '@callback-gateway/audit';
+import type { AuditEvent, AuditLog, Logger } from '@callback-gateway/audit';
 import type { OutboundPolicy } from '@callback-gateway/outbound';
 import type {
   AttemptOutcome,
@@ -63,7 +63,7 @@ export async function attemptDelivery(deps: AttemptDeps, due: DueDelivery): Prom
   if (refusal) return commitDeadLetter(deps, due, refusal, due.delivery.attempt - 1);
   const sent = await sendGuarded(deps, due, due.target as DeliveryTarget);
   if (sent.held) return commitHold(deps, due, sent);
-  const verdict = judge(deps, due, sent.result);
+  const verdict = judge(deps, due, sent.result, sent.attempted);
   return commitVerdict(deps, due, verdict);
 }
 
@@ -79,7 +79,7 @@ function refusalOf({ delivery, target }: DueDelivery): string | undefined {
 
 type Sent =
   | { held: true; waitMs: number; holdOffsetMs: number; sleepKey?: string | undefined }
-  | { held: false; result: SendResult };
+  | { held: false; result: SendResult; attempted: AuditEvent | undefined };
 
 /**
  * Admit, second half, and send: every word with the destination guard happens here (its
@@ -106,8 +106,10 @@ async function sendGuarded(
     };
   }
   try {
+    let attempted: AuditEvent | undefined;
     const result = await deps.limit(async () => {
-      deps.audit.record({
+      // Written with the attempt's log entry when it is committed.
+      attempted = deps.audit.prepare({
         type: 'delivery.attempted',
         correlation: correlationOf(record, target),
         data: { attempt: delivery.attempt, destination_origin: destination.origin },
@@ -122,7 +124,7 @@ async function sendGuarded(
       });
     });
     deps.guard.record(destination, !isOutage(result), admission.originProbe);
-    return { held: false, result };
+    return { held: false, result, attempted };
   } finally {
     admission.release();
   }
@@ -136,10 +138,17 @@ interface Verdict {
   status: number | undefined;
   /** The attempt log entry (JSON). */
   attemptJson: string;
+  /** Its `delivery.attempted` audit record, written with it. */
+  attempted: AuditEvent | undefined;
 }
 
 /** Decide: what the result means for the delivery (counted in the attempt metrics). */
-function judge(deps: AttemptDeps, { delivery, target }: DueDelivery, result: SendResult): Verdict {
+function judge(
+  deps: AttemptDeps,
+  { delivery, target }: DueDelivery,
+  result: SendResult,
+  attempted: AuditEvent | undefined,
+): Verdict {
   const at = deps.now();
   deps.metrics.attempts.inc({
     result: 'status' in result ? `${Math.floor(result.status / 100)}xx` : result.kind,
@@ -164,7 +173,7 @@ function judge(deps: AttemptDeps, { delivery, target }: DueDelivery, result: Sen
     ...(status !== undefined && { status }),
     ...(error !== undefined && { error: error.slice(0, 500) }),
   };
-  return { result, decision, at, status, attemptJson: JSON.stringify(entry) };
+  return { result, decision, at, status, attemptJson: JSON.stringify(entry), attempted };
 }
 
 /** The audit correlation of a delivery. */
@@ -177,9 +186,23 @@ function correlationOf(record: DeliverableCallback, target: DeliveryTarget | und
   };
 }
 
-/** Commits an outcome; false when the delivery moved on meanwhile (replayed or expired). */
-async function commit(deps: AttemptDeps, outcome: AttemptOutcome): Promise<boolean> {
-  const result = await deps.batches.commit(outcome);
+/**
+ * Commits an outcome with its audit records (the script writes them to the registration's
+ * audit stream; the other sinks get them here, once written); false when the delivery moved on
+ * meanwhile (replayed or expired).
+ */
+async function commit(
+  deps: AttemptDeps,
+  outcome: AttemptOutcome,
+  records: { attempted?: AuditEvent | undefined; outcome?: AuditEvent | undefined } = {},
+): Promise<boolean> {
+  const result = await deps.batches.commit({
+    ...outcome,
+    ...(records.attempted && { attemptRecord: JSON.stringify(records.attempted) }),
+    ...(records.outcome && { outcomeRecord: JSON.stringify(records.outcome) }),
+  });
+  if (result !== 'gone' && records.attempted) deps.audit.publish(records.attempted);
+  if (result === 'ok' && records.outcome) deps.audit.publish(records.outcome);
   if (result === 'ok') return true;
   deps.logger.debug(
     { delivery: outcome.callbackId, result },
@@ -234,13 +257,22 @@ async function commitVerdict(deps: AttemptDeps, due: DueDelivery, verdict: Verdi
     ...(status !== undefined && { lastStatus: String(status) }),
   };
   if (decision.action === 'delivered') {
-    const applied = await commit(deps, {
-      ...base,
-      state: 'delivered',
-      nextJobId: undefined,
-      deliveredAt: at.toISOString(),
-      lastStatus: String(status ?? 200),
+    const succeeded = deps.audit.prepare({
+      type: 'delivery.succeeded',
+      correlation,
+      data: { attempt: delivery.attempt, status: status ?? 200, latency_ms: result.latencyMs },
     });
+    const applied = await commit(
+      deps,
+      {
+        ...base,
+        state: 'delivered',
+        nextJobId: undefined,
+        deliveredAt: at.toISOString(),
+        lastStatus: String(status ?? 200),
+      },
+      { attempted: verdict.attempted, outcome: succeeded },
+    );
     if (!applied) return;
     deps.metrics.deliveries.inc({ outcome: 'delivered' });
     deps.history.count('delivered');
@@ -248,11 +280,6 @@ async function commitVerdict(deps: AttemptDeps, due: DueDelivery, verdict: Verdi
     if (!Number.isNaN(received) && delivery.replay === 0) {
       deps.metrics.endToEnd.observe(Math.max(0, at.getTime() - received) / 1000);
     }
-    deps.audit.record({
-      type: 'delivery.succeeded',
-      correlation,
-      data: { attempt: delivery.attempt, status: status ?? 200, latency_ms: result.latencyMs },
-    });
     return;
   }
 
@@ -272,23 +299,34 @@ async function commitVerdict(deps: AttemptDeps, due: DueDelivery, verdict: Verdi
     },
   });
   if (decision.action === 'dead_letter') {
-    return commitDeadLetter(deps, due, decision.reason, delivery.attempt, {
-      attemptJson,
-      ...(status !== undefined && { lastStatus: String(status) }),
-      ...(decision.gone && { stopDeliveries: decision.reason.slice(0, 500) }),
-    });
+    return commitDeadLetter(
+      deps,
+      due,
+      decision.reason,
+      delivery.attempt,
+      {
+        attemptJson,
+        ...(status !== undefined && { lastStatus: String(status) }),
+        ...(decision.gone && { stopDeliveries: decision.reason.slice(0, 500) }),
+      },
+      verdict.attempted,
+    );
   }
   // A new attempt has a due time of its own: a hold before it takes a new place.
   const { holdOffsetMs: _place, heldSince: _since, ...attempted } = delivery;
   const next: JobDelivery = { ...attempted, attempt: delivery.attempt + 1 };
   const nextJobId = jobIds.retry(next);
-  const applied = await commit(deps, {
-    ...base,
-    state: 'retrying',
-    nextJobId,
-    nextAttemptAt: nextAt,
-    lastError: decision.reason.slice(0, 2_000),
-  });
+  const applied = await commit(
+    deps,
+    {
+      ...base,
+      state: 'retrying',
+      nextJobId,
+      nextAttemptAt: nextAt,
+      lastError: decision.reason.slice(0, 2_000),
+    },
+    { attempted: verdict.attempted },
+  );
   if (!applied) return;
   deps.metrics.deliveries.inc({ outcome: 'retry' });
   deps.history.count('retried');
@@ -302,19 +340,24 @@ async function commitDeadLetter(
   reason: string,
   attempts: number,
   extra: Partial<AttemptOutcome> = {},
+  attempted?: AuditEvent,
 ): Promise<void> {
-  const applied = await commit(deps, {
-    callbackId: delivery.callbackId,
-    registrationId: delivery.registrationId,
-    jobId,
-    replay: delivery.replay,
-    state: 'dead_lettered',
-    attempts,
-    attemptJson: undefined,
-    nextJobId: undefined,
-    lastError: reason.slice(0, 2_000),
-    ...extra,
-  });
+  const applied = await commit(
+    deps,
+    {
+      callbackId: delivery.callbackId,
+      registrationId: delivery.registrationId,
+      jobId,
+      replay: delivery.replay,
+      state: 'dead_lettered',
+      attempts,
+      attemptJson: undefined,
+      nextJobId: undefined,
+      lastError: reason.slice(0, 2_000),
+      ...extra,
+    },
+    { attempted },
+  );
   if (!applied) return;
   deps.metrics.deliveries.inc({ outcome: 'dead_lettered' });
   deps.history.count('dead_lettered');

@@ -375,7 +375,15 @@ async function assignOwners(
   for (let from = 0; from < entries.length; from += pump.jobSize) {
     const chunk = entries.slice(from, from + pump.jobSize);
     const jobId = jobIds.batch((chunk[0] as IngestEntry).entryId);
-    const owners = await pump.batches.materialize(chunk, jobId);
+    // Written by the script that creates the delivery, in the same call.
+    const received = chunk.map((entry) => prepareReceived(pump, entry));
+    const owners = await pump.batches.materialize(
+      chunk.map((entry, i) => {
+        const event = received[i];
+        return event ? { ...entry, auditRecord: JSON.stringify(event) } : entry;
+      }),
+      jobId,
+    );
     owners.forEach((owner, i) => {
       const entry = chunk[i] as IngestEntry;
       if (owner.outcome !== 'owned') return;
@@ -385,7 +393,8 @@ async function assignOwners(
         dl,
         job: jobIds.isBatch(owner.jobId) ? pump.queue.toKey(owner.jobId) : '',
       });
-      if (owner.isNew) recordReceived(pump, entry);
+      const event = received[i];
+      if (owner.isNew && event) pump.audit.publish(event);
       if (!jobIds.isBatch(owner.jobId)) return;
       const list = jobs.get(owner.jobId) ?? [];
       list.push({
@@ -400,12 +409,13 @@ async function assignOwners(
   return { jobs, checks };
 }
 
-/** Audits a callback's receipt (at the time the gateway stored it), once: not replays, and not
- * results the reconciler recovered (it records those itself). */
-function recordReceived({ audit, actor }: Pump, entry: IngestEntry): void {
+/** The audit record of a callback's receipt (at the time the gateway stored it), for the first
+ * delivery only: not replays, and not results the reconciler recovered (it records those
+ * itself). The script that creates the delivery writes it. */
+function prepareReceived({ audit, actor }: Pump, entry: IngestEntry) {
   const h = entry.header;
-  if (!h || entry.replay !== 0 || h.reconciled === 1) return;
-  audit.record({
+  if (!h || entry.replay !== 0 || h.reconciled === 1) return undefined;
+  return audit.prepare({
     type: 'callback.received',
     actor,
     at: new Date(h.received_at),

@@ -45,6 +45,9 @@ export interface DeliveryServiceOptions {
   recordTtlSeconds?: number;
   /** How long done jobs are kept (`STORE_JOB_RETENTION_S`). @defaultValue 3_600 */
   jobRetentionSeconds?: number;
+  /** How long a registration's audit stream is kept after its newest callback
+   * (`AUDIT_REGISTRATION_RETENTION_S`). @defaultValue the store's */
+  auditRetentionSeconds?: number;
   policy: OutboundPolicy;
   retry: RetryPolicy;
   timeouts: DeliveryTimeouts;
@@ -101,6 +104,9 @@ export function startDeliveryService(options: DeliveryServiceOptions): DeliveryS
     redis: options.storeRedis,
     keys,
     ...(options.recordTtlSeconds !== undefined && { ttlSeconds: options.recordTtlSeconds }),
+    ...(options.auditRetentionSeconds !== undefined && {
+      registrationAudit: { ttlSeconds: options.auditRetentionSeconds },
+    }),
   });
   const concurrency = options.concurrency ?? 50;
   const watchQueue =

@@ -121,11 +121,21 @@ export const auditPayloads = {
   'callback.reconciled': z
     .object({ parser_status: z.string().max(100), via: z.string().max(200) })
     .strict(),
+  /** Read in older trails only: each attempt's outcome record names its destination. */
   'delivery.attempted': z.object({ attempt, destination_origin: z.string() }).strict(),
-  'delivery.succeeded': z.object({ attempt, status: z.number().int(), latency_ms: ms }).strict(),
+  'delivery.succeeded': z
+    .object({
+      attempt,
+      status: z.number().int(),
+      latency_ms: ms,
+      /** Absent in records written before the outcome named it. */
+      destination_origin: z.string().optional(),
+    })
+    .strict(),
   'delivery.failed': z
     .object({
       attempt,
+      destination_origin: z.string().optional(),
       status: z.number().int().optional(),
       error_code: z.string().max(100).optional(),
       reason: z.string().max(2000),

@@ -156,19 +156,20 @@ describe('deliveries in batches (materialize, start, commit)', () => {
     await batches.materialize([{ ...first, auditRecord: received(first) }], 'b-again');
     expect(await records()).toHaveLength(2);
 
-    // Applied: the attempt's record and the outcome's, in that order.
+    // Applied, and stale (another job owns it): the attempt was made either way, and recorded.
+    expect(await batches.commit(outcome(first, 'b-audit', { attemptRecord: '{"a":1}' }))).toBe(
+      'ok',
+    );
+    expect(
+      await batches.commit(outcome(second, 'not-the-owner', { attemptRecord: '{"a":2}' })),
+    ).toBe('stale');
+    // A commit without an attempt (a breaker's hold) writes nothing.
     expect(
       await batches.commit(
-        outcome(first, 'b-audit', { attemptRecord: '{"a":1}', outcomeRecord: '{"o":1}' }),
-      ),
-    ).toBe('ok');
-    // Stale (another job owns it): the attempt happened and is recorded; its outcome is not.
-    expect(
-      await batches.commit(
-        outcome(second, 'not-the-owner', { attemptRecord: '{"a":2}', outcomeRecord: '{"o":2}' }),
+        outcome(first, 'b-audit', { state: 'retrying', attemptJson: undefined, nextJobId: 'w-1' }),
       ),
     ).toBe('stale');
-    expect((await records()).slice(2)).toEqual(['{"a":1}', '{"o":1}', '{"a":2}']);
+    expect((await records()).slice(2)).toEqual(['{"a":1}', '{"a":2}']);
 
     // The stream expired meanwhile (a delivery outlived it): written again, with its TTL.
     await redis.del(stream);

@@ -24,8 +24,8 @@ import { groupCommit } from './group-commit.js';
  * 3. commit: an attempt's outcome (group commit over the attempts that ended in one turn of the
  *    event loop): the attempt is logged, the state and indexes move, the owner becomes the
  *    follow-up job (a retry, or a wait while the destination's breaker is open), or none once
- *    delivered or dead-lettered. The attempt's and the outcome's audit records go to the
- *    registration's audit stream in the same call: one round trip, one record per change.
+ *    delivered or dead-lettered. The attempt's audit record goes to the registration's audit
+ *    stream in the same call: one round trip, one record.
  */
 
 /** An entry of the ingest stream, as the pump read it. */
@@ -103,10 +103,8 @@ export interface AttemptOutcome {
   /** Set on the registration: deliveries to it stop (its pipeline answered 410). */
   stopDeliveries?: string | undefined;
   /** The attempt's audit record (JSON), written with its attempt log entry (while the delivery
-   * exists, applied or stale). */
+   * exists, applied or stale: the attempt was made either way). */
   attemptRecord?: string | undefined;
-  /** The outcome's audit record (JSON), written when the outcome applies (`ok`). */
-  outcomeRecord?: string | undefined;
 }
 
 type BatchRedis = (Redis | Cluster) & {
@@ -196,7 +194,6 @@ export function createDeliveryBatches(options: DeliveryBatchesOptions): Delivery
         o.deliveredAt ?? '',
         o.stopDeliveries ?? '',
         o.attemptRecord ?? '',
-        o.outcomeRecord ?? '',
       );
     }
     const out = await redis.cbgwCommit(String(keyArgs.length), ...keyArgs, ...argv);

@@ -112,11 +112,10 @@ return out
 /**
  * KEYS: state index prefix, then per outcome: delivery hash, attempt log, registration, its
  *       audit stream.
- * ARGV: now ms, ttl s, audit stream cap, audit stream ttl s, then per outcome (stride 14):
+ * ARGV: now ms, ttl s, audit stream cap, audit stream ttl s, then per outcome (stride 13):
  *       callback id, job id, replay, state, attempts, attempt json, next job id, last status,
  *       last error, next attempt at, delivered at, stop deliveries reason, the attempt's audit
- *       record (JSON or ''; written with the attempt log entry), the outcome's audit record
- *       (JSON or ''; written when the outcome applies).
+ *       record (JSON or ''; written with the attempt log entry, applied or stale).
  * Returns per outcome: 'ok', 'stale' (no longer owned: logged only) or 'gone'.
  */
 export const COMMIT_SCRIPT = `${AUDIT_APPEND('ARGV[3]', 'ARGV[4]')}
@@ -126,7 +125,7 @@ local regStates = {delivered = 'delivered', dead_lettered = 'dead_lettered',
   retrying = 'delivering'}
 for i = 0, items - 1 do
   local dl, log, reg, stream = KEYS[2 + i * 4], KEYS[3 + i * 4], KEYS[4 + i * 4], KEYS[5 + i * 4]
-  local a = 4 + i * 14
+  local a = 4 + i * 13
   local id, job, state = ARGV[a + 1], ARGV[a + 2], ARGV[a + 4]
   local d = redis.call('HMGET', dl, 'replays', 'job', 'delivery_state')
   if not d[3] then
@@ -162,7 +161,6 @@ for i = 0, items - 1 do
         if regState ~= regStates[state] then redis.call('HSET', reg, 'state', regStates[state]) end
         if ARGV[a + 12] ~= '' then redis.call('HSET', reg, 'delivery_stopped', ARGV[a + 12]) end
       end
-      audit(stream, ARGV[a + 14])
       out[#out + 1] = 'ok'
     end
   end

@@ -63,7 +63,7 @@ export async function attemptDelivery(deps: AttemptDeps, due: DueDelivery): Prom
   if (refusal) return commitDeadLetter(deps, due, refusal, due.delivery.attempt - 1);
   const sent = await sendGuarded(deps, due, due.target as DeliveryTarget);
   if (sent.held) return commitHold(deps, due, sent);
-  const verdict = judge(deps, due, sent.result, sent.attempted);
+  const verdict = judge(deps, due, sent.result);
   return commitVerdict(deps, due, verdict);
 }
 
@@ -79,7 +79,7 @@ function refusalOf({ delivery, target }: DueDelivery): string | undefined {
 
 type Sent =
   | { held: true; waitMs: number; holdOffsetMs: number; sleepKey?: string | undefined }
-  | { held: false; result: SendResult; attempted: AuditEvent | undefined };
+  | { held: false; result: SendResult };
 
 /**
  * Admit, second half, and send: every word with the destination guard happens here (its
@@ -106,25 +106,18 @@ async function sendGuarded(
     };
   }
   try {
-    let attempted: AuditEvent | undefined;
-    const result = await deps.limit(async () => {
-      // Written with the attempt's log entry when it is committed.
-      attempted = deps.audit.prepare({
-        type: 'delivery.attempted',
-        correlation: correlationOf(record, target),
-        data: { attempt: delivery.attempt, destination_origin: destination.origin },
-      });
-      return sendDelivery({
+    const result = await deps.limit(async () =>
+      sendDelivery({
         callback: record,
         target,
         dispatcher: deps.dispatcher,
         policy: deps.policy,
         timeouts: deps.timeouts,
         now: deps.now,
-      });
-    });
+      }),
+    );
     deps.guard.record(destination, !isOutage(result), admission.originProbe);
-    return { held: false, result, attempted };
+    return { held: false, result };
   } finally {
     admission.release();
   }
@@ -138,17 +131,10 @@ interface Verdict {
   status: number | undefined;
   /** The attempt log entry (JSON). */
   attemptJson: string;
-  /** Its `delivery.attempted` audit record, written with it. */
-  attempted: AuditEvent | undefined;
 }
 
 /** Decide: what the result means for the delivery (counted in the attempt metrics). */
-function judge(
-  deps: AttemptDeps,
-  { delivery, target }: DueDelivery,
-  result: SendResult,
-  attempted: AuditEvent | undefined,
-): Verdict {
+function judge(deps: AttemptDeps, { delivery, target }: DueDelivery, result: SendResult): Verdict {
   const at = deps.now();
   deps.metrics.attempts.inc({
     result: 'status' in result ? `${Math.floor(result.status / 100)}xx` : result.kind,
@@ -173,7 +159,7 @@ function judge(
     ...(status !== undefined && { status }),
     ...(error !== undefined && { error: error.slice(0, 500) }),
   };
-  return { result, decision, at, status, attemptJson: JSON.stringify(entry), attempted };
+  return { result, decision, at, status, attemptJson: JSON.stringify(entry) };
 }
 
 /** The audit correlation of a delivery. */
@@ -187,22 +173,21 @@ function correlationOf(record: DeliverableCallback, target: DeliveryTarget | und
 }
 
 /**
- * Commits an outcome with its audit records (the script writes them to the registration's
- * audit stream; the other sinks get them here, once written); false when the delivery moved on
- * meanwhile (replayed or expired).
+ * Commits an outcome, with the audit record of the attempt when there is one: the script writes
+ * it to the registration's audit stream with the attempt's log entry (applied or stale: the
+ * attempt was made either way), and the other sinks get it here once written. False when the
+ * delivery moved on meanwhile (replayed or expired).
  */
 async function commit(
   deps: AttemptDeps,
   outcome: AttemptOutcome,
-  records: { attempted?: AuditEvent | undefined; outcome?: AuditEvent | undefined } = {},
+  attemptRecord?: AuditEvent,
 ): Promise<boolean> {
   const result = await deps.batches.commit({
     ...outcome,
-    ...(records.attempted && { attemptRecord: JSON.stringify(records.attempted) }),
-    ...(records.outcome && { outcomeRecord: JSON.stringify(records.outcome) }),
+    ...(attemptRecord && { attemptRecord: JSON.stringify(attemptRecord) }),
   });
-  if (result !== 'gone' && records.attempted) deps.audit.publish(records.attempted);
-  if (result === 'ok' && records.outcome) deps.audit.publish(records.outcome);
+  if (result !== 'gone' && attemptRecord) deps.audit.publish(attemptRecord);
   if (result === 'ok') return true;
   deps.logger.debug(
     { delivery: outcome.callbackId, result },
@@ -247,6 +232,7 @@ async function commitVerdict(deps: AttemptDeps, due: DueDelivery, verdict: Verdi
   const { jobId, delivery, record, target } = due;
   const { result, decision, at, status, attemptJson } = verdict;
   const correlation = correlationOf(record, target);
+  const destination = target && { destination_origin: destinationOf(target.deliverTo).origin };
   const base = {
     callbackId: delivery.callbackId,
     registrationId: delivery.registrationId,
@@ -257,10 +243,16 @@ async function commitVerdict(deps: AttemptDeps, due: DueDelivery, verdict: Verdi
     ...(status !== undefined && { lastStatus: String(status) }),
   };
   if (decision.action === 'delivered') {
+    // The attempt's one record: written by the commit's script (see `commit`).
     const succeeded = deps.audit.prepare({
       type: 'delivery.succeeded',
       correlation,
-      data: { attempt: delivery.attempt, status: status ?? 200, latency_ms: result.latencyMs },
+      data: {
+        attempt: delivery.attempt,
+        status: status ?? 200,
+        latency_ms: result.latencyMs,
+        ...destination,
+      },
     });
     const applied = await commit(
       deps,
@@ -271,7 +263,7 @@ async function commitVerdict(deps: AttemptDeps, due: DueDelivery, verdict: Verdi
         deliveredAt: at.toISOString(),
         lastStatus: String(status ?? 200),
       },
-      { attempted: verdict.attempted, outcome: succeeded },
+      succeeded,
     );
     if (!applied) return;
     deps.metrics.deliveries.inc({ outcome: 'delivered' });
@@ -293,40 +285,30 @@ async function commitVerdict(deps: AttemptDeps, due: DueDelivery, verdict: Verdi
       reason: decision.reason.slice(0, 2_000),
       latency_ms: result.latencyMs,
       will_retry: decision.action === 'retry',
+      ...destination,
       ...(status !== undefined && { status }),
       ...(result.kind === 'network_error' && { error_code: result.code }),
       ...(nextAt !== undefined && { next_attempt_at: nextAt }),
     },
   });
   if (decision.action === 'dead_letter') {
-    return commitDeadLetter(
-      deps,
-      due,
-      decision.reason,
-      delivery.attempt,
-      {
-        attemptJson,
-        ...(status !== undefined && { lastStatus: String(status) }),
-        ...(decision.gone && { stopDeliveries: decision.reason.slice(0, 500) }),
-      },
-      verdict.attempted,
-    );
+    return commitDeadLetter(deps, due, decision.reason, delivery.attempt, {
+      attemptJson,
+      ...(status !== undefined && { lastStatus: String(status) }),
+      ...(decision.gone && { stopDeliveries: decision.reason.slice(0, 500) }),
+    });
   }
   // A new attempt has a due time of its own: a hold before it takes a new place.
   const { holdOffsetMs: _place, heldSince: _since, ...attempted } = delivery;
   const next: JobDelivery = { ...attempted, attempt: delivery.attempt + 1 };
   const nextJobId = jobIds.retry(next);
-  const applied = await commit(
-    deps,
-    {
-      ...base,
-      state: 'retrying',
-      nextJobId,
-      nextAttemptAt: nextAt,
-      lastError: decision.reason.slice(0, 2_000),
-    },
-    { attempted: verdict.attempted },
-  );
+  const applied = await commit(deps, {
+    ...base,
+    state: 'retrying',
+    nextJobId,
+    nextAttemptAt: nextAt,
+    lastError: decision.reason.slice(0, 2_000),
+  });
   if (!applied) return;
   deps.metrics.deliveries.inc({ outcome: 'retry' });
   deps.history.count('retried');
@@ -340,24 +322,19 @@ async function commitDeadLetter(
   reason: string,
   attempts: number,
   extra: Partial<AttemptOutcome> = {},
-  attempted?: AuditEvent,
 ): Promise<void> {
-  const applied = await commit(
-    deps,
-    {
-      callbackId: delivery.callbackId,
-      registrationId: delivery.registrationId,
-      jobId,
-      replay: delivery.replay,
-      state: 'dead_lettered',
-      attempts,
-      attemptJson: undefined,
-      nextJobId: undefined,
-      lastError: reason.slice(0, 2_000),
-      ...extra,
-    },
-    { attempted },
-  );
+  const applied = await commit(deps, {
+    callbackId: delivery.callbackId,
+    registrationId: delivery.registrationId,
+    jobId,
+    replay: delivery.replay,
+    state: 'dead_lettered',
+    attempts,
+    attemptJson: undefined,
+    nextJobId: undefined,
+    lastError: reason.slice(0, 2_000),
+    ...extra,
+  });
   if (!applied) return;
   deps.metrics.deliveries.inc({ outcome: 'dead_lettered' });
   deps.history.count('dead_lettered');

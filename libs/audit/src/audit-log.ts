@@ -11,11 +11,26 @@ import {
 import type { Logger } from './logger.js';
 import { createRedactor } from './redact.js';
 
+/** A sink wrote part of a batch: the events it names were not written (the others were). */
+export class AuditPartialWriteError extends Error {
+  constructor(
+    readonly unwritten: readonly AuditEvent[],
+    cause: unknown,
+  ) {
+    super(
+      `${unwritten.length} audit events not written: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
+    this.name = 'AuditPartialWriteError';
+  }
+}
+
 /** Where audit events go. A sink may fail; the audit log buffers and retries for it. */
 export interface AuditSink {
   /** A short name for metrics and logs (`log`, `redis`). */
   readonly name: string;
-  /** Writes a batch. Rejects when nothing of the batch was written. */
+  /** Writes a batch. Rejects when nothing of the batch was written, or with an
+   * {@link AuditPartialWriteError} naming what was not (only that is retried). */
   write(events: readonly AuditEvent[]): Promise<void> | void;
   /** The durable store (Redis): skipped by {@link AuditLog.publish}, for events a store script
    * wrote there itself. */
@@ -189,8 +204,11 @@ export function createAuditLog(options: CreateAuditLogOptions): ManagedAuditLog 
       state.droppedInBurst = 0;
       state.retryDelayMs = 100;
     } catch (error) {
-      // Not written: back at the head of the buffer, in order, before what came meanwhile.
-      if (whole) state.buffer = batch.concat(state.buffer);
+      // Not written: back at the head of the buffer, in order, before what came meanwhile
+      // (of a batch written in part, only what was not).
+      const unwritten = error instanceof AuditPartialWriteError ? [...error.unwritten] : undefined;
+      if (whole) state.buffer = (unwritten ?? batch).concat(state.buffer);
+      else if (unwritten) state.buffer.splice(0, batch.length, ...unwritten);
       m.sinkFailures.inc({ sink: state.sink.name });
       state.failuresInBurst++;
       if (!state.failing) {

@@ -12,6 +12,7 @@ export {
   type Correlation,
 } from './events.js';
 export {
+  AuditPartialWriteError,
   createAuditLog,
   type AuditLog,
   type AuditSink,

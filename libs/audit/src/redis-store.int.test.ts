@@ -144,6 +144,51 @@ describe('audit trail in Redis Streams', () => {
     redis.disconnect();
   });
 
+  it('retries only the partitions a write failed in, so the others get each event once', async () => {
+    const redis = client(server);
+    await waitFor(() => redis.status === 'ready');
+    const partitions = {
+      prefixOf: (id: string) => (id.endsWith('.p1') ? '{pf:1}:audit' : '{pf}:audit'),
+      prefixes: ['{pf}:audit', '{pf:1}:audit'],
+    };
+    const store = createRedisAuditStore({ redis, prefix: '{pf}:audit', partitions });
+    const registry = new Registry();
+    const { logger } = captureLogger();
+    const audit = createAuditLog({
+      actor: { kind: 'system', id: 'worker' },
+      sinks: [store.sink],
+      logger,
+      registry,
+      maxRetryDelayMs: 50,
+    });
+    // Partition 1's stream is not a stream: every write there fails (WRONGTYPE).
+    await redis.set('{pf:1}:audit:events', 'not a stream');
+    for (let i = 0; i < 6; i++) {
+      audit.record({
+        type: 'registration.updated',
+        correlation: { registration_id: i % 2 === 0 ? 'reg_a' : 'reg_b.p1' },
+        data: { fields: [`f${i}`] },
+      });
+    }
+    await waitFor(async () => {
+      const metric = await registry.getSingleMetric('cbgw_audit_sink_failures_total')?.get();
+      return (metric?.values[0]?.value ?? 0) >= 3;
+    });
+    expect(await redis.xlen('{pf}:audit:events')).toBe(3);
+    await redis.del('{pf:1}:audit:events');
+    await waitFor(async () => (await audit.flush(100)) === 0);
+    expect(await redis.xlen('{pf}:audit:events')).toBe(3);
+    expect(await redis.xlen('{pf:1}:audit:events')).toBe(3);
+    const b = await store.query({ registrationId: 'reg_b.p1' });
+    expect(b.map((event) => event.data)).toEqual([
+      { fields: ['f1'] },
+      { fields: ['f3'] },
+      { fields: ['f5'] },
+    ]);
+    await audit.close();
+    redis.disconnect();
+  });
+
   it('caps the stream at the configured length', async () => {
     const redis = client(server);
     await waitFor(() => redis.status === 'ready');

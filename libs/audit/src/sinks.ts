@@ -1,5 +1,5 @@
 import type { Redis, Cluster } from 'ioredis';
-import type { AuditSink } from './audit-log.js';
+import { AuditPartialWriteError, type AuditSink } from './audit-log.js';
 import { auditEventSchema, type AuditEvent, type AuditEventType } from './events.js';
 import type { Logger } from './logger.js';
 
@@ -157,7 +157,7 @@ export function createRedisAuditStore(options: RedisAuditStoreOptions): RedisAud
     async write(events) {
       // One script call per batch and partition (not three commands per event): the audit
       // trail must stay cheap at callback rates.
-      const batches = new Map<string, string>();
+      const batches = new Map<string, { text: string; events: AuditEvent[] }>();
       for (const event of events) {
         const registration = event.correlation.registration_id ?? '';
         // An id that could break the framing is not used as a key (the event still goes to
@@ -166,9 +166,14 @@ export function createRedisAuditStore(options: RedisAuditStoreOptions): RedisAud
         const target = prefixOf(key);
         const batch = batches.get(target);
         const line = `${key}\t${JSON.stringify(event)}`;
-        batches.set(target, batch === undefined ? line : `${batch}\n${line}`);
+        if (batch) {
+          batch.text += `\n${line}`;
+          batch.events.push(event);
+        } else {
+          batches.set(target, { text: line, events: [event] });
+        }
       }
-      await Promise.all(
+      const written = await Promise.allSettled(
         [...batches].map(([target, batch]) =>
           (redis as AuditRedis).cbgwAuditAppend(
             `${target}:events`,
@@ -177,9 +182,22 @@ export function createRedisAuditStore(options: RedisAuditStoreOptions): RedisAud
             maxLength,
             perRegistrationMaxLength,
             ttl,
-            batch,
+            batch.text,
           ),
         ),
+      );
+      // Each partition's batch is one script call: only the calls that failed are retried (the
+      // others would be written twice). A call that failed halfway (Redis ran out of memory
+      // after its first entries) has its first entries written again.
+      const batchList = [...batches.values()];
+      const failed = written.flatMap((result, i) =>
+        result.status === 'rejected' ? [{ reason: result.reason as unknown, i }] : [],
+      );
+      if (failed.length === 0) return;
+      if (failed.length === written.length) throw failed[0]?.reason;
+      throw new AuditPartialWriteError(
+        failed.flatMap(({ i }) => batchList[i]?.events ?? []),
+        failed[0]?.reason,
       );
     },
   };

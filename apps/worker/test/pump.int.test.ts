@@ -31,6 +31,7 @@ describe('the ingest pump after a failover', () => {
     const [queue] = harness.service.queues;
     if (!queue) throw new Error('no queue');
     const registration = await harness.register('http://127.0.0.1:9/lost');
+    const kept = await harness.callback(registration, 'kept-add', 'parse.running');
     const id = await harness.callback(registration, 'lost-add', 'parse.running');
     const lines: string[] = [];
     const logger = createLogger({
@@ -45,9 +46,14 @@ describe('the ingest pump after a failover', () => {
     });
     const audit = createAuditLog({ actor: { kind: 'system', id: 'worker' }, sinks: [], logger });
     const batches = createDeliveryBatches({ redis: harness.redis, keys: harness.keys });
-    // The job added "on the old primary": the call succeeds, nothing reaches this Redis.
+    // One job a delivery; the second one is added "on the old primary": the call succeeds,
+    // nothing reaches this Redis.
     const lostAdds = Object.create(queue) as Queue<DeliveryJobData>;
-    lostAdds.addBulk = async () => [];
+    let lost: string | undefined;
+    lostAdds.addBulk = (jobs) => {
+      lost ??= jobs[1]?.opts?.jobId;
+      return queue.addBulk(jobs.filter((job) => job.opts?.jobId !== lost));
+    };
     const lossy = startIngestPump({
       redis: pumpRedis,
       keys: harness.keys,
@@ -57,17 +63,24 @@ describe('the ingest pump after a failover', () => {
       logger,
       consumer: 'pump-test',
       lingerMs: 0,
+      jobSize: 1,
     });
     await harness.until(() =>
       lines.some((line) => line.includes('not on the current Redis primary')),
     );
     await lossy.close();
     expect(lossy.moved).toBe(0);
-    // The delivery has its record, its job is missing: the entry is still pending, not deleted.
+    // The first delivery's record and job are here: its entry is acknowledged and deleted. The
+    // second's job is missing: its entry is still pending, not deleted.
     const pending = (await harness.redis.xpending(harness.keys.ingest, PUMP_GROUP)) as [number];
     expect(pending[0]).toBe(1);
+    const left = await harness.redis.xrange(harness.keys.ingest, '-', '+');
+    expect(left.map(([, fields]) => fields[fields.indexOf('cb') + 1])).toEqual([id]);
+    expect(await queue.getJob(lost ?? '')).toBeUndefined();
+    const keptJob = (await harness.redis.hget(harness.keys.delivery(kept), 'job')) ?? '';
+    expect((await queue.getJob(keptJob))?.data.deliveries.map((d) => d.callbackId)).toEqual([kept]);
     const jobId = (await harness.redis.hget(harness.keys.delivery(id), 'job')) ?? '';
-    expect(await queue.getJob(jobId)).toBeUndefined();
+    expect(jobId).toBe(lost);
 
     // The pump (with adds that land) takes it over again: job added, entry acknowledged.
     const pump = startIngestPump({

@@ -253,20 +253,19 @@ async function handOver(pump: Pump, read: Entries): Promise<number> {
 }
 
 /**
- * KEYS: the ingest stream. ARGV: the group, then per entry: its id, the delivery hash key and
- * the job key it needs ('' when none). Acknowledges and deletes the entries whose delivery record
- * and owning job are on this Redis (all at once when nothing is missing: one EXISTS, one XACK,
- * one XDEL); returns how many were not.
+ * KEYS: the ingest stream, then per entry the delivery hash and the job key it needs (the stream
+ * itself where there is nothing to check). ARGV: the group, then per entry its id. Acknowledges
+ * and deletes the entries whose delivery record and owning job are on this Redis (all at once
+ * when nothing is missing: one EXISTS, one XACK, one XDEL); returns how many were not.
  */
 const ACK_CONFIRMED_SCRIPT = `
 local ids, check, seen = {}, {}, {}
-for i = 2, #ARGV, 3 do
-  ids[#ids + 1] = ARGV[i]
-  for _, key in ipairs({ARGV[i + 1], ARGV[i + 2]}) do
-    if key ~= '' and not seen[key] then
-      seen[key] = true
-      check[#check + 1] = key
-    end
+for i = 2, #ARGV do ids[#ids + 1] = ARGV[i] end
+for i = 2, #KEYS do
+  local key = KEYS[i]
+  if key ~= KEYS[1] and not seen[key] then
+    seen[key] = true
+    check[#check + 1] = key
   end
 end
 if #check == 0 or redis.call('EXISTS', unpack(check)) == #check then
@@ -274,22 +273,23 @@ if #check == 0 or redis.call('EXISTS', unpack(check)) == #check then
   redis.call('XDEL', KEYS[1], unpack(ids))
   return 0
 end
--- Something is missing: entry by entry.
+-- Something is missing: entry by entry (entry j's keys are KEYS[2j] and KEYS[2j + 1]).
 local missing = 0
-for i = 2, #ARGV, 3 do
-  local id, dl, job = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  if (dl ~= '' and redis.call('EXISTS', dl) == 0) or (job ~= '' and redis.call('EXISTS', job) == 0) then
+for j = 1, #ids do
+  local dl, job = KEYS[2 * j], KEYS[2 * j + 1]
+  if (dl ~= KEYS[1] and redis.call('EXISTS', dl) == 0)
+      or (job ~= KEYS[1] and redis.call('EXISTS', job) == 0) then
     missing = missing + 1
   else
-    redis.call('XACK', KEYS[1], ARGV[1], id)
-    redis.call('XDEL', KEYS[1], id)
+    redis.call('XACK', KEYS[1], ARGV[1], ids[j])
+    redis.call('XDEL', KEYS[1], ids[j])
   end
 end
 return missing
 `;
 
 type AckRedis = RedisClient & {
-  cbgwAckConfirmed(stream: string, group: string, ...args: string[]): Promise<number>;
+  cbgwAckConfirmed(...args: string[]): Promise<number>;
 };
 
 /** Entries a hand-over could not confirm on the Redis it acknowledges on (a failover). */
@@ -317,14 +317,16 @@ async function acknowledgeConfirmed(
 ): Promise<void> {
   const redis = pump.redis as AckRedis;
   if (typeof redis.cbgwAckConfirmed !== 'function') {
-    redis.defineCommand('cbgwAckConfirmed', { numberOfKeys: 1, lua: ACK_CONFIRMED_SCRIPT });
+    redis.defineCommand('cbgwAckConfirmed', { lua: ACK_CONFIRMED_SCRIPT });
   }
-  const args: string[] = [];
+  // Every key the script reads is declared (a proxy or a cluster routes by them).
+  const stream = pump.keys.ingest;
+  const keys = [stream];
   for (const id of ids) {
     const check = checks.get(id);
-    args.push(id, check?.dl ?? '', check?.job ?? '');
+    keys.push(check?.dl || stream, check?.job || stream);
   }
-  const missing = await redis.cbgwAckConfirmed(pump.keys.ingest, PUMP_GROUP, ...args);
+  const missing = await redis.cbgwAckConfirmed(String(keys.length), ...keys, PUMP_GROUP, ...ids);
   if (missing > 0) throw new HandOverNotConfirmedError(missing);
 }
 

@@ -94,4 +94,35 @@ describe('the per-minute history in Redis', () => {
     await recordBreakerTransition(redis, keys, { ...breaker, from: 'half_open', state: 'closed' });
     expect(await readBreakers(redis, keys)).toEqual([]);
   });
+
+  it('drops a destination from the last-seen hash 7 days after its last attempt, while others stay active', async () => {
+    const keys = storeKeys(`h${Math.random().toString(36).slice(2, 8)}`);
+    let clock = Date.UTC(2026, 0, 1, 10, 0, 0);
+    const worker = createHistoryRecorder({
+      redis,
+      keys,
+      now: () => clock,
+      flushMs: 60_000,
+      pruneEveryMs: 3_600_000,
+    });
+    worker.attempt('https://once.example/hook', 40, undefined);
+    worker.attempt('https://busy.example/hook', 40, 'HTTP 500: down');
+    await worker.flush();
+    // Eight days on, the busy destination kept the hash alive every day; the other was not seen.
+    for (let day = 1; day <= 8; day++) {
+      clock += 86_400_000;
+      worker.attempt('https://busy.example/hook', 40, undefined);
+      await worker.flush();
+    }
+    await worker.close();
+    const fields = Object.keys(await redis.hgetall(keys.destinationsLast)).sort();
+    expect(fields).toEqual([
+      'https://busy.example/hook\terror',
+      'https://busy.example/hook\terror_at',
+      'https://busy.example/hook\tok_at',
+    ]);
+    const activity = await readDestinationActivity(redis, keys, clock);
+    expect(activity.has('https://once.example/hook')).toBe(false);
+    expect(activity.get('https://busy.example/hook')?.lastError).toBe('HTTP 500: down');
+  });
 });

@@ -52,8 +52,41 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
 `;
 
+/**
+ * Removes the destinations whose last success and last error are both older than ARGV[1] (ms)
+ * from the last-seen hash (KEYS[1]; fields `<destination>\tok_at`, `\terror_at`, `\terror`).
+ * The hash's own TTL is renewed by every flush, so without this a destination seen once would
+ * stay as long as any other is active. Returns how many destinations were removed.
+ */
+const PRUNE_LAST_SEEN_SCRIPT = `
+local newest, cursor = {}, '0'
+repeat
+  local page = redis.call('HSCAN', KEYS[1], cursor, 'COUNT', 1000)
+  cursor = page[1]
+  local fields = page[2]
+  for i = 1, #fields, 2 do
+    local tab = string.find(fields[i], '\t', 1, true)
+    if tab then
+      local destination, kind = string.sub(fields[i], 1, tab - 1), string.sub(fields[i], tab + 1)
+      local at = (kind == 'ok_at' or kind == 'error_at') and tonumber(fields[i + 1]) or 0
+      if newest[destination] == nil or at > newest[destination] then newest[destination] = at end
+    end
+  end
+until cursor == '0'
+local removed = 0
+for destination, at in pairs(newest) do
+  if at < tonumber(ARGV[1]) then
+    redis.call('HDEL', KEYS[1], destination .. '\tok_at', destination .. '\terror_at',
+      destination .. '\terror')
+    removed = removed + 1
+  end
+end
+return removed
+`;
+
 type HistoryRedis = (Redis | Cluster) & {
   cbgwHistoryMax(key: string, value: string, ttl: string): Promise<number>;
+  cbgwPruneLastSeen?: unknown;
 };
 
 /** Options of {@link createHistoryRecorder}. */
@@ -65,6 +98,11 @@ export interface HistoryRecorderOptions {
   flushMs?: number;
   /** @defaultValue `Date.now` */
   now?: () => number;
+  /**
+   * How often (at most) a flush also drops the destinations not seen for
+   * {@link DESTINATION_LAST_SEEN_MS} from the last-seen hash. @defaultValue 600_000
+   */
+  pruneEveryMs?: number;
 }
 
 /**
@@ -100,6 +138,11 @@ export function createHistoryRecorder(options: HistoryRecorderOptions): HistoryR
   if (typeof redis.cbgwHistoryMax !== 'function') {
     redis.defineCommand('cbgwHistoryMax', { numberOfKeys: 1, lua: MAX_SCRIPT });
   }
+  if (typeof redis.cbgwPruneLastSeen !== 'function') {
+    redis.defineCommand('cbgwPruneLastSeen', { numberOfKeys: 1, lua: PRUNE_LAST_SEEN_SCRIPT });
+  }
+  const pruneEveryMs = options.pruneEveryMs ?? 600_000;
+  let prunedAt = now();
   /** key -> field -> increment */
   let pending = new Map<string, { ttlMs: number; fields: Map<string, number> }>();
   /** destination -> its last outcome in this period */
@@ -139,6 +182,15 @@ export function createHistoryRecorder(options: HistoryRecorderOptions): HistoryR
         }
         pipeline.hset(keys.destinationsLast, ...fields);
         pipeline.pexpire(keys.destinationsLast, DESTINATION_LAST_SEEN_MS);
+        const at = now();
+        if (at - prunedAt >= pruneEveryMs) {
+          prunedAt = at;
+          (
+            pipeline as typeof pipeline & {
+              cbgwPruneLastSeen(key: string, oldest: string): typeof pipeline;
+            }
+          ).cbgwPruneLastSeen(keys.destinationsLast, String(at - DESTINATION_LAST_SEEN_MS));
+        }
       }
       // Best-effort, like the charts it feeds: a minute's counts lost while Redis is away are
       // a gap in a chart, while the metrics (the reference) and the audit trail keep every event.

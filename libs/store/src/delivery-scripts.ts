@@ -1,21 +1,6 @@
 // The Lua of the batched delivery steps (see `delivery-batches.ts`); each runs atomically.
 
 /**
- * Appends an audit record (JSON) to a registration's audit stream, as the audit store's sink
- * would (field `e`, capped at ARGV[cap]), and gives the stream its TTL when this record created
- * it (it had expired: a stream lives on from the TTL its newest callback gave it).
- */
-const AUDIT_APPEND = (cap: string, ttl: string) => `
-local function audit(key, json)
-  if json == '' then return end
-  if not redis.call('XADD', key, 'NOMKSTREAM', 'MAXLEN', '~', ${cap}, '*', 'e', json) then
-    redis.call('XADD', key, 'MAXLEN', '~', ${cap}, '*', 'e', json)
-    redis.call('EXPIRE', key, tonumber(${ttl}))
-  end
-end
-`;
-
-/**
  * KEYS: queued index, then per entry: delivery hash, registration's callback list, its audit
  *       stream.
  * ARGV: job id, ttl s, now ms, audit stream cap, audit stream ttl s, then per entry (stride 11):
@@ -118,7 +103,16 @@ return out
  *       record (JSON or ''; written with the attempt log entry, applied or stale).
  * Returns per outcome: 'ok', 'stale' (no longer owned: logged only) or 'gone'.
  */
-export const COMMIT_SCRIPT = `${AUDIT_APPEND('ARGV[3]', 'ARGV[4]')}
+export const COMMIT_SCRIPT = `
+-- An audit record goes to the registration's stream as the audit store's sink writes it (field
+-- e, capped); a stream that expired meanwhile is written again with its TTL.
+local function audit(key, json)
+  if json == '' then return end
+  if not redis.call('XADD', key, 'NOMKSTREAM', 'MAXLEN', '~', ARGV[3], '*', 'e', json) then
+    redis.call('XADD', key, 'MAXLEN', '~', ARGV[3], '*', 'e', json)
+    redis.call('EXPIRE', key, tonumber(ARGV[4]))
+  end
+end
 local out = {}
 local items = (#KEYS - 1) / 4
 local regStates = {delivered = 'delivered', dead_lettered = 'dead_lettered',

@@ -86,7 +86,10 @@ return removed
 
 type HistoryRedis = (Redis | Cluster) & {
   cbgwHistoryMax(key: string, value: string, ttl: string): Promise<number>;
-  cbgwPruneLastSeen?: unknown;
+};
+/** A pipeline of a connection the prune script is defined on. */
+type PrunePipeline = ReturnType<HistoryRedis['pipeline']> & {
+  cbgwPruneLastSeen(key: string, oldest: string): unknown;
 };
 
 /** Options of {@link createHistoryRecorder}. */
@@ -138,7 +141,7 @@ export function createHistoryRecorder(options: HistoryRecorderOptions): HistoryR
   if (typeof redis.cbgwHistoryMax !== 'function') {
     redis.defineCommand('cbgwHistoryMax', { numberOfKeys: 1, lua: MAX_SCRIPT });
   }
-  if (typeof redis.cbgwPruneLastSeen !== 'function') {
+  if (!('cbgwPruneLastSeen' in redis)) {
     redis.defineCommand('cbgwPruneLastSeen', { numberOfKeys: 1, lua: PRUNE_LAST_SEEN_SCRIPT });
   }
   const pruneEveryMs = options.pruneEveryMs ?? 600_000;
@@ -185,11 +188,10 @@ export function createHistoryRecorder(options: HistoryRecorderOptions): HistoryR
         const at = now();
         if (at - prunedAt >= pruneEveryMs) {
           prunedAt = at;
-          (
-            pipeline as typeof pipeline & {
-              cbgwPruneLastSeen(key: string, oldest: string): typeof pipeline;
-            }
-          ).cbgwPruneLastSeen(keys.destinationsLast, String(at - DESTINATION_LAST_SEEN_MS));
+          (pipeline as PrunePipeline).cbgwPruneLastSeen(
+            keys.destinationsLast,
+            String(at - DESTINATION_LAST_SEEN_MS),
+          );
         }
       }
       // Best-effort, like the charts it feeds: a minute's counts lost while Redis is away are

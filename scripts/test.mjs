@@ -47,6 +47,8 @@ const nxArgs = [
 if (process.env.CI) nxArgs.push('--skip-nx-cache');
 run('lint, typecheck, build, test', 'npx', nxArgs);
 
+const firstLine = (text) => (text ?? '').split('\n').find((line) => line.trim() !== '') ?? '';
+
 let passed = 0;
 let failedTests = 0;
 let skipped = 0;
@@ -64,6 +66,19 @@ for (const { name, file } of reportFiles().sort((a, b) => a.name.localeCompare(b
   console.log(
     `  ${name.padEnd(14)} ${report.numPassedTests} passed, ${report.numFailedTests} failed, ${pending} skipped (${report.testResults?.length ?? 0} files)`,
   );
+  // Name what failed here too: CI logs are often read from their end.
+  for (const file of report.testResults ?? []) {
+    const where = file.name.startsWith(root) ? file.name.slice(root.length) : file.name;
+    const failures = (file.assertionResults ?? []).filter((test) => test.status === 'failed');
+    for (const test of failures) {
+      console.log(`    failed: ${where} > ${test.fullName}`);
+      console.log(`      ${firstLine(test.failureMessages?.[0])}`);
+    }
+    if (failures.length === 0 && file.status === 'failed') {
+      console.log(`    failed: ${where} (did not run)`);
+      console.log(`      ${firstLine(file.message)}`);
+    }
+  }
 }
 if (passed + failedTests === 0) {
   console.log('  no test report was written');

@@ -217,8 +217,9 @@ describe('the fake sends callbacks like LlamaCloud', () => {
     fake.fail(failed.id, 'nope');
     await fake.callbacksSettled();
 
+    // Callbacks are sent concurrently, as LlamaCloud's are: their order of arrival is not promised.
     const got = receiver.received.map((r) => JSON.parse(r.body) as { event_type: string });
-    expect(got.map((e) => e.event_type)).toEqual(['parse.running', 'parse.error']);
+    expect(got.map((e) => e.event_type).sort()).toEqual(['parse.error', 'parse.running']);
   });
 
   it("sends every event under today's names to a webhook that lists none", async () => {
@@ -230,7 +231,7 @@ describe('the fake sends callbacks like LlamaCloud', () => {
     fake.complete(id);
     await fake.callbacksSettled();
 
-    expect(receiver.received.map((r) => r.headers['x-webhook-event-type'])).toEqual([
+    expect(receiver.received.map((r) => r.headers['x-webhook-event-type']).sort()).toEqual([
       'parse.pending',
       'parse.running',
       'parse.success',
@@ -288,15 +289,16 @@ describe('the fake sends callbacks like LlamaCloud', () => {
     fake.complete(id);
     await fake.callbacksSettled();
 
-    expect(receiver.received.map((r) => `${r.path} ${r.headers['x-webhook-event-type']}`)).toEqual([
-      '/cb/three parse.pending',
+    const got = receiver.received.map((r) => `${r.path} ${r.headers['x-webhook-event-type']}`);
+    expect(got.sort()).toEqual([
       '/cb/one parse.success',
+      '/cb/three parse.pending',
       '/cb/three parse.success',
     ]);
   });
 
   it('tries 3 times with the configured waits when the receiver answers 500, then gives up', async () => {
-    await start(() => 500, { retryDelaysMs: [50, 100, 400] });
+    await start(() => 500, { retryDelaysMs: [50, 250, 10_000] });
     const { id } = await parseV2({
       fileId: 'f',
       webhook: { url: `${PUBLIC_BASE}/cb/down`, outputFormat: 'json' },
@@ -313,8 +315,10 @@ describe('the fake sends callbacks like LlamaCloud', () => {
     ]);
     const [first, second, third] = fake.callbackAttempts.map((a) => a.at);
     expect((second ?? 0) - (first ?? 0)).toBeGreaterThanOrEqual(45);
-    expect((third ?? 0) - (second ?? 0)).toBeGreaterThanOrEqual(95);
-    expect((third ?? 0) - (second ?? 0)).toBeLessThan(400);
+    // The second wait is the second delay, not the last one (far apart, so a slow machine
+    // cannot blur them).
+    expect((third ?? 0) - (second ?? 0)).toBeGreaterThanOrEqual(245);
+    expect((third ?? 0) - (second ?? 0)).toBeLessThan(5_000);
     expect(fake.callbackAttempts[0]).toMatchObject({ jobId: id, url: `${receiver.url}/cb/down` });
     expect(new Set(receiver.received.map((r) => r.body)).size).toBe(1);
     expect(fake.callbacks).toMatchObject([{ jobId: id, outcome: 'gave-up' }]);
@@ -403,7 +407,7 @@ describe('the fake sends callbacks like LlamaCloud', () => {
 
     await fake.close();
 
-    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(Date.now() - started).toBeLessThan(5_000);
     expect(fake.callbacks[0]?.outcome).toBe('aborted');
     expect(timers()).toBeLessThanOrEqual(before);
     expect(fake.callbackAttempts).toHaveLength(1);

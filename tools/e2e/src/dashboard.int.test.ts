@@ -134,6 +134,11 @@ describe('the on-call dashboard in headless Chromium, on the real gateway, worke
     await page
       .locator(`tr[data-destination="${failing.url('/down-a')}"][data-state="breaker_open"]`)
       .waitFor(SLOW);
+    // The last error comes from the worker's history, written once a second: the page shows it
+    // on one of its next refreshes.
+    await page
+      .locator(`tr[data-destination="${failing.url('/down-a')}"]`, { hasText: 'HTTP 500' })
+      .waitFor(SLOW);
     expect(await downA.innerText()).toContain('breaker open');
     expect(await downA.innerText()).toContain('HTTP 500');
     await page.locator(`tr[data-destination="${world.pipeline.url('/ok')}"]`).waitFor(SLOW);

@@ -75,3 +75,23 @@ describe('PUBLIC_BASE_URL and the partitions', () => {
     ).not.toThrow();
   });
 });
+
+describe('REDIS_URL beside REDIS_CLUSTER_NODES', () => {
+  const cluster = { REDIS_CLUSTER_NODES: '127.0.0.1:7000,127.0.0.1:7001' };
+
+  it('takes credentials and TLS from it', () => {
+    const config = loadGatewayConfig({ ...cluster, REDIS_URL: 'rediss://app:s3cret@redis:6380/0' });
+    expect(config.REDIS_CLUSTER_NODES).toHaveLength(2);
+  });
+
+  it('refuses what a cluster cannot honour: a database other than 0, a Unix socket', () => {
+    expect(() => loadGatewayConfig({ ...cluster, REDIS_URL: 'redis://redis:6379/3' })).toThrow(
+      /REDIS_URL: names database 3, but a Redis Cluster has only database 0/,
+    );
+    expect(() =>
+      loadGatewayConfig({ ...cluster, REDIS_URL: 'unix:///run/redis.sock?db=2' }),
+    ).toThrow(/REDIS_URL: a Unix socket cannot reach a Redis Cluster/);
+    // Without a cluster both are fine.
+    expect(loadGatewayConfig({ REDIS_URL: 'redis://redis:6379/3' }).REDIS_URL).toMatch(/\/3$/);
+  });
+});

@@ -8,6 +8,7 @@ import {
   envList,
   parseSettings,
   storePartitionsOf,
+  checkRedisTarget,
 } from '@callback-gateway/runtime';
 import { checkNotifySettings, notifyEnvShape } from '@callback-gateway/notify';
 import {
@@ -80,6 +81,7 @@ export function loadGatewayConfig(
         callbackPathReserve: callbackPathReserveFor(storePartitionsOf(settings)),
       }),
       ...checkNotifySettings(settings),
+      ...checkRedisTarget(settings),
       ...(settings.GATEWAY_LOCAL_ONLY && (settings.PUBLIC_BASE_URL || settings.NGROK_AUTHTOKEN)
         ? [
             'GATEWAY_LOCAL_ONLY: local-only mode is for a machine without a public callback URL, but PUBLIC_BASE_URL or NGROK_AUTHTOKEN is set: unset GATEWAY_LOCAL_ONLY to issue public callback URLs, or unset them to try the API on this machine',

@@ -26,6 +26,12 @@ describe('loadWorkerConfig', () => {
     expect(() => loadWorkerConfig({ STORE_PARTITIONS: '0' })).toThrow(/STORE_PARTITIONS/);
   });
 
+  it('refuses a database in REDIS_URL beside REDIS_CLUSTER_NODES (a cluster has only 0)', () => {
+    expect(() =>
+      loadWorkerConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7000', REDIS_URL: 'redis://r:6379?db=1' }),
+    ).toThrow(/REDIS_URL: names database 1/);
+  });
+
   it('caps the breaker open period at 5 minutes by default, or at DELIVERY_BREAKER_MAX_OPEN_MS', () => {
     const maxOpen = (env: Record<string, string>) =>
       breakerOptions(loadWorkerConfig(env)).maxOpenMs;

@@ -10,6 +10,7 @@ import {
   envUrl,
   parseSettings,
   storePartitionsOf,
+  checkRedisTarget,
 } from '@callback-gateway/runtime';
 import { checkParseTier, checkParseVersion } from '@callback-gateway/llamacloud';
 import { checkNotifySettings, notifyEnvShape } from '@callback-gateway/notify';
@@ -87,6 +88,7 @@ export function loadWorkerConfig(env: Readonly<Record<string, string | undefined
       }),
       ...checkNotifySettings(settings),
       ...checkWorkerPartitions(settings),
+      ...checkRedisTarget(settings),
       ...(settings.DELIVERY_BREAKER_MAX_OPEN_MS !== undefined &&
       settings.DELIVERY_BREAKER_MAX_OPEN_MS < settings.DELIVERY_BREAKER_OPEN_MS
         ? [

@@ -84,6 +84,31 @@ export function redisTargetOf(settings: {
 }
 
 /**
+ * `REDIS_URL` beside `REDIS_CLUSTER_NODES`: it then gives only credentials and TLS, so what it
+ * says beyond them and the cluster cannot honour is refused, not ignored: a Unix socket (the
+ * cluster client reaches its nodes over TCP) and a database other than 0 (a cluster has no
+ * other).
+ */
+export function checkRedisTarget(settings: {
+  readonly REDIS_URL: string;
+  readonly REDIS_CLUSTER_NODES: readonly string[];
+}): string[] {
+  if (settings.REDIS_CLUSTER_NODES.length === 0) return [];
+  const url = new URL(settings.REDIS_URL);
+  if (url.protocol === 'unix:') {
+    return [
+      'REDIS_URL: a Unix socket cannot reach a Redis Cluster (REDIS_CLUSTER_NODES is set): use redis:// or rediss:// (its host is not used; its credentials and TLS are), or leave REDIS_URL unset',
+    ];
+  }
+  const db = url.pathname.replace(/^\/+|\/+$/g, '') || url.searchParams.get('db') || '0';
+  return db === '0'
+    ? []
+    : [
+        `REDIS_URL: names database ${db}, but a Redis Cluster has only database 0 (REDIS_CLUSTER_NODES is set): drop the database from the URL`,
+      ];
+}
+
+/**
  * What a process does when its Redis settings cannot work (see `RedisSettingError`): one line
  * on stderr (`<process>: <what to set>`), then exit code 2, as for an invalid setting.
  */

@@ -48,6 +48,7 @@ export {
 export { OWNED_PREFIXES, SETTING_NAMES, type SettingName } from './setting-names.js';
 export { startHeartbeat, type Heartbeat, type HeartbeatOptions } from './heartbeat.js';
 export {
+  checkRedisTarget,
   commonSettingsShape,
   exitOnSettingError,
   loadSettingsOrExit,

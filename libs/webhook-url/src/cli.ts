@@ -10,6 +10,7 @@ import {
   type RedisClient,
   type RedisTarget,
   parseSettings,
+  checkRedisTarget,
 } from '@callback-gateway/runtime';
 import { z } from 'zod';
 import { parseWebhookUrlEnv, resolverOptionsFromEnv } from './env.js';
@@ -75,6 +76,7 @@ function redisTargetOfEnv(env: Readonly<Record<string, string | undefined>>): Re
           REDIS_CLUSTER_NODES: commonSettingsShape.REDIS_CLUSTER_NODES,
         }),
         env,
+        { check: checkRedisTarget },
       ),
     );
   } catch (error) {

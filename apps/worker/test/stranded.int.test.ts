@@ -139,6 +139,42 @@ describe('deliveries whose job vanished (a failover lost it)', () => {
       sweep.close();
     }
   });
+
+  it('walks past more than a batch of deliveries at one score (moved in one call)', async () => {
+    const [queue] = harness.service.queues;
+    if (!queue) throw new Error('no queue');
+    const late = await harness.register(pipeline.url('/behind-ties'));
+    const id = await harness.callback(late, 'behind-ties-1', 'parse.running');
+    const batches = createDeliveryBatches({ redis: harness.redis, keys: harness.keys });
+    await batches.materialize([await harness.ingestEntry(id)], 'b-behind-ties');
+    // 250 queued deliveries at one score (records gone: nothing to recover), then this one.
+    const index = harness.keys.deliveryState('queued');
+    await harness.redis.del(index);
+    const old = Date.now() - 3_600_000;
+    await harness.redis.zadd(
+      index,
+      ...Array.from({ length: 250 }, (_, i) => [old, `cb_${String(i).padStart(32, 'f')}`]).flat(),
+    );
+    await harness.redis.zadd(index, old + 1_000, id);
+    const sweep = startStrandedSweep({
+      redis: harness.redis,
+      partitions: [{ keys: harness.keys, queue }],
+      olderThanMs: 0,
+      intervalMs: 60_000,
+      logger: createLogger({
+        name: 'stranded-test',
+        level: 'silent',
+        destination: new Writable({ write: (_chunk, _encoding, done) => done() }),
+      }),
+    });
+    try {
+      expect(await sweep.sweep()).toBe(0); // 200 of the 250 tied
+      expect(await sweep.sweep()).toBe(1); // the other 50, and this one
+      await harness.until(async () => (await harness.deliveries.get(id))?.state === 'delivered');
+    } finally {
+      sweep.close();
+    }
+  });
 });
 
 function deliveryOf(callbackId: string, registrationId: string) {

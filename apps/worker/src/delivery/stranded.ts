@@ -46,25 +46,38 @@ export interface StrandedSweep {
 export function startStrandedSweep(options: StrandedSweepOptions): StrandedSweep {
   const { redis, logger } = options;
 
-  // Where each partition's sweep of each state goes on from (the score after the last one
-  // looked at): a long index is walked a batch per sweep, not its oldest batch every time.
-  const cursors = new Map<string, string>();
+  // Where each partition's sweep of each state goes on from: the score of the last one looked
+  // at, and how many at that score were (a long index is walked a batch per sweep, not its
+  // oldest batch every time; deliveries that moved in one call share a score, so more than a
+  // batch of them can tie, and the walk goes through them too).
+  const cursors = new Map<string, { score: string; skip: number }>();
   const readState = async (key: string, before: number): Promise<string[]> => {
+    const cursor = cursors.get(key);
     const flat = await redis.zrangebyscore(
       key,
-      cursors.get(key) ?? '-inf',
+      cursor?.score ?? '-inf',
       before,
       'WITHSCORES',
       'LIMIT',
-      0,
+      cursor?.skip ?? 0,
       SWEEP_BATCH,
     );
     const ids: string[] = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) ids.push(flat[i] as string);
-    // A full batch: on from its last score next time (ties at it are read again); else again
-    // from the start.
-    if (ids.length === SWEEP_BATCH) cursors.set(key, flat[flat.length - 1] as string);
-    else cursors.delete(key);
+    const scores: string[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      ids.push(flat[i] as string);
+      scores.push(flat[i + 1] as string);
+    }
+    // A full batch: on from its last score next time, past the ones at it already read; else
+    // again from the start.
+    if (ids.length === SWEEP_BATCH) {
+      const last = scores[scores.length - 1] as string;
+      const tied = scores.length - scores.findIndex((score) => score === last);
+      cursors.set(key, {
+        score: last,
+        skip: cursor?.score === last ? cursor.skip + tied : tied,
+      });
+    } else cursors.delete(key);
     return ids;
   };
 

@@ -38,7 +38,7 @@ export interface TestRedisCluster {
   command(node: TestClusterNode, ...args: string[]): Promise<string>;
   /** The current masters and replicas, from `CLUSTER NODES` of a running node. */
   roles(): Promise<{ masters: TestClusterNode[]; replicas: TestClusterNode[] }>;
-  /** The node serving a slot as master. */
+  /** The node serving a slot as master (waits, up to `readyTimeoutMs`, while none does). */
   masterOfSlot(slot: number): Promise<TestClusterNode>;
   /** The replica of a master (its first, when several). */
   replicaOf(master: TestClusterNode): Promise<TestClusterNode | undefined>;
@@ -213,15 +213,23 @@ export async function startRedisCluster(
     command,
     roles,
     async masterOfSlot(slot) {
-      const line = (await layout()).find(
-        (entry) =>
-          entry.flags.includes('master') &&
-          !entry.flags.includes('fail') &&
-          entry.slots.some(([from, to]) => slot >= from && slot <= to),
-      );
-      const node = line && byPort(line.port);
-      if (!node) throw new Error(`no master serves slot ${slot}`);
-      return node;
+      // In a failover, a node's view can show the slot's master gone before its successor is
+      // in (gossip takes a moment): asked again for a while before that is the answer.
+      const deadline = Date.now() + readyTimeoutMs;
+      for (;;) {
+        const line = (await layout()).find(
+          (entry) =>
+            entry.flags.includes('master') &&
+            !entry.flags.includes('fail') &&
+            entry.slots.some(([from, to]) => slot >= from && slot <= to),
+        );
+        const node = line && byPort(line.port);
+        if (node) return node;
+        if (Date.now() > deadline) {
+          throw new Error(`no master serves slot ${slot} after ${readyTimeoutMs} ms`);
+        }
+        await delay(100);
+      }
     },
     async replicaOf(master) {
       const lines = await layout();

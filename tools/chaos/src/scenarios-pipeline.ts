@@ -65,6 +65,13 @@ export async function pipelineDown(size: ScenarioSize): Promise<ScenarioResult> 
       observations: {
         drainMs,
         breakerOpened: await breakerOpens(world),
+        // Deliveries held because their origin had its limit in flight, none answering for a
+        // second: each comes back on its own timer, after others (a cause of disorder).
+        heldOriginFull: await metric(
+          `${world.stack.workerUrl}/metrics`,
+          'cbgw_delivery_held_total',
+          'origin_full',
+        ),
         // Retry order after the outage (see retryOrder).
         deliveredAfterBack: order.checked,
         orderInversions: order.inversions,

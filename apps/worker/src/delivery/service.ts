@@ -29,6 +29,9 @@ import { startStrandedSweep, type StrandedSweep } from './stranded.js';
 import type { RetryPolicy } from './schedule.js';
 import type { DeliveryTimeouts } from './send.js';
 
+/** Held deliveries woken per round trip when their breaker closes. */
+const WAKE_CHUNK = 200;
+
 /** Options for {@link startDeliveryService}. */
 export interface DeliveryServiceOptions {
   /** BullMQ connection options (it opens and owns its own connections). */
@@ -141,11 +144,13 @@ export function startDeliveryService(options: DeliveryServiceOptions): DeliveryS
     // A breaker closed: its sleeping deliveries' wait jobs go now, in the order they were held.
     onWake: (jobIds) => {
       void (async () => {
-        // In order, a chunk at a time (one by one, a backlog of thousands took seconds, and
-        // deliveries coming due meanwhile overtook the ones still asleep).
-        for (let from = 0; from < jobIds.length; from += 10) {
+        // In order, a chunk at a time: one connection runs a chunk's commands in the order
+        // they were sent. Small chunks cost a round trip each: ten at a time, a backlog of
+        // 2,380 took about a second to wake, and deliveries that had not slept overtook the
+        // ones still asleep (docs/reliability-log.md, 2026-12-03).
+        for (let from = 0; from < jobIds.length; from += WAKE_CHUNK) {
           await Promise.all(
-            jobIds.slice(from, from + 10).map(async (id) =>
+            jobIds.slice(from, from + WAKE_CHUNK).map(async (id) =>
               // Gone (replayed, expired) or already running: nothing to wake.
               (await queueOf(callbackOfJobId(id) ?? '').getJob(id))
                 ?.promote()

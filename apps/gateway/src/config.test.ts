@@ -88,6 +88,9 @@ describe('REDIS_URL beside REDIS_CLUSTER_NODES', () => {
     expect(() => loadGatewayConfig({ ...cluster, REDIS_URL: 'redis://redis:6379/3' })).toThrow(
       /REDIS_URL: names database 3, but a Redis Cluster has only database 0/,
     );
+    expect(() => loadGatewayConfig({ ...cluster, REDIS_URL: 'redis://redis:6379/0?db=2' })).toThrow(
+      /REDIS_URL: names database 2/,
+    );
     expect(() =>
       loadGatewayConfig({ ...cluster, REDIS_URL: 'unix:///run/redis.sock?db=2' }),
     ).toThrow(/REDIS_URL: a Unix socket cannot reach a Redis Cluster/);

@@ -28,6 +28,21 @@ describe('deliveries whose job vanished (a failover lost it)', () => {
     await redis.close();
   });
 
+  /** A sweep of the harness's partition, by hand only (every delivery counts as old enough). */
+  function sweepOf(queue: DeliveryHarness['service']['queues'][number]) {
+    return startStrandedSweep({
+      redis: harness.redis,
+      partitions: [{ keys: harness.keys, queue }],
+      olderThanMs: 0,
+      intervalMs: 60_000,
+      logger: createLogger({
+        name: 'stranded-test',
+        level: 'silent',
+        destination: new Writable({ write: (_chunk, _encoding, done) => done() }),
+      }),
+    });
+  }
+
   it('gives deliveries whose job vanished or ran without them their jobs back, each delivered once', async () => {
     const [queue] = harness.service.queues;
     if (!queue) throw new Error('no queue');
@@ -74,17 +89,7 @@ describe('deliveries whose job vanished (a failover lost it)', () => {
     expect((await harness.deliveries.get(b))?.state).toBe('retrying');
     expect((await harness.deliveries.get(c))?.state).toBe('queued');
 
-    const sweep = startStrandedSweep({
-      redis: harness.redis,
-      partitions: [{ keys: harness.keys, queue }],
-      olderThanMs: 0,
-      intervalMs: 60_000,
-      logger: createLogger({
-        name: 'stranded-test',
-        level: 'silent',
-        destination: new Writable({ write: (_chunk, _encoding, done) => done() }),
-      }),
-    });
+    const sweep = sweepOf(queue);
     try {
       expect(await sweep.sweep()).toBe(3);
       await harness.until(async () => {
@@ -120,17 +125,7 @@ describe('deliveries whose job vanished (a failover lost it)', () => {
       ]).flat(),
     );
     await harness.redis.zadd(index, old + 1_000, id);
-    const sweep = startStrandedSweep({
-      redis: harness.redis,
-      partitions: [{ keys: harness.keys, queue }],
-      olderThanMs: 0,
-      intervalMs: 60_000,
-      logger: createLogger({
-        name: 'stranded-test',
-        level: 'silent',
-        destination: new Writable({ write: (_chunk, _encoding, done) => done() }),
-      }),
-    });
+    const sweep = sweepOf(queue);
     try {
       expect(await sweep.sweep()).toBe(0); // the first 200
       expect(await sweep.sweep()).toBe(1); // the rest: this one's job is back
@@ -156,17 +151,7 @@ describe('deliveries whose job vanished (a failover lost it)', () => {
       ...Array.from({ length: 250 }, (_, i) => [old, `cb_${String(i).padStart(32, 'f')}`]).flat(),
     );
     await harness.redis.zadd(index, old + 1_000, id);
-    const sweep = startStrandedSweep({
-      redis: harness.redis,
-      partitions: [{ keys: harness.keys, queue }],
-      olderThanMs: 0,
-      intervalMs: 60_000,
-      logger: createLogger({
-        name: 'stranded-test',
-        level: 'silent',
-        destination: new Writable({ write: (_chunk, _encoding, done) => done() }),
-      }),
-    });
+    const sweep = sweepOf(queue);
     try {
       expect(await sweep.sweep()).toBe(0); // 200 of the 250 tied
       expect(await sweep.sweep()).toBe(1); // the other 50, and this one

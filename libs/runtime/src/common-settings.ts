@@ -100,12 +100,15 @@ export function checkRedisTarget(settings: {
       'REDIS_URL: a Unix socket cannot reach a Redis Cluster (REDIS_CLUSTER_NODES is set): use redis:// or rediss:// (its host is not used; its credentials and TLS are), or leave REDIS_URL unset',
     ];
   }
-  const db = url.pathname.replace(/^\/+|\/+$/g, '') || url.searchParams.get('db') || '0';
-  return db === '0'
-    ? []
-    : [
+  // Named in the path (`/3`) or the query (`?db=3`): either must be 0.
+  const db = [url.pathname.replace(/^\/+|\/+$/g, ''), url.searchParams.get('db')].find(
+    (named) => named && named !== '0',
+  );
+  return db
+    ? [
         `REDIS_URL: names database ${db}, but a Redis Cluster has only database 0 (REDIS_CLUSTER_NODES is set): drop the database from the URL`,
-      ];
+      ]
+    : [];
 }
 
 /**

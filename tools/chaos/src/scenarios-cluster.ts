@@ -106,12 +106,13 @@ export function clusterFailover(ackReplicas: 0 | 1) {
       const { accounting, unresolvedStates, drainMs } = await drain({ stack, ledger }, 150_000);
       const unresolvedJobs = await describeUnresolved(cluster.seeds, keys, ledger.unresolved());
       // And what the processes said (LOG_LEVEL=warn: warnings and errors), the last of it.
-      const lastWarnings = unresolvedJobs
-        ? stack
-            .output()
-            .slice(-15)
-            .map((line) => line.slice(0, 400))
-        : undefined;
+      const lastWarnings =
+        unresolvedJobs &&
+        stack
+          .output()
+          .slice(-15)
+          .map((line) => line.slice(0, 400))
+          .join('\n');
       return {
         name: `cluster failover, GATEWAY_ACK_REPLICAS=${ackReplicas}`,
         load: describeLoad(load),
@@ -123,7 +124,7 @@ export function clusterFailover(ackReplicas: 0 | 1) {
           rejectedSignatures: pipeline.rejected.length,
           busiestMasterRegistrations: busiest.count,
           ...(unresolvedJobs && { unresolvedJobs }),
-          ...(lastWarnings && { lastWarnings: lastWarnings.join('\n') }),
+          ...(lastWarnings && { lastWarnings }),
         },
         unresolvedStates,
         durationMs: Date.now() - started,
